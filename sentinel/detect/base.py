@@ -1,0 +1,163 @@
+"""The detector protocol shared by every model.
+
+An *online* detector keeps its learned state in numpy arrays whose first axis
+is the series (``state_[name][row]``), so one time step of 100k series is a
+handful of vector operations.  It implements two per-step methods, in the
+spirit of river's ``score_one`` / ``learn_one`` but vectorised over series:
+
+- ``_score_step(state, t, x) -> StepScores``: score column ``x`` (one value
+  per series, NaN = missing) at Unix time ``t`` against what was learned so
+  far, without learning;
+- ``_learn_step(state, t, x, weight)``: learn from ``x`` with a per-series
+  weight in [0, 1] (0 = do not learn; this is how a wrapper keeps anomalies
+  out of the baseline, see :mod:`sentinel.detect.guard`).
+
+The public methods work on whole :class:`~sentinel.series.Batch` objects:
+:meth:`OnlineDetector.process` scores each column, then learns it, so the
+score at time t only uses data up to t-1 (causal).  Scores are on one
+calibrated scale: ``score`` in [0, 1] is one minus the tail probability under
+the learned normal, and every score carries the expected value and a band.
+
+Batch detectors (``fit(history) -> self``, ``score(batch)``) follow
+scikit-learn: parameters in ``__init__``, learned attributes end in ``_``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sentinel.series import Batch, SeriesIndex
+
+
+@dataclass
+class StepScores:
+    """Scores of one time step, one entry per series."""
+
+    score: np.ndarray
+    expected: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+@dataclass
+class Scores:
+    """Scores of a batch, each array shaped (series, time) like the batch.
+
+    ``score`` is NaN where the value was missing.  ``members`` optionally holds
+    the per-member scores of an ensemble (name -> array), so an alert can say
+    which members fired.
+    """
+
+    score: np.ndarray
+    expected: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    members: dict[str, np.ndarray] | None = None
+
+    @classmethod
+    def empty(cls, n_series: int, n_steps: int) -> Scores:
+        return cls(*(np.full((n_series, n_steps), np.nan) for _ in range(4)))
+
+    def put(self, t: int, step: StepScores) -> None:
+        """Store one step's scores in column ``t``."""
+        self.score[:, t] = step.score
+        self.expected[:, t] = step.expected
+        self.lower[:, t] = step.lower
+        self.upper[:, t] = step.upper
+
+
+class OnlineDetector:
+    """Base class: series bookkeeping, batch loops and persistence.
+
+    Subclasses define ``_init_state(n)`` (fresh state arrays for n series),
+    ``_score_step`` and ``_learn_step``.  Everything learned lives in
+    ``state_`` so that checkpointing is ``dict(state_)`` plus the params.
+    """
+
+    name: ClassVar[str] = "online"
+
+    def __init__(self) -> None:
+        self.index_ = SeriesIndex()
+        self.state_: dict[str, np.ndarray] = {}
+
+    # -- to implement ---------------------------------------------------------
+    def _init_state(self, n: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
+        raise NotImplementedError
+
+    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
+        raise NotImplementedError
+
+    # -- public API -----------------------------------------------------------
+    @property
+    def n_series(self) -> int:
+        return len(self.index_)
+
+    def process(self, batch: Batch) -> Scores:
+        """Score every column, then learn it (causal: row t sees rows < t)."""
+        rows, state = self._gather(batch)
+        out = Scores.empty(batch.n_series, batch.n_steps)
+        ones = np.ones(batch.n_series)
+        for j, t in enumerate(batch.timestamps.tolist()):
+            x = batch.values[:, j]
+            out.put(j, self._score_step(state, t, x))
+            self._learn_step(state, t, x, ones)
+        self._scatter(rows, state)
+        return out
+
+    def score(self, batch: Batch) -> Scores:
+        """Score every column against the current state, learning nothing."""
+        _, state = self._gather(batch)
+        out = Scores.empty(batch.n_series, batch.n_steps)
+        for j, t in enumerate(batch.timestamps.tolist()):
+            out.put(j, self._score_step(state, t, batch.values[:, j]))
+        return out
+
+    def learn(self, batch: Batch) -> None:
+        """Learn every column without scoring."""
+        rows, state = self._gather(batch)
+        ones = np.ones(batch.n_series)
+        for j, t in enumerate(batch.timestamps.tolist()):
+            self._learn_step(state, t, batch.values[:, j], ones)
+        self._scatter(rows, state)
+
+    def state_bytes(self) -> int:
+        """Bytes of learned state (for the memory-per-series benchmark)."""
+        return sum(a.nbytes for a in self.state_.values())
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters (scikit-learn style), for checkpoints."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} if hasattr(self, "__dataclass_fields__") else {}
+
+    # -- series bookkeeping ---------------------------------------------------
+    def _gather(self, batch: Batch) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """State rows for the batch's series, growing state for new series.
+
+        Returns ``(None, state_)`` when the batch covers all known series in
+        order (the common case: no copies), otherwise a gathered copy.
+        """
+        rows = self.index_.rows(batch.labels)
+        self._grow(len(self.index_))
+        if len(rows) == len(self.index_) and np.array_equal(rows, np.arange(len(rows))):
+            return None, self.state_
+        return rows, {k: v[rows] for k, v in self.state_.items()}
+
+    def _scatter(self, rows: np.ndarray | None, state: dict[str, np.ndarray]) -> None:
+        if rows is not None:
+            for k, v in state.items():
+                self.state_[k][rows] = v
+
+    def _grow(self, n: int) -> None:
+        have = next(iter(self.state_.values())).shape[0] if self.state_ else 0
+        if n <= have:
+            return
+        fresh = self._init_state(n - have)
+        if not self.state_:
+            self.state_ = fresh
+        else:
+            self.state_ = {k: np.concatenate([v, fresh[k]]) for k, v in self.state_.items()}

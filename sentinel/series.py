@@ -1,0 +1,182 @@
+"""Series identity and aligned batches: the one data shape between stages.
+
+A series is identified by its full label set.  A :class:`Batch` holds many
+series sampled on one shared, regular time grid: ``values[s, t]`` is series
+``s`` at ``timestamps[t]``; NaN means *missing* (never zero).  Every stage
+after the sources speaks batches, so detectors can work on whole numpy
+arrays instead of one Python object per point.
+
+>>> b = Batch.from_rows([{"agent": "a1"}, {"agent": "a2"}],
+...                     timestamps=[0, 60, 120],
+...                     values=[[1.0, 2.0, 3.0], [5.0, float("nan"), 7.0]])
+>>> b.n_series, b.n_steps, b.step
+(2, 3, 60)
+>>> b.labels[1]
+(('agent', 'a2'),)
+>>> b.select([1]).values.tolist()
+[[5.0, nan, 7.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Labels = tuple[tuple[str, str], ...]
+"""A series identity: its labels as sorted ``(name, value)`` pairs (hashable)."""
+
+
+def labels_key(labels: Mapping[str, str] | Labels) -> Labels:
+    """The canonical, hashable identity of a label set.
+
+    >>> labels_key({"b": "2", "a": "1"})
+    (('a', '1'), ('b', '2'))
+    """
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    return tuple(sorted((str(k), str(v)) for k, v in items))
+
+
+def labels_dict(key: Labels) -> dict[str, str]:
+    """Labels back as a plain dict (for JSON, Alertmanager, exporters)."""
+    return dict(key)
+
+
+def format_labels(key: Labels) -> str:
+    """PromQL-style rendering for logs and tables.
+
+    >>> format_labels((("agent", "a1"), ("status", "error")))
+    '{agent="a1", status="error"}'
+    """
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Series x time values on a shared regular grid.
+
+    ``timestamps`` are int64 Unix seconds, strictly increasing, evenly spaced
+    by ``step`` (a single-step batch carries its step explicitly).
+    """
+
+    timestamps: np.ndarray
+    values: np.ndarray
+    labels: tuple[Labels, ...]
+    step: int
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 2:
+            raise ValueError(f"values must be 2-D (series x time), got {self.values.ndim}-D")
+        if self.values.shape != (len(self.labels), len(self.timestamps)):
+            raise ValueError(
+                f"values shape {self.values.shape} does not match "
+                f"{len(self.labels)} series x {len(self.timestamps)} timestamps"
+            )
+        if self.step <= 0:
+            raise ValueError(f"step must be positive, got {self.step}")
+
+    @classmethod
+    def from_rows(
+        cls,
+        labels: Iterable[Mapping[str, str] | Labels],
+        timestamps: Sequence[int] | np.ndarray,
+        values: Sequence[Sequence[float]] | np.ndarray,
+        step: int | None = None,
+    ) -> Batch:
+        """Build a batch, validating the grid (the public entry point)."""
+        ts = np.asarray(timestamps, dtype=np.int64)
+        vals = np.asarray(values, dtype=np.float64)
+        if vals.ndim == 1:
+            vals = vals[None, :]
+        if ts.ndim != 1:
+            raise ValueError("timestamps must be 1-D")
+        diffs = np.diff(ts)
+        if len(diffs) and (diffs <= 0).any():
+            raise ValueError("timestamps must be strictly increasing")
+        if step is None:
+            if not len(diffs):
+                raise ValueError("a single-step batch needs an explicit step")
+            step = int(diffs[0])
+        if len(diffs) and (diffs != step).any():
+            raise ValueError(f"timestamps are not on a regular {step}s grid")
+        vals = np.where(np.isfinite(vals), vals, np.nan)
+        return cls(ts, vals, tuple(labels_key(lb) for lb in labels), int(step))
+
+    @property
+    def n_series(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.values.shape[1]
+
+    @property
+    def end(self) -> int:
+        """Timestamp of the last step (or -1 for an empty batch)."""
+        return int(self.timestamps[-1]) if len(self.timestamps) else -1
+
+    def select(self, rows: Sequence[int] | np.ndarray) -> Batch:
+        """A batch of the given series rows."""
+        rows = np.asarray(rows, dtype=np.intp)
+        return Batch(self.timestamps, self.values[rows], tuple(self.labels[i] for i in rows), self.step)
+
+    def window(self, start: int, stop: int | None = None) -> Batch:
+        """A batch of time columns ``[start:stop]`` (column indices)."""
+        return Batch(self.timestamps[start:stop], self.values[:, start:stop], self.labels, self.step)
+
+    def with_label(self, name: str, value: str) -> Batch:
+        """Every series with one more label (e.g. ``watch``)."""
+        labels = tuple(labels_key((*[kv for kv in lb if kv[0] != name], (name, value))) for lb in self.labels)
+        return Batch(self.timestamps, self.values, labels, self.step)
+
+
+def concat_time(batches: Sequence[Batch]) -> Batch:
+    """Join consecutive batches of the same series along time."""
+    first = batches[0]
+    return Batch(
+        np.concatenate([b.timestamps for b in batches]),
+        np.concatenate([b.values for b in batches], axis=1),
+        first.labels,
+        first.step,
+    )
+
+
+class SeriesIndex:
+    """Stable row numbers for series identities, growing as new series appear.
+
+    Model state arrays are indexed by these rows, so a series keeps its state
+    when it vanishes from one query result and comes back in the next.
+
+    >>> idx = SeriesIndex()
+    >>> idx.rows([(("agent", "a"),), (("agent", "b"),)]).tolist()
+    [0, 1]
+    >>> idx.rows([(("agent", "b"),), (("agent", "c"),)]).tolist()
+    [1, 2]
+    >>> len(idx)
+    3
+    """
+
+    def __init__(self, keys: Iterable[Labels] = ()) -> None:
+        self._rows: dict[Labels, int] = {}
+        self.keys: list[Labels] = []
+        for k in keys:
+            self._add(k)
+
+    def _add(self, key: Labels) -> int:
+        row = self._rows[key] = len(self.keys)
+        self.keys.append(key)
+        return row
+
+    def rows(self, keys: Iterable[Labels]) -> np.ndarray:
+        """Row numbers of ``keys``, adding unseen ones at the end."""
+        get = self._rows.get
+        return np.fromiter(
+            (r if (r := get(k)) is not None else self._add(k) for k in keys), dtype=np.intp
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
