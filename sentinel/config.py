@@ -55,7 +55,7 @@ def parse_duration(value: Any) -> int:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
-    return int(round(seconds))
+    return round(seconds)
 
 
 def format_duration(seconds: float) -> str:
@@ -64,7 +64,7 @@ def format_duration(seconds: float) -> str:
     >>> format_duration(5400), format_duration(45), format_duration(200000)
     ('1h30m', '45s', '2d7h')
     """
-    s = int(round(seconds))
+    s = round(seconds)
     for unit, size, sub, subsize in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
         if s >= size:
             rest = (s % size) // subsize
@@ -85,7 +85,7 @@ class Deviation(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _parse(cls, v: Any) -> Any:
-        if isinstance(v, dict) or isinstance(v, Deviation):
+        if isinstance(v, dict | Deviation):
             return v
         if isinstance(v, str) and v.strip().endswith("%"):
             return {"value": float(v.strip()[:-1]) / 100.0, "relative": True}
@@ -217,6 +217,7 @@ class AlertPolicyConfig(_Strict):
     direction: Literal["up", "down", "both"] = "both"
     min_deviation: Deviation = Deviation()
     severity: Literal["info", "warning", "critical"] = "warning"
+    absent_for: Duration | None = Field(None, description="alert when a known series sends no data this long")
     enabled: bool = True
 
 
@@ -259,6 +260,7 @@ class WatchConfig(_Strict):
     logs: LogsQueryConfig | None = None
     every: Duration = 60
     step: Duration | None = Field(None, description="sample step; defaults to `every`")
+    delay: Duration = Field(0, description="evaluate this far behind now, so late scrapes are complete")
     detector: DetectorConfig | None = DetectorConfig()
     forecast: ForecastConfig | None = None
     alert: AlertPolicyConfig = AlertPolicyConfig()
@@ -326,7 +328,9 @@ def _interpolate(node: Any, path: str, missing: list[str]) -> Any:
         def sub(m: re.Match[str]) -> str:
             val = os.environ.get(m.group(1), m.group(2))
             if val is None:
-                missing.append(f"{path}: environment variable {m.group(1)} is not set (hint: export it, or write ${{{m.group(1)}:-default}})")
+                var = m.group(1)
+                hint = f"export it, or use ${{{var}:-default}}"
+                missing.append(f"{path}: environment variable {var} is not set (hint: {hint})")
                 return ""
             return val
 
@@ -338,7 +342,9 @@ def _hint(err: dict[str, Any], model_fields: list[str]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(err["loc"][-1]), model_fields, n=1)
-        return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key: remove it or check the README's configuration reference"
+        if close:
+            return f"unknown key (did you mean {close[0]!r}?)"
+        return "unknown key: remove it or check the README's configuration reference"
     if kind == "missing":
         return "required: add it"
     return err["msg"].removeprefix("Value error, ")
@@ -383,7 +389,8 @@ def parse_config(data: Any) -> Config:
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(top level)"
+            where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+            where = where or "(top level)"
             problems.append(f"{where}: {_hint(err, _fields_at(loc))}")
         raise ConfigError(problems) from None
 

@@ -1,0 +1,204 @@
+"""Policy: turns calibrated scores into alert state (firing / resolved).
+
+The rules an SRE expects from Prometheus alerting, plus the ones that keep
+anomaly alerts quiet:
+
+- **threshold**: a point breaches when its score >= threshold;
+- **direction** and **min_deviation**: it only counts when the value moved
+  the harmful way and by enough (absolute, or relative to the expected value:
+  a 3-sigma wobble of 2 ms is not worth a page);
+- **for**: the breach must last this long before the alert fires;
+- **hysteresis** / **resolve_after**: a firing alert resolves only once the
+  score has stayed below ``threshold - hysteresis`` for ``resolve_after``;
+- **absent_for**: a series that stops reporting raises an ``absent`` alert
+  (a silent agent is an incident, not an absence of incidents).
+
+State is a handful of numpy arrays over series, so 100k series cost a few
+vector operations per step.  The policy never learns anything and never
+reaches back into the detector.
+
+>>> import numpy as np
+>>> from sentinel.config import AlertPolicyConfig
+>>> from sentinel.detect.base import Scores
+>>> from sentinel.series import Batch
+>>> b = Batch.from_rows([{"agent": "a"}], timestamps=[0, 60, 120, 180], values=[[1, 9, 9, 1]])
+>>> s = Scores(np.array([[0.1, 0.999, 0.999, 0.1]]), np.ones((1, 4)), np.zeros((1, 4)), 2 * np.ones((1, 4)))
+>>> p = Policy(AlertPolicyConfig.model_validate({"for": "1m", "direction": "up"}), watch="w")
+>>> [(e.status, e.at) for e in p.update(b, s)]
+[('firing', 120), ('resolved', 180)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sentinel.config import AlertPolicyConfig, format_duration
+from sentinel.detect.base import Scores
+from sentinel.series import Batch, Labels, SeriesIndex, format_labels
+
+_NEVER = np.iinfo(np.int64).min
+
+
+@dataclass
+class AlertEvent:
+    """One alert transition, with the evidence a person needs to judge it."""
+
+    status: str  # "firing" | "resolved"
+    watch: str
+    labels: Labels
+    starts_at: int
+    at: int  # when this transition happened (= starts_at for firing)
+    kind: str = "anomaly"  # "anomaly" | "absent" | "forecast" | "new_pattern"
+    severity: str = "warning"
+    value: float = float("nan")
+    expected: float = float("nan")
+    lower: float = float("nan")
+    upper: float = float("nan")
+    score: float = float("nan")
+    members: list[str] = field(default_factory=list)
+    summary: str = ""
+    description: str = ""
+
+    @property
+    def ends_at(self) -> int | None:
+        return self.at if self.status == "resolved" else None
+
+    @property
+    def key(self) -> tuple[str, str, Labels]:
+        """Identity of the alert episode's series (watch, kind, labels)."""
+        return (self.watch, self.kind, self.labels)
+
+
+def describe(event: AlertEvent) -> tuple[str, str]:
+    """A one-line summary and a description with value, band and score."""
+    who = format_labels(event.labels)
+    direction = "above" if event.value > event.upper else "below" if event.value < event.lower else "outside"
+    summary = f"{event.watch}: {who} is {direction} its expected range"
+    desc = (
+        f"value {event.value:.4g}, expected {event.expected:.4g} "
+        f"(band {event.lower:.4g} .. {event.upper:.4g}), score {event.score:.4f}"
+    )
+    if event.members:
+        desc += f"; flagged by {', '.join(event.members)}"
+    return summary, desc
+
+
+class Policy:
+    """Alert state for every series of one watch (see the module docstring)."""
+
+    def __init__(self, cfg: AlertPolicyConfig, watch: str) -> None:
+        self.cfg = cfg
+        self.watch = watch
+        self.index_ = SeriesIndex()
+        self.state_: dict[str, np.ndarray] = self._init_state(0)
+
+    @staticmethod
+    def _init_state(n: int) -> dict[str, np.ndarray]:
+        never = np.full(n, _NEVER, dtype=np.int64)
+        return {
+            "firing": np.zeros(n, dtype=bool),
+            "absent": np.zeros(n, dtype=bool),
+            "pending_since": never.copy(),
+            "below_since": never.copy(),
+            "started_at": never.copy(),
+            "last_seen": never.copy(),
+            "absent_at": never.copy(),
+        }
+
+    def _grow(self, n: int) -> None:
+        have = len(self.state_["firing"])
+        if n > have:
+            fresh = self._init_state(n - have)
+            self.state_ = {k: np.concatenate([v, fresh[k]]) for k, v in self.state_.items()}
+
+    def _deviation_ok(self, x: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        dev = x - expected
+        cfg = self.cfg
+        if cfg.direction == "up":
+            ok = dev > 0
+        elif cfg.direction == "down":
+            ok = dev < 0
+        else:
+            ok = np.ones_like(dev, dtype=bool)
+        if cfg.min_deviation.value > 0:
+            need = cfg.min_deviation.value * (np.abs(expected) if cfg.min_deviation.relative else 1.0)
+            ok &= np.abs(dev) >= need
+        return ok
+
+    def update(self, batch: Batch, scores: Scores) -> list[AlertEvent]:
+        """Advance alert state through the batch; return the transitions in time order."""
+        if not self.cfg.enabled:
+            return []
+        rows = self.index_.rows(batch.labels)
+        self._grow(len(self.index_))
+        st = {k: v[rows] for k, v in self.state_.items()}
+        cfg = self.cfg
+        resolve_level = cfg.threshold - cfg.hysteresis
+        events: list[AlertEvent] = []
+        for j, t in enumerate(batch.timestamps.tolist()):
+            x = batch.values[:, j]
+            s = scores.score[:, j]
+            seen = ~np.isnan(x) & ~np.isnan(s)
+            dev_ok = self._deviation_ok(x, scores.expected[:, j])
+            breach = seen & (s >= cfg.threshold) & dev_ok
+            still_bad = seen & (s >= resolve_level) & dev_ok
+
+            # pending -> firing after `for`
+            st["pending_since"] = np.where(breach & (st["pending_since"] == _NEVER), t, st["pending_since"])
+            st["pending_since"] = np.where(~breach & ~st["firing"], _NEVER, st["pending_since"])
+            fire = ~st["firing"] & breach & (t - st["pending_since"] >= cfg.for_)
+            # firing -> resolved after hysteresis + resolve_after (missing data holds state)
+            calm = st["firing"] & seen & ~still_bad
+            st["below_since"] = np.where(calm & (st["below_since"] == _NEVER), t, st["below_since"])
+            st["below_since"] = np.where(st["firing"] & still_bad, _NEVER, st["below_since"])
+            resolve = calm & (t - st["below_since"] >= cfg.resolve_after)
+
+            for i in np.flatnonzero(fire):
+                events.append(self._event("firing", batch.labels[i], t, t, x[i], scores, i, j))
+            for i in np.flatnonzero(resolve):
+                events.append(self._event("resolved", batch.labels[i], int(st["started_at"][i]), t, x[i], scores, i, j))
+            st["started_at"] = np.where(fire, t, st["started_at"])
+            st["firing"] = (st["firing"] | fire) & ~resolve
+            st["below_since"] = np.where(resolve, _NEVER, st["below_since"])
+            st["pending_since"] = np.where(resolve, _NEVER, st["pending_since"])
+
+            # absent: seen before, silent for `absent_for`
+            st["last_seen"] = np.where(~np.isnan(x), t, st["last_seen"])
+            if cfg.absent_for is not None:
+                known = st["last_seen"] != _NEVER
+                gone = known & (t - st["last_seen"] >= cfg.absent_for)
+                new_gone = gone & ~st["absent"]
+                for i in np.flatnonzero(new_gone):
+                    events.append(self._absent("firing", batch.labels[i], t, t, int(st["last_seen"][i])))
+                for i in np.flatnonzero(~gone & st["absent"]):
+                    events.append(self._absent("resolved", batch.labels[i], int(st["absent_at"][i]), t, t))
+                st["absent_at"] = np.where(new_gone, t, st["absent_at"])
+                st["absent"] = gone
+        for k, v in st.items():
+            self.state_[k][rows] = v
+        return events
+
+    def _event(self, status: str, labels: Labels, starts_at: int, at: int, value: float,
+               scores: Scores, i: int, j: int) -> AlertEvent:
+        members = [name for name, m in (scores.members or {}).items() if m[i, j] >= self.cfg.threshold]
+        ev = AlertEvent(
+            status=status, watch=self.watch, labels=labels, starts_at=starts_at, at=at,
+            severity=self.cfg.severity, value=float(value), expected=float(scores.expected[i, j]),
+            lower=float(scores.lower[i, j]), upper=float(scores.upper[i, j]),
+            score=float(scores.score[i, j]), members=members,
+        )
+        ev.summary, ev.description = describe(ev)
+        return ev
+
+    def _absent(self, status: str, labels: Labels, starts_at: int, at: int, last_seen: int) -> AlertEvent:
+        ev = AlertEvent(status=status, watch=self.watch, labels=labels, kind="absent",
+                        starts_at=starts_at, at=at, severity=self.cfg.severity)
+        ev.summary = f"{self.watch}: no data from {format_labels(labels)}"
+        ev.description = f"{format_labels(labels)} has sent no data for {format_duration(at - last_seen)}."
+        return ev
+
+    def firing(self) -> list[Labels]:
+        """Series whose anomaly alert is firing now."""
+        return [self.index_.keys[i] for i in np.flatnonzero(self.state_["firing"])]
