@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -160,6 +161,9 @@ class GrafanaConfig(HTTPClientConfig):
     url: str = "http://127.0.0.1:3000"
     folder: str = "sentinel"
     datasource_uid: str = "prometheus"
+    dashboard_groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="dashboard name -> watch names (default: anomalies, capacity, logs)"
+    )
 
 
 class StoreConfig(_Strict):
@@ -172,12 +176,13 @@ class StoreConfig(_Strict):
 class ServerConfig(_Strict):
     listen: str = "127.0.0.1:9108"
 
-    @model_validator(mode="after")
-    def _check(self) -> ServerConfig:
-        host, _, port = self.listen.rpartition(":")
+    @field_validator("listen")
+    @classmethod
+    def _check(cls, v: str) -> str:
+        host, _, port = v.rpartition(":")
         if not host or not port.isdigit():
-            raise ValueError(f"listen {self.listen!r} must be HOST:PORT, e.g. 127.0.0.1:9108")
-        return self
+            raise ValueError(f"{v!r} must be HOST:PORT, e.g. 127.0.0.1:9108")
+        return v
 
     @property
     def host(self) -> str:

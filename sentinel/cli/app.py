@@ -6,6 +6,7 @@ line on stderr (``sentinel: error: ...``) and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import logging
 from typing import NoReturn
 
 import typer
@@ -17,6 +18,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail to stderr."),
+) -> None:
+    """Predictive alerting for fleets of autonomous AI agents."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 class UsageError(Exception):

@@ -1,0 +1,171 @@
+"""The candidate forecasters, each able to forecast from many origins at once.
+
+Model choice is made by rolling-origin validation (see ``select.py``), which
+needs forecasts from dozens of origins per member.  Refitting at every
+origin would cost seconds per series, so every member splits into
+
+- ``fit(y)``: estimate parameters on a training prefix (the only optimisation);
+- ``forecasts(y, origins, h)``: with those parameters fixed, run the causal
+  filter once over the whole series and read the ``h``-step forecast made at
+  each origin from the filtered state (the forecast at origin ``o`` uses
+  ``y[: o + 1]`` only).
+
+Members: seasonal-naive (the reference), robust linear trend (Theil-Sen-style
+median of slopes over a recent window), damped-trend exponential smoothing,
+damped Holt-Winters with a daily season, and a robust seasonal decomposition
+(daily + weekly) with a damped or linear trend on the adjusted series.
+``y`` is gap-filled by the caller; members see no NaN.
+
+>>> y = np.arange(48, dtype=float)
+>>> RobustLinear(12).fit(y[:24]).forecasts(y, np.array([23, 47]), 2).tolist()
+[[24.0, 25.0], [48.0, 49.0]]
+>>> SeasonalNaive(4).forecasts(y, np.array([23]), 5).tolist()
+[[20.0, 21.0, 22.0, 23.0, 20.0]]
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Protocol, Self
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+from sentinel.forecast.seasonal import seasonal_component, seasonal_profiles
+
+
+class Member(Protocol):
+    """A candidate forecaster (see the module docstring for the two-phase contract)."""
+
+    name: str
+    min_origin: int
+    """Smallest origin index this member can forecast from."""
+
+    def fit(self, y: np.ndarray) -> Self: ...
+
+    def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray: ...
+
+
+def _seasonal_index(origins: np.ndarray, h: int, m: int) -> np.ndarray:
+    """Index of the last observed sample in the same phase as each target ``o + 1 + j``."""
+    j = np.arange(h)
+    return origins[:, None] + 1 + j - m * (j // m + 1)
+
+
+class SeasonalNaive:
+    """Repeat the last cycle (last value when ``m == 1``): the MASE reference."""
+
+    def __init__(self, m: int) -> None:
+        self.m = m
+        self.name = f"seasonal_naive({m})" if m > 1 else "naive"
+        self.min_origin = m - 1
+
+    def fit(self, y: np.ndarray) -> Self:
+        return self
+
+    def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+        return y[_seasonal_index(origins, h, self.m)]
+
+
+class RobustLinear:
+    """Straight line through the last ``window`` samples, robust to spikes.
+
+    Slope = median of the slopes between samples half a window apart
+    (a Theil-Sen estimator on disjoint pairs: O(window), and a single outlier
+    moves it by at most one rank); level = median residual at the origin.
+    This is what ``predict_linear`` should have been.
+    """
+
+    def __init__(self, window: int) -> None:
+        self.window = max(4, window)
+        self.name = f"linear({self.window})"
+        self.min_origin = self.window - 1
+
+    def fit(self, y: np.ndarray) -> Self:
+        return self
+
+    def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+        w = self.window
+        lag = w // 2
+        win = sliding_window_view(y, w)[origins - w + 1]
+        slope = np.median((win[:, lag:] - win[:, : w - lag]) / lag, axis=1)
+        t = np.arange(w) - (w - 1)
+        level = np.median(win - slope[:, None] * t, axis=1)
+        return level[:, None] + slope[:, None] * np.arange(1, h + 1)
+
+
+class HoltWinters:
+    """Damped additive trend exponential smoothing, optionally with an additive season of ``m`` steps."""
+
+    def __init__(self, m: int = 0) -> None:
+        self.m = m
+        self.name = f"holt_winters_damped({m})" if m else "ets_damped"
+        self.min_origin = 0
+        self.params_: dict[str, float | np.ndarray] = {}
+
+    def _model(self, y: np.ndarray, **init: object) -> ExponentialSmoothing:
+        seasonal = {"seasonal": "add", "seasonal_periods": self.m} if self.m else {}
+        return ExponentialSmoothing(y, trend="add", damped_trend=True, **seasonal, **init)
+
+    def fit(self, y: np.ndarray) -> Self:
+        init = "heuristic" if self.m else "estimated"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = self._model(y, initialization_method=init).fit()
+        self.params_ = dict(res.params)
+        return self
+
+    def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+        p = self.params_
+        init: dict[str, object] = {"initial_level": p["initial_level"], "initial_trend": p["initial_trend"]}
+        smooth = {k: p[k] for k in ("smoothing_level", "smoothing_trend", "damping_trend")}
+        if self.m:
+            init["initial_seasonal"] = p["initial_seasons"]
+            smooth["smoothing_seasonal"] = p["smoothing_seasonal"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = self._model(y, initialization_method="known", **init).fit(optimized=False, **smooth)
+        phi = float(p["damping_trend"])
+        damp = np.cumsum(phi ** np.arange(1, h + 1))
+        out = res.level[origins, None] + res.trend[origins, None] * damp
+        if self.m:
+            out = out + res.season[_seasonal_index(origins, h, self.m)]
+        return out
+
+
+class Decomposed:
+    """Seasonal profiles (daily, weekly) removed, ``inner`` forecasts the adjusted series, profiles added back."""
+
+    def __init__(self, inner: Member, periods: tuple[int, ...]) -> None:
+        self.inner = inner
+        self.periods = periods
+        self.name = f"decomposed{tuple(periods)}+{inner.name}"
+        self.min_origin = inner.min_origin
+        self.profiles_: list[np.ndarray] = []
+
+    def fit(self, y: np.ndarray) -> Self:
+        self.profiles_ = seasonal_profiles(y, self.periods)
+        self.inner.fit(y - seasonal_component(self.profiles_, self.periods, 0, len(y)))
+        return self
+
+    def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+        season = seasonal_component(self.profiles_, self.periods, 0, len(y) + h)
+        base = self.inner.forecasts(y - season[: len(y)], origins, h)
+        return base + season[origins[:, None] + 1 + np.arange(h)]
+
+
+def candidates(step: int, n_train: int, periods: tuple[int, ...]) -> list[Member]:
+    """The members worth trying for a series with this step, training length and usable periods."""
+    day = periods[0] if periods else 1
+    short, long = (max(12, -(-seconds // step)) for seconds in (6 * 3600, 48 * 3600))
+    windows = sorted({min(w, n_train) for w in (short, long)})
+    members: list[Member] = [SeasonalNaive(day), HoltWinters()]
+    members += [RobustLinear(w) for w in windows]
+    if periods:
+        members += [
+            HoltWinters(day),
+            Decomposed(HoltWinters(), periods),
+            Decomposed(RobustLinear(windows[-1]), periods),
+        ]
+    return [m for m in members if m.min_origin < n_train]

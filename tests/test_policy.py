@@ -1,0 +1,96 @@
+"""The policy: threshold, for, hysteresis, direction, minimum deviation, absence."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sentinel.alerting.policy import Policy
+from sentinel.config import AlertPolicyConfig
+from sentinel.detect.base import Scores
+from sentinel.series import Batch
+
+STEP = 60
+
+
+def run(scores: list[float], values: list[float] | None = None, expected: float = 10.0, **cfg):
+    n = len(scores)
+    vals = np.array([values if values is not None else [20.0] * n], dtype=float)
+    batch = Batch.from_rows([{"agent": "a"}], timestamps=np.arange(n) * STEP, values=vals, step=STEP)
+    sc = Scores(np.array([scores], dtype=float), np.full((1, n), expected), np.full((1, n), expected - 1),
+                np.full((1, n), expected + 1))
+    policy = Policy(AlertPolicyConfig.model_validate(cfg), watch="w")
+    return [(e.status, e.at // STEP) for e in policy.update(batch, sc)], policy
+
+
+def test_fires_at_threshold_and_resolves_below() -> None:
+    events, _ = run([0.5, 0.995, 0.995, 0.2])
+    assert events == [("firing", 1), ("resolved", 3)]
+
+
+def test_for_requires_sustained_breach() -> None:
+    events, _ = run([0.999, 0.1, 0.999, 0.999, 0.999, 0.1], **{"for": "2m"})
+    assert events == [("firing", 4), ("resolved", 5)]
+
+
+def test_hysteresis_keeps_firing_between_levels() -> None:
+    events, _ = run([0.999, 0.97, 0.96, 0.93], hysteresis=0.05)
+    assert events == [("firing", 0), ("resolved", 3)]
+
+
+def test_resolve_after_waits() -> None:
+    events, _ = run([0.999, 0.1, 0.1, 0.1], resolve_after="2m")
+    assert events == [("firing", 0), ("resolved", 3)]
+
+
+def test_direction_and_min_deviation() -> None:
+    assert run([0.999] * 2, values=[5.0, 5.0], direction="up")[0] == []
+    assert run([0.999] * 2, values=[5.0, 5.0], direction="down")[0] == [("firing", 0)]
+    # 20% of expected 10 = 2: a deviation of 1 is ignored, of 3 alerts
+    assert run([0.999] * 2, values=[11.0, 11.0], min_deviation="20%")[0] == []
+    assert run([0.999] * 2, values=[13.0, 13.0], min_deviation="20%")[0] == [("firing", 0)]
+    assert run([0.999] * 2, values=[13.0, 13.0], min_deviation=5)[0] == []
+
+
+def test_missing_data_holds_state_and_absent_alert() -> None:
+    nan = float("nan")
+    events, _ = run([0.999, nan, nan, 0.1], values=[20.0, nan, nan, 20.0])
+    assert events == [("firing", 0), ("resolved", 3)]
+    events, _ = run([0.1, nan, nan, nan, 0.1], values=[20.0, nan, nan, nan, 20.0], absent_for="2m")
+    assert events == [("firing", 2), ("resolved", 4)]
+
+
+def test_state_carries_across_batches_and_series_order() -> None:
+    cfg = AlertPolicyConfig.model_validate({"for": "1m"})
+    policy = Policy(cfg, watch="w")
+
+    def batch(t0: int, labels: list[str], score: list[float]):
+        b = Batch.from_rows([{"agent": a} for a in labels], timestamps=[t0], values=[[20.0]] * len(labels), step=STEP)
+        s = np.array(score)[:, None]
+        return b, Scores(s, np.full_like(s, 10.0), np.full_like(s, 9.0), np.full_like(s, 11.0))
+
+    assert policy.update(*batch(0, ["a", "b"], [0.999, 0.1])) == []
+    events = policy.update(*batch(60, ["b", "a"], [0.1, 0.999]))
+    assert [(e.status, dict(e.labels)["agent"]) for e in events] == [("firing", "a")]
+    assert policy.firing() == [(("agent", "a"),)]
+
+
+def test_event_carries_evidence() -> None:
+    _, policy = run([0.1])
+    n = 2
+    b = Batch.from_rows([{"agent": "a"}], timestamps=[600, 660], values=[[25.0, 25.0]], step=STEP)
+    sc = Scores(np.full((1, n), 0.9999), np.full((1, n), 10.0), np.full((1, n), 8.0), np.full((1, n), 12.0),
+                members={"seasonal": np.full((1, n), 0.9999), "change": np.full((1, n), 0.3)})
+    ev = policy.update(b, sc)[0]
+    assert (ev.value, ev.expected, ev.lower, ev.upper, ev.members) == (25.0, 10.0, 8.0, 12.0, ["seasonal"])
+    assert "above its expected range" in ev.summary and "band 8 .. 12" in ev.description
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), min_size=1, max_size=40))
+def test_transitions_alternate(scores: list[float]) -> None:
+    events, _ = run(scores, **{"for": "1m"})
+    statuses = [s for s, _ in events]
+    assert all(a != b for a, b in zip(statuses, statuses[1:], strict=False))
+    assert not statuses or statuses[0] == "firing"
