@@ -146,6 +146,7 @@ class AlertmanagerConfig(HTTPClientConfig):
     batch_size: int = Field(64, gt=0)
     resolved_retention: Duration = 900
     external_url: str = "http://127.0.0.1:9108"
+    queue_capacity: int = Field(10_000, gt=0, description="alerts waiting to be sent; the oldest are dropped beyond")
 
 
 class ElasticsearchConfig(HTTPClientConfig):

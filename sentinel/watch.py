@@ -69,7 +69,9 @@ class WatchRunner:
         self.cfg = cfg
         self.source = source
         self.store = store
-        self.detector = detector if detector is not None else build_detector(cfg.detector)
+        if detector is None and cfg.detector is not None:
+            detector = build_detector(cfg.detector, step=cfg.sample_step)
+        self.detector = detector
         self.policy = Policy(cfg.alert, cfg.name)
         self.warmup = warmup
         self.cursor: int | None = store.cursor(cfg.name) if store else None
@@ -94,9 +96,12 @@ class WatchRunner:
         t0 = time.perf_counter()
         batch = self.source.fetch(self.cfg, start, end)
         t1 = time.perf_counter()
-        scores = self.detector.process(batch)
+        if self.detector is not None:
+            scores = self.detector.process(batch)
+        else:
+            scores = Scores.empty(batch.n_series, batch.n_steps)
         t2 = time.perf_counter()
-        events = self.policy.update(batch, scores)
+        events = self.policy.update(batch, scores) if self.detector is not None else []
         if warmup:
             events = _still_firing(events)
         if self.store is not None:

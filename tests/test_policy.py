@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,5 +94,5 @@ def test_event_carries_evidence() -> None:
 def test_transitions_alternate(scores: list[float]) -> None:
     events, _ = run(scores, **{"for": "1m"})
     statuses = [s for s, _ in events]
-    assert all(a != b for a, b in zip(statuses, statuses[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(statuses))
     assert not statuses or statuses[0] == "firing"

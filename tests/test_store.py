@@ -19,7 +19,7 @@ def test_events_round_trip_and_persist(tmp_path) -> None:
     got = list(s.events("w"))
     assert [e.status for e in got] == ["firing", "resolved"]
     assert got[0] == ev
-    assert list(s.events("w", since=100))[0].status == "resolved"
+    assert next(iter(s.events("w", since=100))).status == "resolved"
     assert s.cursor("w") == 120
     s.drop_alerts(resolved_before=101)
     assert [k for k, _, _ in s.alerts()] == ["k1"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sentinel.cli import (  # noqa: F401  (each module registers its commands)
     configcmd,
     dashboards,
+    demo,
     detect,
     forecast,
     logs,

@@ -1,0 +1,10 @@
+"""Online and batch detectors, calibrated to one [0, 1] score scale.
+
+``build_detector(DetectorConfig)`` makes the detector a watch asks for;
+``default`` is the guarded seasonal ensemble (:mod:`sentinel.detect.ensemble`).
+"""
+
+from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.registry import KINDS, build_detector
+
+__all__ = ["KINDS", "OnlineDetector", "Scores", "StepScores", "build_detector"]

@@ -34,12 +34,13 @@ from sentinel.series import Batch, SeriesIndex
 
 @dataclass
 class StepScores:
-    """Scores of one time step, one entry per series."""
+    """Scores of one time step, one entry per series (``members``: per-member scores)."""
 
     score: np.ndarray
     expected: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    members: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -67,6 +68,13 @@ class Scores:
         self.expected[:, t] = step.expected
         self.lower[:, t] = step.lower
         self.upper[:, t] = step.upper
+        if step.members:
+            if self.members is None:
+                self.members = {}
+            for name, values in step.members.items():
+                if name not in self.members:
+                    self.members[name] = np.full_like(self.score, np.nan)
+                self.members[name][:, t] = values
 
 
 class OnlineDetector:
@@ -93,6 +101,12 @@ class OnlineDetector:
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         raise NotImplementedError
 
+    def _rebase(self, state: dict[str, np.ndarray], mask: np.ndarray) -> None:
+        """Accept a sustained shift in the masked series (called by the guard; default: nothing)."""
+
+    def _on_batch(self, batch: Batch) -> None:
+        """Hook run before a batch is gathered (e.g. to learn the sampling step)."""
+
     # -- public API -----------------------------------------------------------
     @property
     def n_series(self) -> int:
@@ -100,6 +114,7 @@ class OnlineDetector:
 
     def process(self, batch: Batch) -> Scores:
         """Score every column, then learn it (causal: row t sees rows < t)."""
+        self._on_batch(batch)
         rows, state = self._gather(batch)
         out = Scores.empty(batch.n_series, batch.n_steps)
         ones = np.ones(batch.n_series)
@@ -112,6 +127,7 @@ class OnlineDetector:
 
     def score(self, batch: Batch) -> Scores:
         """Score every column against the current state, learning nothing."""
+        self._on_batch(batch)
         _, state = self._gather(batch)
         out = Scores.empty(batch.n_series, batch.n_steps)
         for j, t in enumerate(batch.timestamps.tolist()):
@@ -120,6 +136,7 @@ class OnlineDetector:
 
     def learn(self, batch: Batch) -> None:
         """Learn every column without scoring."""
+        self._on_batch(batch)
         rows, state = self._gather(batch)
         ones = np.ones(batch.n_series)
         for j, t in enumerate(batch.timestamps.tolist()):

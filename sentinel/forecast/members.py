@@ -112,7 +112,7 @@ class HoltWinters:
         init = "heuristic" if self.m else "estimated"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = self._model(y, initialization_method=init).fit()
+            res = self._model(y, initialization_method=init).fit(use_brute=False)
         self.params_ = dict(res.params)
         return self
 

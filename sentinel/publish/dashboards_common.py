@@ -23,21 +23,23 @@ from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from sentinel.config import Config, WatchConfig
+from sentinel.publish import metrics as m
 
-# -- the metric names sentinel exports (DESIGN §3 /metrics) --------------------
-SCORE = "sentinel_anomaly_score"
-EXPECTED = "sentinel_expected_value"
-FORECAST = "sentinel_forecast_value"
-TIME_TO_LIMIT = "sentinel_time_to_limit_seconds"
-ALERTS_FIRING = "sentinel_alerts_firing"
-CYCLE_DURATION = "sentinel_cycle_duration_seconds"
-SERIES_TRACKED = "sentinel_series_tracked"
-SOURCE_ERRORS = "sentinel_source_errors_total"
-ALERTS_SENT = "sentinel_alerts_sent_total"
-ALERTS_FAILED = "sentinel_alerts_failed_total"
-OUTBOX = "sentinel_outbox_alerts"
-MODEL_FIT = "sentinel_model_fit_seconds"
-LAST_SUCCESS = "sentinel_last_success_timestamp_seconds"
+# -- the metric names sentinel exports: one place, sentinel.publish.metrics ------
+SCORE = m.ANOMALY_SCORE
+EXPECTED = m.EXPECTED_VALUE
+FORECAST = m.FORECAST_VALUE
+TIME_TO_LIMIT = m.TIME_TO_LIMIT
+ALERTS_FIRING = m.ALERTS_ACTIVE
+CYCLES = m.CYCLES
+CYCLE_DURATION = m.CYCLE_DURATION
+SERIES_TRACKED = m.SERIES_TRACKED
+SOURCE_ERRORS = m.SOURCE_ERRORS
+ALERTS_SENT = m.NOTIFICATIONS_SENT
+ALERTS_FAILED = m.NOTIFICATIONS_FAILED
+OUTBOX = m.OUTBOX_ALERTS
+MODEL_FIT = m.MODEL_FIT
+LAST_SUCCESS = m.LAST_SUCCESS
 
 DATASOURCE_VAR = "datasource"
 """Every panel points at ``${datasource}``, so one import works with any Prometheus."""

@@ -53,7 +53,8 @@ def _actual(watch: WatchConfig) -> str:
 
 
 def _legend_opts() -> common.VizLegendOptions:
-    return common.VizLegendOptions().display_mode(LegendDisplayMode.LIST).placement(LegendPlacement.BOTTOM).show_legend(True)
+    legend = common.VizLegendOptions().display_mode(LegendDisplayMode.LIST)
+    return legend.placement(LegendPlacement.BOTTOM).show_legend(True)
 
 
 def _band_style(dashed: bool) -> list[DynamicConfigValue]:

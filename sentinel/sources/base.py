@@ -50,9 +50,10 @@ class Source(Protocol):
     unaligned ``start`` is rounded up to the next multiple, see :func:`grid`).
     Each series is identified by its full label set (``__name__`` kept as a
     label when the query returns it).  Points with no sample, NaN, +-Inf or a
-    stale marker are NaN: missing, never zero.  A series that exists in the
-    range but has no finite sample in it is still returned (all NaN), so
-    callers can see it vanish.  Failures raise :class:`SourceError`.
+    stale marker are NaN: missing, never zero.  A series whose samples in the
+    range are all NaN or +-Inf is still returned (as all NaN); a series with
+    no sample at all in the range is absent from the batch.  Failures raise
+    :class:`SourceError`.
 
     ``close()`` releases connections; the source is unusable afterwards.
     """

@@ -1,0 +1,136 @@
+"""Batch fitting time per series: two weeks of 5-minute data (4,032 points).
+
+Goal (issue 4): under 10 ms per series.  Compared in the same process with
+the per-series reference, statsmodels' robust STL (what
+``STLDetector(method="statsmodels")`` runs per series), so the ratio holds on
+any machine.  Data: the NAB realAWSCloudwatch series with 4,032 rows (real
+5-minute CPU / disk / network), tiled with jitter to fleet sizes, plus a
+synthetic fleet (daily + weekly cycles, heavy-tailed noise) for the
+calibration check on the week after the fit.
+
+    python benchmarks/batch_fit.py [--sm-series 4] [--sizes 1,100,1000]
+
+Writes benchmarks/results/batch_fit.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sentinel.detect.stl import STLDetector
+from sentinel.series import Batch
+
+ROOT = Path(__file__).resolve().parent
+NAB = ROOT.parent.parent / "shared" / "bench" / "nab" / "data" / "realAWSCloudwatch"
+N, STEP = 4032, 300
+
+
+def real_series() -> np.ndarray:
+    """The realAWSCloudwatch files with exactly 4,032 rows, as (series, 4032)."""
+    rows = []
+    for f in sorted(NAB.glob("*.csv")):
+        v = pd.read_csv(f)["value"].to_numpy(dtype=np.float64)
+        if len(v) == N:
+            rows.append(v)
+    return np.array(rows)
+
+
+def synthetic(n: int, steps: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps) * STEP
+    day = np.sin(2 * np.pi * t / 86400)[None, :]
+    weekend = (((t // 86400) % 7) >= 5)[None, :]
+    amp = rng.uniform(0, 5, (n, 1))
+    noise = rng.standard_t(5, (n, steps)) * rng.uniform(0.2, 2, (n, 1))
+    return rng.uniform(5, 100, (n, 1)) + amp * day - 0.3 * amp * weekend + noise
+
+
+def batch(values: np.ndarray, start: int = 0) -> Batch:
+    ts = start + np.arange(values.shape[1], dtype=np.int64) * STEP
+    return Batch.from_rows([{"s": str(i)} for i in range(len(values))], ts, values)
+
+
+def tile(real: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = real[np.arange(n) % len(real)]
+    return base * rng.uniform(0.8, 1.2, (n, 1)) + rng.normal(0, 1e-3, base.shape) * base.std(1, keepdims=True)
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1,100,1000", help="fleet sizes for the vectorised fit")
+    ap.add_argument("--sm-series", type=int, default=4, help="series fitted with statsmodels (slow)")
+    ap.add_argument("--out", default=str(ROOT / "results" / "batch_fit.json"))
+    args = ap.parse_args()
+
+    real = real_series()
+    print(f"data: {len(real)} realAWSCloudwatch series of {N} points (5-minute, 14 days)")
+    out: dict[str, object] = {"points_per_series": N, "step_s": STEP, "real_series": len(real)}
+
+    # reference: statsmodels robust STL per series (the same decomposition STLDetector(method="statsmodels") runs)
+    from statsmodels.tsa.seasonal import STL
+
+    sm_rows = real[: args.sm_series]
+    t0 = time.perf_counter()
+    for v in sm_rows:
+        STL(v, period=288, robust=True).fit()
+    sm_stl = (time.perf_counter() - t0) / len(sm_rows)
+    t0 = time.perf_counter()
+    STLDetector(method="statsmodels").fit(batch(sm_rows))
+    sm_det = (time.perf_counter() - t0) / len(sm_rows)
+    print(f"statsmodels STL(period=288, robust=True): {sm_stl * 1e3:.1f} ms/series "
+          f"(STLDetector(method='statsmodels') incl. calibration: {sm_det * 1e3:.1f} ms/series, "
+          f"{len(sm_rows)} series)")
+    out["statsmodels_stl_ms_per_series"] = round(sm_stl * 1e3, 2)
+    out["statsmodels_detector_ms_per_series"] = round(sm_det * 1e3, 2)
+
+    fast = {}
+    for n in (int(s) for s in args.sizes.split(",")):
+        b = batch(tile(real, n))
+        det = STLDetector()
+        secs = best_of(lambda b=b, det=det: det.fit(b), 3 if n <= 100 else 1)
+        ms = secs / n * 1e3
+        fast[str(n)] = {"ms_per_series": round(ms, 3), "fit_seconds": round(secs, 3), "periods": det.periods_}
+        print(f"STLDetector(method='fast') on {n:>5} series: {ms:.3f} ms/series "
+              f"({secs:.2f} s total; periods {det.periods_}); x{sm_stl * 1e3 / ms:.0f} faster than statsmodels")
+    out["fast"] = fast
+    big = fast[max(fast, key=int)]["ms_per_series"]
+    out["speedup_vs_statsmodels_at_largest"] = round(sm_stl * 1e3 / big, 1)
+    out["goal_ms_per_series"] = 10.0
+    out["goal_met"] = bool(max(v["ms_per_series"] for v in fast.values()) < 10.0)
+
+    # calibration of the fast detector: fit two weeks, score the third (clean synthetic fleet)
+    syn = synthetic(500, N + 2016)
+    det = STLDetector().fit(batch(syn[:, :N]))
+    t0 = time.perf_counter()
+    sc = det.score(batch(syn[:, N:], start=N * STEP)).score
+    score_s = time.perf_counter() - t0
+    cal = {str(t): round(float((sc >= t).mean()), 5) for t in (0.5, 0.9, 0.99, 0.999)}
+    print("calibration on the next week (fraction of score >= t; ideal 1 - t): "
+          + ", ".join(f"t={t}: {v}" for t, v in cal.items()))
+    out["calibration_next_week"] = cal
+    out["score_samples_per_second"] = round(sc.size / score_s)
+    print(f"scoring: {sc.size / score_s:,.0f} samples/s")
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

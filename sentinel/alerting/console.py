@@ -1,0 +1,77 @@
+"""Alerts on the terminal: one aligned table row per transition, as they fire and resolve.
+
+The embedded default (``sentinel run`` without a config) has no
+Alertmanager; this is where its alerts go (besides the store).  Times are the
+data's own time (the simulator's clock), so a simulated week reads like one.
+
+>>> import io
+>>> from sentinel.alerting.policy import AlertEvent
+>>> out = io.StringIO()
+>>> c = ConsoleOutput(out)
+>>> c.emit([AlertEvent("firing", "queue", (("agent", "a1"),), 0, 0, value=42.0, expected=10.0,
+...                    lower=5.0, upper=15.0, score=0.9995)])
+>>> print(out.getvalue().rstrip())
+TIME (UTC)        STATUS    SEVERITY  WATCH                 SERIES                     VALUE  EXPECTED (BAND)              SCORE
+1970-01-01 00:00  FIRING    warning   queue                 {agent="a1"}                  42  10 (5 .. 15)                0.9995
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import TextIO
+
+from sentinel.alerting.policy import AlertEvent
+from sentinel.config import format_duration
+from sentinel.series import format_labels
+
+_COLS = "{:<16}  {:<8}  {:<8}  {:<20}  {:<22}  {:>8}  {:<26}  {:>6}"
+
+
+def _num(x: float) -> str:
+    return "-" if not math.isfinite(x) else f"{x:.4g}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ConsoleOutput:
+    """Prints alert transitions as table rows (header once); thread-safe."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self._lock = threading.Lock()
+        self._header = False
+
+    def emit(self, events: Iterable[AlertEvent]) -> None:
+        rows = [self._row(e) for e in events]
+        if not rows:
+            return
+        with self._lock:
+            if not self._header:
+                header = _COLS.format("TIME (UTC)", "STATUS", "SEVERITY", "WATCH", "SERIES", "VALUE",
+                                      "EXPECTED (BAND)", "SCORE")
+                self.stream.write(header + "\n")
+                self._header = True
+            self.stream.write("".join(r + "\n" for r in rows))
+            self.stream.flush()
+
+    @staticmethod
+    def _row(e: AlertEvent) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.at))
+        if e.kind == "absent":
+            status = "ABSENT" if e.status == "firing" else "BACK"
+            band, value, score = "no data", "-", "-"
+        else:
+            status = e.status.upper()
+            band = f"{_num(e.expected)} ({_num(e.lower)} .. {_num(e.upper)})"
+            value = _num(e.value)
+            score = "-" if not math.isfinite(e.score) else f"{e.score:.4f}"
+        if e.status == "resolved":
+            band = f"after {format_duration(e.at - e.starts_at)}" if e.kind != "absent" else band
+        return _COLS.format(when, status, e.severity, _clip(e.watch, 20), _clip(format_labels(e.labels), 22),
+                            value, _clip(band, 26), score)

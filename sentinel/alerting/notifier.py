@@ -1,0 +1,211 @@
+"""The notifier: the outbox's due alerts, through a bounded queue, to Alertmanager in batches.
+
+Follows Prometheus' notifier: :meth:`Notifier.flush` (called after every
+cycle and on its own timer) puts the alerts that are due (see
+:class:`~sentinel.alerting.outbox.Outbox`) on a bounded queue; one sender
+thread takes up to ``batch_size`` alerts at a time and POSTs them.  A failed
+batch is counted and logged (one line per failure streak, one on
+recovery) and not retried on its own: the next flush re-sends the state.
+When the queue is full the oldest alerts are dropped and counted; the
+outbox still holds them, so the next flush re-sends them too.
+
+Without an ``alertmanager:`` section the notifier keeps the outbox (for
+``/alerts``, the console and the store) and sends nothing.
+
+Long-lived part shape: ``Notifier.from_config(config, store, registry)``,
+``start()``, ``reconfigure(config)``, ``stop()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from sentinel.alerting.alertmanager import AlertmanagerClient, NotifyError
+from sentinel.alerting.outbox import Outbox, OutboxAlert
+from sentinel.alerting.policy import AlertEvent
+from sentinel.config import AlertmanagerConfig, Config, WatchConfig
+from sentinel.publish.metrics import self_metrics
+from sentinel.series import Labels
+from sentinel.store import Store
+
+log = logging.getLogger(__name__)
+
+_Item = tuple[str, str, dict[str, Any]]  # key, status sent, payload
+
+
+class Notifier:
+    """Owns the outbox, the send queue and the sender thread (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        registry: CollectorRegistry = REGISTRY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = self_metrics(registry)
+        self.outbox = Outbox(store, config, deliver=config.alertmanager is not None)
+        self._client: AlertmanagerClient | None = None
+        self._queue: deque[_Item] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._failing = False
+        self._last_fail_log = 0.0
+        self._apply(config)
+
+    @classmethod
+    def from_config(cls, config: Config, store: Store, registry: CollectorRegistry = REGISTRY) -> Notifier:
+        return cls(config, store, registry=registry)
+
+    @property
+    def am(self) -> AlertmanagerConfig:
+        return self.config.alertmanager or AlertmanagerConfig()
+
+    def _apply(self, config: Config) -> None:
+        old = self._client
+        self.config = config
+        self.outbox.config = config
+        self.outbox.deliver = config.alertmanager is not None
+        self._client = AlertmanagerClient(config.alertmanager) if config.alertmanager else None
+        self.metrics.queue_capacity.set(self.am.queue_capacity)
+        if old is not None:
+            old.close()
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="sentinel-notifier", daemon=True)
+            self._thread.start()
+
+    def reconfigure(self, config: Config) -> None:
+        """New Alertmanager URL, auth, batch size or queue size; the outbox and queue carry over."""
+        with self._cond:
+            self._apply(config)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush the state once more, send what is queued (up to ``timeout``), stop the sender."""
+        self.flush()
+        self.drain(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._client is not None:
+            self._client.close()
+
+    # -- the cycle side -------------------------------------------------------
+    def observe(self, watch: WatchConfig, events: Iterable[AlertEvent], interval: float) -> list[OutboxAlert]:
+        """Record transitions durably (before anything is sent)."""
+        changed = self.outbox.observe(watch, events, interval, self.clock())
+        self._gauges()
+        return changed
+
+    def reconcile(self, watch: str, current: Callable[[str, Labels, int], bool], at: int) -> list[OutboxAlert]:
+        gone = self.outbox.reconcile(watch, current, at, self.clock())
+        if gone:
+            log.info("watch %s: resolved %d alert(s) its model no longer confirms", watch, len(gone))
+            self._gauges()
+        return gone
+
+    def flush(self) -> int:
+        """Queue every due alert; returns how many were queued."""
+        now = self.clock()
+        self.outbox.prune(now)
+        if self._client is None:
+            self._gauges()
+            return 0
+        items = [(a.key, a.last_attempt_status or "firing", p) for a, p in self.outbox.due(now)]
+        with self._cond:
+            cap = self.am.queue_capacity
+            overflow = len(self._queue) + len(items) - cap
+            if overflow > 0:
+                from_queue = min(overflow, len(self._queue))
+                for _ in range(from_queue):
+                    self._queue.popleft()
+                items = items[overflow - from_queue:]
+                self.metrics.dropped.inc(overflow)
+                log.warning("notifier queue full (%d): dropped %d oldest alert(s); the next flush re-sends them",
+                            cap, overflow)
+            self._queue.extend(items)
+            self.metrics.queue_length.set(len(self._queue))
+            self._cond.notify_all()
+        self._gauges()
+        return len(items)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until the queue is empty and no batch is in flight (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    return not (self._queue or self._busy)
+                self._cond.wait(min(left, 0.1))
+        return True
+
+    def _gauges(self) -> None:
+        m = self.metrics
+        for state, n in self.outbox.counts().items():
+            m.outbox_alerts.labels(state=state).set(n)
+        active: dict[tuple[str, str], int] = {}
+        for a in self.outbox.alerts(firing_only=True):
+            active[(a.watch, a.severity)] = active.get((a.watch, a.severity), 0) + 1
+        for watch in {a.watch for a in self.outbox.alerts()} | {w.name for w in self.config.watches}:
+            for sev in ("info", "warning", "critical"):
+                m.alerts_active.labels(watch=watch, severity=sev).set(active.get((watch, sev), 0))
+
+    # -- the sender thread ----------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping and not self._queue:
+                    return
+                n = min(self.am.batch_size, len(self._queue))
+                batch = [self._queue.popleft() for _ in range(n)]
+                self.metrics.queue_length.set(len(self._queue))
+                self._busy = True
+                client = self._client
+            try:
+                if client is not None:
+                    self._send(client, batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _send(self, client: AlertmanagerClient, batch: list[_Item]) -> None:
+        t0 = time.perf_counter()
+        try:
+            client.post([p for _, _, p in batch])
+        except NotifyError as exc:
+            self.metrics.failed.labels(reason=exc.reason).inc(len(batch))
+            now = time.monotonic()
+            if not self._failing or now - self._last_fail_log >= 60:
+                log.warning("notify: %s (%d alert(s) not sent; re-sent next cycle)", exc, len(batch))
+                self._last_fail_log = now
+            self._failing = True
+            return
+        finally:
+            self.metrics.latency.observe(time.perf_counter() - t0)
+        if self._failing:
+            log.info("notify: Alertmanager %s accepts alerts again", client.where)
+            self._failing = False
+        self.metrics.sent.inc(len(batch))
+        self.metrics.notify_last_success.set(time.time())
+        self.outbox.delivered(((k, s) for k, s, _ in batch), self.clock())

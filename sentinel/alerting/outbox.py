@@ -1,0 +1,240 @@
+"""The desired alert state: what Alertmanager must know, persisted so nothing is lost or stranded.
+
+Every alert episode (watch, kind, series, start) has one :class:`OutboxAlert`,
+written to the store's ``alerts`` table the moment the policy decides it.
+The notifier re-sends this state every cycle, as Prometheus' notifier does:
+firing alerts with ``endsAt`` = now + 4 x max(interval, resend_delay), so
+Alertmanager resolves them by itself if sentinel dies; resolved alerts with
+``endsAt`` = their end, until ``resolved_retention`` has passed since the
+resolution *and* Alertmanager has accepted the resolution once.
+
+Two rules go beyond Prometheus so that an outage loses no episode:
+
+- an episode that resolved before its firing state ever reached
+  Alertmanager is first sent as firing: Alertmanager does not notify a group
+  that only ever saw resolved alerts;
+- its resolution is held back until ``resend_delay`` after the firing state
+  was first accepted, so Alertmanager's ``group_wait`` can notify it first.
+
+Wall-clock time (``now``) drives sending and retention; the data's own time
+(``starts_at``/``ends_at``, which may be a backfill's past or the accelerated
+simulator's future) is what the alert reports, clamped so ``startsAt`` and a
+resolved ``endsAt`` are never later than the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sentinel.alerting import render
+from sentinel.alerting.policy import AlertEvent
+from sentinel.config import AlertmanagerConfig, Config, WatchConfig
+from sentinel.series import Labels, labels_key
+from sentinel.store import Store
+
+
+def rfc3339(t: float) -> str:
+    """Alertmanager's time format (UTC, seconds).
+
+    >>> rfc3339(0)
+    '1970-01-01T00:00:00Z'
+    """
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+def episode_key(watch: str, kind: str, series: Labels, starts_at: int) -> str:
+    """The store key of one alert episode."""
+    return f"{watch}|{kind}|{json.dumps(dict(series), sort_keys=True)}|{starts_at}"
+
+
+@dataclass
+class OutboxAlert:
+    """One alert episode and its delivery bookkeeping (wall-clock ``*_at`` floats)."""
+
+    key: str
+    watch: str
+    kind: str
+    series: list[list[str]]
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str
+    severity: str
+    starts_at: int
+    ends_at: int | None
+    interval: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+    learned_at: float = 0.0
+    firing_delivered_at: float | None = None
+    resolved_delivered_at: float | None = None
+    last_attempt: float | None = None
+    last_attempt_status: str | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.ends_at is not None
+
+    @property
+    def series_key(self) -> Labels:
+        return labels_key(tuple((k, v) for k, v in self.series))
+
+    def send_as(self, now: float, resend_delay: float) -> str:
+        """The status to send now (``firing`` until the firing state was accepted long enough)."""
+        if not self.resolved or self.firing_delivered_at is None:
+            return "firing"
+        return "resolved" if now - self.firing_delivered_at >= resend_delay else "firing"
+
+    def payload(self, now: float, resend_delay: float) -> dict[str, Any]:
+        """The Alertmanager API v2 ``postableAlert``."""
+        status = self.send_as(now, resend_delay)
+        firing = status == "firing"
+        end = now + 4 * max(self.interval, resend_delay) if firing else min(float(self.ends_at or now), now)
+        start = min(float(self.starts_at), end, now)
+        return {
+            "labels": self.labels, "annotations": self.annotations, "generatorURL": self.generator_url,
+            "startsAt": rfc3339(start), "endsAt": rfc3339(end),
+        }
+
+    def store_row(self) -> tuple[str, dict[str, Any], int | None]:
+        """``(key, doc, drop_after)``: the store's ``ends_at`` column holds the wall time the
+        retention starts counting from, set only once the resolution was delivered."""
+        drop = int(self.learned_at) if self.resolved and self.resolved_delivered_at is not None else None
+        return self.key, asdict(self), drop
+
+
+class Outbox:
+    """The persisted desired alert state of every watch (thread-safe)."""
+
+    def __init__(self, store: Store, config: Config, *, deliver: bool = True) -> None:
+        self.store = store
+        self.config = config
+        self.deliver = deliver
+        self._lock = threading.Lock()
+        self._alerts: dict[str, OutboxAlert] = {k: OutboxAlert(**doc) for k, doc, _ in store.alerts()}
+
+    @property
+    def am(self) -> AlertmanagerConfig:
+        return self.config.alertmanager or AlertmanagerConfig()
+
+    def _persist(self, alerts: Iterable[OutboxAlert]) -> None:
+        self.store.put_alerts([a.store_row() for a in alerts])
+
+    def observe(
+        self, watch: WatchConfig, events: Iterable[AlertEvent], interval: float, now: float
+    ) -> list[OutboxAlert]:
+        """Record the policy's transitions (persisted before this returns)."""
+        changed: list[OutboxAlert] = []
+        with self._lock:
+            for e in events:
+                key = episode_key(e.watch, e.kind, e.labels, e.starts_at)
+                a = self._alerts.get(key)
+                if a is None:
+                    a = self._new(watch, e, key, interval, now)
+                    self._alerts[key] = a
+                elif e.status == "firing" or a.resolved:
+                    continue  # a replayed transition we already hold
+                if e.status == "resolved":
+                    a.ends_at = e.at
+                    a.learned_at = now
+                    a.annotations = render.annotations(
+                        watch, self.config, e.labels, e.kind, a.annotations["summary"], a.annotations["description"],
+                        e.starts_at, e.at)
+                    a.evidence["resolved_value"] = e.value
+                if not self.deliver:
+                    a.firing_delivered_at = a.resolved_delivered_at = now
+                changed.append(a)
+            self._persist(changed)
+        return changed
+
+    def _new(self, watch: WatchConfig, e: AlertEvent, key: str, interval: float, now: float) -> OutboxAlert:
+        return OutboxAlert(
+            key=key, watch=e.watch, kind=e.kind, series=[list(kv) for kv in e.labels],
+            labels=render.alert_labels(e.labels, e.watch, e.kind, e.severity, watch.labels),
+            annotations=render.annotations(watch, self.config, e.labels, e.kind, e.summary, e.description,
+                                           e.starts_at, e.ends_at),
+            generator_url=render.generator_url(watch, self.config, e.starts_at, e.ends_at),
+            severity=e.severity, starts_at=e.starts_at, ends_at=e.ends_at, interval=interval,
+            evidence={"value": e.value, "expected": e.expected, "lower": e.lower, "upper": e.upper,
+                      "score": e.score, "members": list(e.members), "summary": e.summary,
+                      "description": e.description},
+            learned_at=now,
+        )
+
+    def reconcile(
+        self, watch: str, current: Callable[[str, Labels, int], bool], at: int, now: float
+    ) -> list[OutboxAlert]:
+        """Resolve (at data time ``at``) firing episodes of ``watch`` that ``current(kind, series, starts_at)``
+        no longer confirms: after a crash replay or a removed watch, nothing stays firing by mistake."""
+        with self._lock:
+            gone = [a for a in self._alerts.values()
+                    if a.watch == watch and not a.resolved and not current(a.kind, a.series_key, a.starts_at)]
+            for a in gone:
+                a.ends_at = max(at, a.starts_at)
+                a.learned_at = now
+                a.evidence["reconciled"] = True
+                if not self.deliver:
+                    a.firing_delivered_at = a.resolved_delivered_at = now
+            self._persist(gone)
+        return gone
+
+    def due(self, now: float) -> list[tuple[OutboxAlert, dict[str, Any]]]:
+        """Alerts to send now with their payloads, marked as attempted (Prometheus' ``needsSending``)."""
+        am = self.am
+        out = []
+        with self._lock:
+            for a in sorted(self._alerts.values(), key=lambda x: (x.key.rsplit("|", 1)[0], x.starts_at)):
+                status = a.send_as(now, am.resend_delay)
+                if a.resolved and status == "resolved" and a.resolved_delivered_at is not None \
+                        and now - a.learned_at >= am.resolved_retention:
+                    continue
+                fresh = a.last_attempt is None or a.last_attempt_status != status
+                if fresh or now - a.last_attempt >= am.resend_delay:
+                    a.last_attempt, a.last_attempt_status = now, status
+                    out.append((a, a.payload(now, am.resend_delay)))
+        return out
+
+    def delivered(self, sent: Iterable[tuple[str, str]], now: float) -> None:
+        """Alertmanager accepted ``(key, status)`` pairs: remember it durably."""
+        changed = []
+        with self._lock:
+            for key, status in sent:
+                a = self._alerts.get(key)
+                if a is None:
+                    continue
+                if status == "firing" and a.firing_delivered_at is None:
+                    a.firing_delivered_at = now
+                    changed.append(a)
+                elif status == "resolved" and a.resolved_delivered_at is None:
+                    a.resolved_delivered_at = now
+                    changed.append(a)
+            self._persist(changed)
+
+    def prune(self, now: float) -> int:
+        """Forget delivered resolutions older than the retention; returns how many remain."""
+        cutoff = now - self.am.resolved_retention
+        with self._lock:
+            drop = [k for k, a in self._alerts.items()
+                    if a.resolved and a.resolved_delivered_at is not None and a.learned_at < cutoff]
+            for k in drop:
+                del self._alerts[k]
+            self.store.drop_alerts(int(cutoff))
+            return len(self._alerts)
+
+    def alerts(self, watch: str | None = None, firing_only: bool = False) -> list[OutboxAlert]:
+        """A snapshot of the state (for /alerts, gauges and tests)."""
+        with self._lock:
+            return [a for a in self._alerts.values()
+                    if (watch is None or a.watch == watch) and not (firing_only and a.resolved)]
+
+    def counts(self) -> dict[str, int]:
+        """Alerts by delivery state: ``firing``, ``resolved_pending`` (resolution not yet accepted), ``resolved``."""
+        out = {"firing": 0, "resolved_pending": 0, "resolved": 0}
+        with self._lock:
+            for a in self._alerts.values():
+                state = "firing" if not a.resolved else "resolved" if a.resolved_delivered_at else "resolved_pending"
+                out[state] += 1
+        return out

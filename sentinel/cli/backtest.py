@@ -1,0 +1,335 @@
+"""``sentinel backtest``: replay a time range through a watch's detector and alert policy.
+
+Where the data comes from:
+
+- ``--csv FILE`` (``timestamp,value``, as for ``sentinel detect``), with
+  ``--labels`` a NAB windows JSON (``{"file.csv": [[start, end], ...]}`` or a
+  plain ``[[start, end], ...]``);
+- ``--config sentinel.yaml --watch NAME``: the watch's own source
+  (Prometheus, or the simulated fleet when the config only has ``simulator:``);
+- neither: the embedded simulated fleet and its default watches, whose
+  ground-truth incidents serve as labels.
+
+The replay is the daemon's own code path: a
+:class:`~sentinel.watch.WatchRunner` advanced in chunks (so the detector is
+causal and the policy's ``for``/hysteresis behave as in production), after
+an optional ``--warmup`` whose alerts are not reported.  The report lists the
+alerts, scores them against the labels (NAB-style, plus incident
+detection and false alarms per series-week on the simulator) and draws a PNG:
+value, expected band, score, alerts shaded, truth windows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import typer
+
+from sentinel.cli.app import app, fail
+from sentinel.cli.backtest_report import nab_scores, plot_replay, truth_from_windows, windows_of
+from sentinel.config import Config, WatchConfig, parse_duration
+from sentinel.series import Batch, SeriesIndex
+
+if TYPE_CHECKING:  # imports stay lazy so `sentinel --help` is fast
+    from sentinel.alerting.policy import AlertEvent
+    from sentinel.detect.base import Scores
+
+
+def parse_time(text: str, now: float | None = None) -> int:
+    """Unix seconds from ``1700000000``, an ISO date/time (UTC unless it says), ``now`` or ``now-2d``.
+
+    >>> parse_time("1700000000"), parse_time("2023-11-14T22:13:20Z"), parse_time("now-1h", now=7200.0)
+    (1700000000, 1700000000, 3600)
+    """
+    s = text.strip()
+    now = time.time() if now is None else now
+    if s == "now":
+        return int(now)
+    if s.startswith("now-"):
+        return int(now) - parse_duration(s[4:])
+    if s.lstrip("-").isdigit():
+        return int(s)
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(s)
+    except (ValueError, TypeError):
+        raise ValueError(f"{text!r} is not a time: use Unix seconds, ISO 8601 (2024-05-01T12:00Z), now or now-2d")\
+            from None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return int(ts.timestamp())
+
+
+class BatchSource:
+    """A :class:`~sentinel.sources.base.Source` over a batch held in memory (the CSV case)."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+
+    def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch:
+        b = self.batch
+        step = b.step
+        first = -(-start // step) * step
+        ts = np.arange(first, max(first, end), step, dtype=np.int64)
+        vals = np.full((b.n_series, len(ts)), np.nan)
+        pos = (ts - b.timestamps[0]) // step
+        ok = (pos >= 0) & (pos < b.n_steps)
+        vals[:, ok] = b.values[:, pos[ok]]
+        return Batch(ts, vals, b.labels, step)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
+class Replay:
+    """Everything a backtest saw: values, scores and the alerts from ``start`` on."""
+
+    watch: WatchConfig
+    batch: Batch
+    scores: Scores
+    events: list[AlertEvent]
+    seconds: float
+
+
+def replay(cfg: WatchConfig, source: Any, start: int, end: int, warmup: int = 0, chunk: int = 1440,
+           progress: bool = True) -> Replay:
+    """Run ``[start - warmup, end)`` through a fresh WatchRunner in chunks of ``chunk`` steps."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from sentinel.detect.base import Scores
+    from sentinel.watch import WatchRunner
+
+    step = cfg.sample_step
+    t0 = (start - warmup) // step * step
+    stop = -(-end // step) * step
+    if stop <= t0:
+        raise ValueError("the time range is empty: --to must be after --from")
+    runner = WatchRunner(cfg, source, store=None, warmup=stop - t0 + step)
+    runner.cursor = t0 - step
+    index = SeriesIndex()
+    parts: list[tuple[np.ndarray, Batch, Scores]] = []
+    events: list[AlertEvent] = []
+    clock = time.perf_counter()
+    edges = [*range(t0, stop, chunk * step), stop]
+    with Progress(TextColumn(f"backtest {cfg.name}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=not progress) as bar:
+        task = bar.add_task("replay", total=len(edges) - 1)
+        for edge in edges[1:]:
+            res = runner.cycle(now=edge - step + cfg.delay)
+            bar.advance(task)
+            if res is None or not res.batch.n_steps:
+                continue
+            parts.append((index.rows(res.batch.labels), res.batch, res.scores))
+            events.extend(e for e in res.events if e.starts_at >= start)
+    n, ts = len(index), np.arange(t0, stop, step, dtype=np.int64)
+    keep = ts >= start
+    arrays = {k: np.full((n, len(ts)), np.nan) for k in ("values", "score", "expected", "lower", "upper")}
+    for rows, b, s in parts:
+        cols = (b.timestamps - t0) // step
+        for key, src in (("values", b.values), ("score", s.score), ("expected", s.expected),
+                         ("lower", s.lower), ("upper", s.upper)):
+            arrays[key][np.ix_(rows, cols)] = src
+    cut = {k: v[:, keep] for k, v in arrays.items()}
+    batch = Batch(ts[keep], cut["values"], tuple(index.keys), step)
+    scores = Scores(cut["score"], cut["expected"], cut["lower"], cut["upper"])
+    return Replay(cfg, batch, scores, events, time.perf_counter() - clock)
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+
+def _csv_inputs(path: Path, labels: Path | None, cfg: WatchConfig | None) -> tuple[WatchConfig, BatchSource,
+                                                                                   Batch, np.ndarray | None]:
+    from sentinel.detect.csvio import read_series_csv
+
+    data = read_series_csv(path)
+    for w in data.warnings:
+        typer.echo(f"sentinel: warning: {path}: {w}", err=True)
+    offset = int(data.grid[0] % data.step)  # the runner works on the absolute grid
+    batch = Batch.from_rows([{"series": path.stem}], data.grid - offset, data.grid_values[None, :], step=data.step)
+    watch = (cfg or WatchConfig(name="csv", query=path.stem)).model_copy(update={"every": data.step, "step": None})
+    truth = None
+    if labels is not None:
+        windows = _read_windows(labels, path)
+        truth = truth_from_windows(batch.timestamps + offset, windows)[None, :]
+    return watch, BatchSource(batch), batch, truth
+
+
+def _read_windows(path: Path, csv_path: Path) -> list[tuple[int, int]]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read labels ({exc})") from None
+    if isinstance(doc, dict):
+        hits = [v for k, v in doc.items() if Path(k).name == csv_path.name]
+        if not hits:
+            raise ValueError(f"{path}: no windows for {csv_path.name} (keys look like {next(iter(doc), '-')!r})")
+        doc = hits[0]
+    if not isinstance(doc, list) or not all(isinstance(w, list) and len(w) == 2 for w in doc):
+        raise ValueError(f"{path}: expected a list of [start, end] windows")
+    return [(parse_time(str(a)), parse_time(str(b))) for a, b in doc]
+
+
+def _pick_watch(config: Config, name: str | None) -> WatchConfig:
+    names = [w.name for w in config.watches]
+    if name is None:
+        if len(names) == 1:
+            return config.watches[0]
+        raise ValueError(f"choose a watch with --watch: {', '.join(names) or '(the config has none)'}")
+    for w in config.watches:
+        if w.name == name:
+            return w
+    raise ValueError(f"no watch named {name!r}; the config has: {', '.join(names)}")
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+@app.command("backtest")
+def backtest(
+    config: Path = typer.Option(None, "--config", "-c", help="sentinel.yaml (default: the embedded simulator)"),
+    watch: str = typer.Option(None, "--watch", "-w", help="which watch to replay"),
+    start: str = typer.Option(None, "--from", help="start: Unix seconds, ISO 8601, now-2d"),
+    end: str = typer.Option(None, "--to", help="end (exclusive); default now, or the CSV's end"),
+    csv: Path = typer.Option(None, "--csv", help="replay a timestamp,value CSV instead of a source"),
+    labels: Path = typer.Option(None, "--labels", help="NAB windows JSON for --csv"),
+    warmup: str = typer.Option(None, "--warmup", help="history learned before --from, alerts not reported "
+                                                      "(default: 0 for CSV, 1d otherwise)"),
+    chunk: int = typer.Option(1440, min=1, help="steps per replay cycle"),
+    plot: Path = typer.Option(Path("backtest.png"), "--plot", help="PNG to write ('' for none)"),
+    json_out: Path = typer.Option(None, "--json", help="write the report as JSON here"),
+    series: str = typer.Option(None, "--series", help="plot this series, e.g. agent=agent-03"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Replay a time range through a watch's detector and policy; report alerts and label scores."""
+    from prometheus_client import CollectorRegistry
+
+    from sentinel.config import ConfigError, load_config
+    from sentinel.sources.base import SourceError
+
+    try:
+        cfg = load_config(config) if config is not None else None
+        fleet = None
+        if csv is not None:
+            w_cfg = _pick_watch(cfg, watch) if cfg is not None else None
+            wcfg, source, data, truth = _csv_inputs(csv, labels, w_cfg)
+            t_from = parse_time(start) if start else int(data.timestamps[0])
+            t_to = parse_time(end) if end else data.end + data.step
+            learn = parse_duration(warmup) if warmup else 0
+        else:
+            from sentinel.defaults import embedded_config
+            from sentinel.sourceset import SourceSet
+
+            if labels is not None:
+                raise ValueError("--labels goes with --csv (a source's labels come from the simulator)")
+            cfg = cfg or embedded_config()
+            if watch is None and config is None:
+                watch = cfg.watches[0].name
+            wcfg = _pick_watch(cfg, watch)
+            sources = SourceSet(cfg, CollectorRegistry())
+            source = sources.for_watch(wcfg)
+            fleet = getattr(source, "fleet", None)
+            learn = parse_duration(warmup) if warmup else 86400
+            if fleet is not None:
+                t_from = parse_time(start) if start else fleet.start + learn
+                t_to = parse_time(end) if end else t_from + 7 * 86400
+            else:
+                if not start:
+                    raise ValueError("--from is required when replaying from Prometheus")
+                t_from, t_to = parse_time(start), parse_time(end) if end else int(time.time())
+            truth = None
+        result = replay(wcfg, source, t_from, t_to, warmup=learn, chunk=chunk, progress=not quiet)
+    except ConfigError as exc:
+        fail("; ".join(exc.problems))
+    except SourceError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
+    if fleet is not None:
+        from sentinel.sources.simulated import parse_query
+
+        truth = fleet.truth(parse_query(wcfg.query or "")[0], result.batch)
+    report = _report(result, truth, fleet)
+    _print(report, result)
+    if str(plot):
+        try:
+            plot_replay(result, truth, plot, series)
+        except ValueError as exc:
+            fail(str(exc))
+        typer.echo(f"plot -> {plot}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, default=str))
+        typer.echo(f"report -> {json_out}")
+
+
+def _report(r: Replay, truth: np.ndarray | None, fleet: Any) -> dict[str, Any]:
+    b = r.batch
+    firing = [e for e in r.events if e.status == "firing"]
+    out: dict[str, Any] = {
+        "watch": r.watch.name, "from": int(b.timestamps[0]), "to": int(b.end + b.step), "step": b.step,
+        "series": b.n_series, "steps": b.n_steps, "seconds": round(r.seconds, 3),
+        "samples_per_second": round(b.n_series * b.n_steps / max(r.seconds, 1e-9)),
+        "alerts": len(firing),
+        "events": [{"status": e.status, "at": e.at, "labels": dict(e.labels), "score": e.score,
+                    "value": e.value, "expected": e.expected, "lower": e.lower, "upper": e.upper,
+                    "members": e.members} for e in r.events],
+    }
+    if truth is not None:
+        onsets = np.zeros(b.values.shape, dtype=bool)
+        rows = {k: i for i, k in enumerate(b.labels)}
+        for e in firing:
+            onsets[rows[e.labels], (e.at - b.timestamps[0]) // b.step] = True
+        windows = [windows_of(t) for t in truth]
+        out["nab"] = {
+            "alerts": nab_scores(windows, onsets),
+            "score_over_threshold": nab_scores(windows, r.scores.score >= r.watch.alert.threshold),
+        }
+    if fleet is not None:
+        from sentinel.evaluate import evaluate
+        from sentinel.sources.simulated import parse_query
+
+        incidents = fleet.incidents(int(b.timestamps[0]), b.end + b.step)
+        ev = evaluate(r.events, incidents, {r.watch.name: parse_query(r.watch.query or "")[0]},
+                      n_series=b.n_series, duration=b.n_steps * b.step)
+        relevant = [o for o in ev.outcomes if any(s == parse_query(r.watch.query or "")[0]
+                                                  for s, _ in o.incident.signals)]
+        out["incidents"] = {
+            "affecting_this_watch": len(relevant), "detected": sum(o.detected for o in relevant),
+            "delays_s": [o.delay for o in relevant if o.detected],
+            "false_alarms": len(ev.false_alarms), "related_alerts": len(ev.related),
+            "false_alarms_per_series_week": round(ev.false_alarms_per_series_week, 3),
+        }
+    return out
+
+
+def _print(rep: dict[str, Any], r: Replay) -> None:
+    from datetime import UTC, datetime
+
+    from sentinel.series import format_labels
+
+    def iso(t: int) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+    typer.echo(f"{rep['watch']}: {rep['series']} series x {rep['steps']} steps ({iso(rep['from'])} .. "
+               f"{iso(rep['to'])} UTC), {rep['samples_per_second']:,} samples/s, {rep['alerts']} alert(s)")
+    for e in r.events[:50]:
+        typer.echo(f"  {iso(e.at)}  {e.status:<8} {format_labels(e.labels)}  score {e.score:.4f}  "
+                   f"value {e.value:.4g} expected {e.expected:.4g} [{e.lower:.4g}, {e.upper:.4g}]"
+                   + (f"  members {','.join(e.members)}" if e.members else ""))
+    if len(r.events) > 50:
+        typer.echo(f"  ... {len(r.events) - 50} more (use --json)")
+    for name, scores in rep.get("nab", {}).items():
+        if scores is not None:
+            typer.echo(f"NAB-style ({name}): " + ", ".join(f"{k} {v:.1f}" for k, v in scores.items()))
+    if "incidents" in rep:
+        inc = rep["incidents"]
+        typer.echo(f"incidents on this watch: {inc['detected']}/{inc['affecting_this_watch']} detected, "
+                   f"{inc['false_alarms']} false alarm(s) ({inc['false_alarms_per_series_week']}/series-week)")

@@ -1,0 +1,353 @@
+"""The daemon: the one place that wires sources, watches, notifier, exporter, store and server.
+
+``sentinel run`` builds a :class:`Daemon` from the config (or the embedded
+default), then ``run_forever()``: each watch runs on its interval under
+APScheduler (one run per watch at a time, misfires coalesced), every cycle
+is fetch -> score -> decide -> publish (exporter, outbox, console) ->
+commit (cursor) -> notify, and model + policy state is checkpointed every
+``store.checkpoint_every`` and at shutdown.
+
+Reliability rules (DESIGN §8):
+
+- a failing cycle (source down, bad data, a bug) is one log line and a
+  ``sentinel_cycle_errors_total{reason}`` increment; the daemon carries on
+  and the next cycle fills the gap from the cursor;
+- SIGTERM / SIGINT stop after the running cycles finish (then checkpoint,
+  final notify); SIGHUP reloads the config (a bad config is refused with one
+  line and the old one kept);
+- on start every watch resumes from its checkpoint and cursor
+  (:mod:`sentinel.slot`), so neither a clean stop nor ``kill -9`` re-learns
+  from scratch, loses or repeats an alert episode.
+
+Every long-lived part has the same shape: built from config, ``start()``,
+``reconfigure(config)``, ``stop()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+
+from sentinel.alerting.console import ConsoleOutput
+from sentinel.alerting.notifier import Notifier
+from sentinel.alerting.outbox import OutboxAlert, rfc3339
+from sentinel.checkpoint import fingerprint
+from sentinel.clock import SimulatedClock, WallClock
+from sentinel.config import Config, ConfigError, load_config
+from sentinel.publish.exporter import ResultCollector
+from sentinel.publish.metrics import self_metrics
+from sentinel.server import HTTPServer
+from sentinel.slot import WatchSlot
+from sentinel.sources.base import SourceError
+from sentinel.sourceset import SourceSet
+from sentinel.store import Store
+from sentinel.tracing import Tracing
+from sentinel.watch import CycleResult
+
+log = logging.getLogger(__name__)
+# a cycle longer than its interval is normal (warm-up, catch-up): the scheduler's skip notices are noise
+logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def new_registry() -> CollectorRegistry:
+    """A registry with the process and platform collectors (one per daemon, so tests can run several)."""
+    reg = CollectorRegistry()
+    ProcessCollector(registry=reg)
+    PlatformCollector(registry=reg)
+    return reg
+
+
+class Daemon:
+    """See the module docstring.  ``run_cycle(name, now)`` is public so tests and ``demo``
+    can drive cycles on a controlled clock without the scheduler."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | Path | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: WallClock | SimulatedClock | None = None,
+        console: ConsoleOutput | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = Path(config_path) if config_path else None
+        self.registry = registry if registry is not None else new_registry()
+        self.metrics = self_metrics(self.registry)
+        self.store = Store(config.store.path, config.store.models_dir)
+        self.sources = SourceSet(config, self.registry)
+        self.clock = clock if clock is not None else self._default_clock()
+        self.notifier = Notifier(config, self.store, registry=self.registry)
+        self.exporter = ResultCollector()
+        self.registry.register(self.exporter)
+        self.console = console
+        self.tracing = tracing if tracing is not None else Tracing.from_config(config.tracing)
+        self.slots: dict[str, WatchSlot] = {}
+        self.server: HTTPServer | None = None
+        self.scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+
+    def _default_clock(self) -> WallClock | SimulatedClock:
+        if not self.sources.simulated_only:
+            return WallClock()
+        sim = self.config.simulator
+        assert sim is not None
+        cursors = [c for w in self.config.watches if (c := self.store.cursor(w.name)) is not None]
+        origin = max(cursors) + sim.step if cursors else self.sources.fleet_start()
+        return SimulatedClock(origin, sim.speed)
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self, *, schedule: bool = True, serve: bool = True) -> None:
+        """Restore every watch, start the notifier, the HTTP server and (unless ``schedule=False``) the scheduler."""
+        t0 = time.perf_counter()
+        for w in self.config.watches:
+            self._add_slot(w)
+        self.notifier.start()
+        if serve:
+            srv = self.config.server
+            self.server = HTTPServer(srv.host, srv.port, self.registry, self.healthy, self.ready, self.alerts_json)
+            self.server.start()
+        if schedule:
+            self.scheduler = BackgroundScheduler(
+                executors={"default": ThreadPoolExecutor(max(2, min(4, len(self.slots))))},
+                job_defaults={"coalesce": True, "max_instances": 1},
+            )
+            for slot in self.slots.values():
+                self._schedule(slot)
+            am = self.config.alertmanager
+            self.scheduler.add_job(self.notifier.flush, "interval", seconds=am.resend_delay if am else 60,
+                                   id="notify", misfire_grace_time=None)
+            self.scheduler.add_job(self._maintain, "interval", seconds=60, id="maintain", misfire_grace_time=None)
+            self.scheduler.start()
+        restored = sum(s.restored_from is not None for s in self.slots.values())
+        where = f" on {self.config.server.host}:{self.server.port}" if self.server else ""
+        log.info("sentinel started%s: %d watch(es), %d restored from checkpoint, in %.2fs",
+                 where, len(self.slots), restored, time.perf_counter() - t0)
+
+    def _add_slot(self, w: Any) -> WatchSlot:
+        slot = WatchSlot.create(w, self.sources.for_watch(w), self.store, self.sources.warmup(w))
+        self.slots[w.name] = slot
+        self.metrics.watch_ready.labels(watch=w.name).set(0)
+        if slot.restored_from is not None:
+            log.info("watch %s: resumed from checkpoint at %s", w.name, rfc3339(slot.restored_from))
+        return slot
+
+    def _schedule(self, slot: WatchSlot) -> None:
+        assert self.scheduler is not None
+        every = self.clock.wall_interval(slot.cfg.every)
+        self.scheduler.add_job(
+            self.run_cycle, "interval", args=[slot.name], seconds=every, id=f"watch:{slot.name}",
+            next_run_time=_now_dt(), misfire_grace_time=max(1, int(every)), replace_existing=True,
+        )
+
+    def stop(self) -> None:
+        """Finish running cycles, checkpoint every watch, send the final state, close everything."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        for slot in self.slots.values():
+            with slot.lock:
+                self._checkpoint(slot)
+        self.notifier.stop()
+        if self.server is not None:
+            self.server.stop()
+        self.tracing.shutdown()
+        self.sources.close()
+        self.store.close()
+        log.info("sentinel stopped")
+
+    def run_forever(self) -> None:
+        """Start, then serve until SIGTERM/SIGINT; SIGHUP reloads the config (main thread only)."""
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        self.start()
+        while not self._stop.wait(0.2):
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+        log.info("stopping after the current cycle(s)")
+        self.stop()
+
+    # -- one cycle ------------------------------------------------------------
+    def run_cycle(self, name: str, now: float | None = None) -> CycleResult | None:
+        """Run one cycle of watch ``name`` at data time ``now``; never raises."""
+        slot = self.slots.get(name)
+        if slot is None:
+            return None
+        with slot.lock, self.tracing.span("sentinel.cycle", watch=name) as span:
+            t0, start_ns = time.perf_counter(), time.time_ns()
+            try:
+                result = slot.cycle(self.clock.now() if now is None else now)
+                if result is not None:
+                    self._publish(slot, result)
+                    self._stages(result, start_ns)
+            except Exception as exc:  # one line, counted; the next cycle retries from the cursor
+                reason = "source" if isinstance(exc, SourceError) else "data" if isinstance(exc, ValueError) \
+                    else "internal"
+                self.metrics.cycle_errors.labels(watch=name, reason=reason).inc()
+                self.metrics.cycles.labels(watch=name, outcome="error").inc()
+                span.set_attribute("outcome", "error")
+                log.warning("watch %s: cycle failed (%s): %s", name, reason, _one_line(exc))
+                log.debug("watch %s: cycle failure detail", name, exc_info=True)
+                return None
+            outcome = "ok" if result is not None else "idle"
+            m = self.metrics
+            m.cycles.labels(watch=name, outcome=outcome).inc()
+            m.cycle_duration.labels(watch=name).observe(time.perf_counter() - t0)
+            m.last_success.labels(watch=name).set(time.time())
+            if not slot.ready:
+                slot.ready = True
+                m.watch_ready.labels(watch=name).set(1)
+            span.set_attribute("outcome", outcome)
+            if result is not None:
+                span.set_attributes({"series": result.batch.n_series, "steps": result.batch.n_steps,
+                                     "events": len(result.events)})
+            if slot.checkpoint_due(self.config.store.checkpoint_every):
+                self._checkpoint(slot)
+            return result
+
+    def _publish(self, slot: WatchSlot, result: CycleResult) -> None:
+        t0 = time.perf_counter()
+        self.exporter.update(result)
+        self.notifier.observe(slot.cfg, result.events, self.clock.wall_interval(slot.cfg.every))
+        if self.console is not None:
+            self.console.emit(result.events)
+        slot.commit()
+        self.notifier.reconcile(slot.name, slot.confirms, result.last if result.last >= 0 else int(self.clock.now()))
+        self.notifier.flush()
+        m, name = self.metrics, slot.name
+        for e in result.events:
+            m.alert_events.labels(watch=name, status=e.status).inc()
+        for stage, seconds in result.timings.items():
+            m.stage_duration.labels(watch=name, stage=stage).observe(seconds)
+        m.stage_duration.labels(watch=name, stage="publish").observe(time.perf_counter() - t0)
+        m.model_fit.labels(watch=name).observe(result.timings.get("score", 0.0))
+        m.series_tracked.labels(watch=name).set(slot.runner.detector.n_series)
+        if slot.runner.cursor is not None:
+            m.data_timestamp.labels(watch=name).set(slot.runner.cursor)
+
+    def _stages(self, result: CycleResult, start_ns: int) -> None:
+        if not self.tracing.enabled:
+            return
+        t = start_ns
+        for stage in ("fetch", "score", "decide"):
+            d = int(result.timings.get(stage, 0.0) * 1e9)
+            self.tracing.stage(f"sentinel.{stage}", t, t + d, watch=result.watch)
+            t += d
+
+    def _checkpoint(self, slot: WatchSlot) -> None:
+        try:
+            seconds = slot.save()
+        except OSError as exc:
+            self.metrics.checkpoint_errors.labels(watch=slot.name).inc()
+            log.warning("watch %s: checkpoint failed: %s", slot.name, _one_line(exc))
+            return
+        if seconds:
+            self.metrics.checkpoints.labels(watch=slot.name).inc()
+            self.metrics.checkpoint_duration.labels(watch=slot.name).observe(seconds)
+
+    def _maintain(self) -> None:
+        self.store.prune_events(int(self.clock.now()) - self.config.store.event_retention)
+
+    # -- reload ---------------------------------------------------------------
+    def reload(self) -> bool:
+        """Re-read the config file and apply it; a bad file is refused with one log line."""
+        if self.config_path is None:
+            log.warning("reload: running the embedded default, there is no config file to re-read")
+            return False
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self.metrics.config_reload_errors.inc()
+            log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
+            return False
+        self.reconfigure(new)
+        self.metrics.config_reloads.inc()
+        return True
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply a new config: sources, notifier and watches (added, removed, changed)."""
+        old, self.config = self.config, config
+        for section in ("server", "store", "tracing"):
+            if getattr(old, section) != getattr(config, section):
+                log.warning("reload: the %s section changed; it takes effect after a restart", section)
+        if self.sources.reconfigure(config):
+            for slot in self.slots.values():
+                with slot.lock:
+                    slot.runner.source = self.sources.for_watch(slot.cfg)
+        self.notifier.reconfigure(config)
+        new = {w.name: w for w in config.watches}
+        for name in [n for n in self.slots if n not in new]:
+            slot = self.slots.pop(name)
+            if self.scheduler is not None:
+                self.scheduler.remove_job(f"watch:{name}")
+            with slot.lock:
+                self._checkpoint(slot)
+            self.exporter.forget(name)
+            self.notifier.reconcile(name, lambda *_: False, int(self.clock.now()))
+            log.info("reload: watch %s removed (its alerts resolve)", name)
+        for name, w in new.items():
+            slot = self.slots.get(name)
+            if slot is not None and fingerprint(slot.cfg) == fingerprint(w):
+                with slot.lock:
+                    slot.runner.reconfigure(w)
+                    every_changed = slot.cfg.every != w.every
+                    slot.cfg = w
+                if every_changed and self.scheduler is not None:
+                    self._schedule(slot)
+                continue
+            if slot is not None:
+                with slot.lock:
+                    self._checkpoint(slot)
+                log.info("reload: watch %s changed its query/step/detector; it starts learning afresh", name)
+            slot = self._add_slot(w)
+            if self.scheduler is not None:
+                self._schedule(slot)
+        log.info("reload: config applied (%d watch(es))", len(self.slots))
+
+    # -- endpoints ------------------------------------------------------------
+    def healthy(self) -> tuple[bool, str]:
+        if self.scheduler is not None and not self.scheduler.running:
+            return False, "scheduler stopped"
+        return True, "sentinel is healthy"
+
+    def ready(self) -> tuple[bool, str]:
+        pending = sorted(n for n, s in self.slots.items() if not s.ready)
+        if pending:
+            return False, "waiting for the first cycle of: " + ", ".join(pending)
+        return True, "sentinel is ready"
+
+    def alerts_json(self, watch: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
+        return [_alert_json(a) for a in self.notifier.outbox.alerts(watch, firing_only=not include_resolved)]
+
+
+def _alert_json(a: OutboxAlert) -> dict[str, Any]:
+    return {
+        "status": "resolved" if a.resolved else "firing", "watch": a.watch, "kind": a.kind,
+        "labels": a.labels, "annotations": a.annotations, "generatorURL": a.generator_url,
+        "startsAt": rfc3339(a.starts_at), "endsAt": rfc3339(a.ends_at) if a.ends_at is not None else None,
+        "evidence": a.evidence, "delivered": {"firing": a.firing_delivered_at is not None,
+                                              "resolved": a.resolved_delivered_at is not None},
+    }
+
+
+def _now_dt() -> Any:
+    from datetime import datetime
+
+    return datetime.now().astimezone()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:500]
+

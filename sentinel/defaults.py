@@ -1,0 +1,62 @@
+"""The embedded default: what ``sentinel run`` watches when there is no sentinel.yaml.
+
+The simulated fleet (:mod:`sentinel.fleet`) runs in-process on an
+accelerated clock, and there is one watch per fleet signal, with an alert
+policy an SRE would accept as a starting point:
+
+- ``direction``: only the harmful way (from the signal catalogue: latency,
+  errors, queue, memory and tokens up; throughput and free disk down);
+- ``min_deviation``: relative for quantities with a natural scale (latency,
+  rates, memory, disk), absolute for ratios that sit near zero (error
+  ratios: 5 percentage points) and for the queue (5 tasks);
+- ``for``: 5 minutes (the score must stay high that long before paging);
+- ``absent_for`` on the task rate: a silent agent is an incident.
+
+Alerts go to the console and the local store (no Alertmanager).
+
+>>> cfg = embedded_config()
+>>> cfg.simulator is not None and cfg.alertmanager is None
+True
+>>> len(cfg.watches) == len(SIGNALS)
+True
+>>> next(w for w in cfg.watches if w.name == "agent_task_rate").alert.direction
+'down'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentinel.config import Config, SimulatorConfig
+from sentinel.fleet.signals import SIGNALS, Signal
+
+_MIN_DEVIATION = {
+    "ratio": 0.05,  # absolute: 5 percentage points of error ratio
+    "quantile": "30%",
+    "rate": "30%",
+    "gauge": "20%",
+}
+_OVERRIDES: dict[str, dict[str, Any]] = {
+    "agent_queue_depth": {"min_deviation": 5},
+    "node_filesystem_avail_bytes": {"min_deviation": "10%", "severity": "critical"},
+    "agent_task_rate": {"absent_for": "10m"},
+    "gen_ai_tokens_per_second": {"min_deviation": "50%"},
+    "agent_log_error_rate": {"min_deviation": "100%"},
+}
+
+
+def _watch(sig: Signal) -> dict[str, Any]:
+    alert: dict[str, Any] = {
+        "threshold": 0.99, "for": "5m", "direction": sig.direction,
+        "min_deviation": _MIN_DEVIATION[sig.kind], "severity": "warning",
+    }
+    alert.update(_OVERRIDES.get(sig.name, {}))
+    return {"name": sig.name, "query": sig.name, "every": "1m", "alert": alert}
+
+
+def embedded_config(simulator: SimulatorConfig | None = None) -> Config:
+    """The default config: the simulator plus one watch per signal (see the module docstring)."""
+    return Config.model_validate({
+        "simulator": (simulator or SimulatorConfig()).model_dump(),
+        "watches": [_watch(s) for s in SIGNALS.values()],
+    })

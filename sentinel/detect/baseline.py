@@ -1,0 +1,175 @@
+"""The learned normal: a seasonal baseline with fast and slow memories.
+
+One baseline per series, all series in one set of numpy arrays:
+
+- ``level``: the de-seasonalised level the expected value is built on
+  (guarded: it learns only what the guard lets through, with residuals
+  clipped to a few scales, so a spike cannot drag it);
+- ``slow``: a long memory of the level (guarded), the reference of the change
+  member;
+- ``fast`` and ``mid``: short memories that learn *everything*, so they
+  follow a real shift at once; the change member compares them to ``slow``,
+  and :meth:`rebase` re-anchors the guarded memories to ``fast`` once the
+  guard judges a shift to be permanent;
+- seasonal profiles: a daily one (up to 288 slots) and a weekly one on top
+  (up to 168 slots, i.e. hour-of-week), both learned all the time; which of
+  *none / daily / daily+weekly* a series uses is chosen online per series by
+  the decayed absolute error of each candidate's one-step prediction, with a
+  small bias toward the simpler model;
+- ``scale``: the decayed mean absolute residual (robust: residuals are clipped
+  before they are learned), floored so a constant series still has a scale.
+
+Candidate periods come from the sampling step: a period is modelled only if
+it spans at least 8 steps; slots are at least one step wide.  The first
+``warmup`` points of a series only teach the baseline (no statistic is
+computed from a scale estimated on two points).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DAY = 86_400
+WEEK = 7 * DAY
+
+
+def _nan0(a: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(a), 0.0, a)
+
+
+def _slots(period: int, step: int, max_slots: int) -> int:
+    """How many profile slots a period gets at this step (0 = not modelled)."""
+    if period < 8 * step:
+        return 0
+    return int(min(max_slots, period // step))
+
+
+class SeasonalBaseline:
+    """Vectorised baseline state and its per-step update (see module doc)."""
+
+    def __init__(
+        self,
+        step: int,
+        alpha_level: float = 0.1,
+        alpha_slow: float = 0.01,
+        alpha_fast: float = 0.25,
+        alpha_mid: float = 1 / 16,
+        alpha_season: float = 0.2,
+        alpha_scale: float = 0.02,
+        alpha_select: float = 0.005,
+        clip: float = 4.0,
+        daily_slots: int = 288,
+        weekly_slots: int = 168,
+        warmup: int = 12,
+    ) -> None:
+        self.step = int(step)
+        self.warmup = warmup
+        self.alpha_level = alpha_level
+        self.alpha_slow = alpha_slow
+        self.alpha_fast = alpha_fast
+        self.alpha_mid = alpha_mid
+        self.alpha_season = alpha_season
+        self.alpha_scale = alpha_scale
+        self.alpha_select = alpha_select
+        self.clip = clip
+        self.n_daily = _slots(DAY, self.step, daily_slots)
+        self.n_weekly = _slots(WEEK, self.step, weekly_slots) if self.n_daily else 0
+        # required relative improvement for the more complex candidate
+        self.bias = np.array([1.0, 1.03, 1.06])
+
+    def init_state(self, n: int) -> dict[str, np.ndarray]:
+        nan = np.full(n, np.nan)
+        return {
+            "b.level": nan.copy(),
+            "b.slow": nan.copy(),
+            "b.fast": nan.copy(),
+            "b.mid": nan.copy(),
+            "b.scale": nan.copy(),
+            "b.n": np.zeros(n),
+            "b.err": np.zeros((n, 3)),
+            "b.daily": np.zeros((n, self.n_daily), dtype=np.float32),
+            "b.weekly": np.zeros((n, self.n_weekly), dtype=np.float32),
+        }
+
+    # -- prediction ----------------------------------------------------------------
+    def slots(self, t: int) -> tuple[int, int]:
+        d = int((t % DAY) * self.n_daily // DAY) if self.n_daily else -1
+        w = int((t % WEEK) * self.n_weekly // WEEK) if self.n_weekly else -1
+        return d, w
+
+    def components(self, st: dict[str, np.ndarray], t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Daily and weekly profile values at ``t`` and the chosen model (0, 1, 2) per series."""
+        n = len(st["b.n"])
+        d_slot, w_slot = self.slots(t)
+        daily = st["b.daily"][:, d_slot].astype(np.float64) if d_slot >= 0 else np.zeros(n)
+        weekly = st["b.weekly"][:, w_slot].astype(np.float64) if w_slot >= 0 else np.zeros(n)
+        model = np.argmin(st["b.err"] * self.bias, axis=1)
+        return daily, weekly, model
+
+    def expected(self, st: dict[str, np.ndarray], t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Expected value and the seasonal part in use, per series."""
+        daily, weekly, model = self.components(st, t)
+        season = np.where(model >= 1, daily, 0.0) + np.where(model >= 2, weekly, 0.0)
+        return st["b.level"] + season, season
+
+    def scale(self, st: dict[str, np.ndarray]) -> np.ndarray:
+        """Residual scale with a floor (relative to the level) for near-constant series."""
+        floor = 1e-9 + 1e-6 * np.abs(st["b.level"])
+        return np.maximum(_nan0(st["b.scale"]), floor)
+
+    # -- learning ------------------------------------------------------------------
+    def learn(self, st: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
+        """Learn one step; ``weight`` (0..1) gates the guarded memories only."""
+        seen = np.isfinite(x)
+        if not seen.any():
+            return
+        x0 = np.where(seen, x, 0.0)
+        d_slot, w_slot = self.slots(t)
+        daily, weekly, model = self.components(st, t)
+        season = np.where(model >= 1, daily, 0.0) + np.where(model >= 2, weekly, 0.0)
+        level = st["b.level"]
+        fresh = seen & ~np.isfinite(level)
+        if fresh.any():  # first value of a series: start every memory there
+            for k in ("b.level", "b.slow", "b.fast", "b.mid"):
+                st[k][fresh] = x0[fresh]
+            level = st["b.level"]
+        n = st["b.n"]
+        w = np.where(seen, weight, 0.0)
+        sc = self.scale(st)
+        lim = np.where(n >= self.warmup, self.clip * sc, np.inf)  # no clipping while the scale is unknown
+        # candidate errors (only for what the guard accepts)
+        cand = np.stack([level, level + daily, level + daily + weekly], axis=1)
+        err = np.abs(x0[:, None] - cand)
+        a_sel = np.maximum(self.alpha_select, 1.0 / (n + 1.0))[:, None] * w[:, None]
+        st["b.err"] += a_sel * (np.minimum(err, lim[:, None]) - st["b.err"])
+        # residual scale of the model in use
+        resid = x0 - level - season
+        a_sc = np.maximum(self.alpha_scale, 1.0 / np.maximum(n, 1.0)) * w
+        prev = _nan0(st["b.scale"])
+        new_scale = prev + a_sc * (np.minimum(np.abs(resid), lim) - prev)
+        learn_scale = (w > 0) & ~fresh
+        st["b.scale"] = np.where(learn_scale, np.where(n > 1, new_scale, np.abs(resid)), st["b.scale"])
+        # guarded memories, robust to outliers
+        deseason = x0 - season
+        r_level = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
+        a_lv = np.maximum(self.alpha_level, 1.0 / (n + 1.0)) * w
+        st["b.level"] = level + a_lv * r_level
+        a_sl = np.maximum(self.alpha_slow, 1.0 / (n + 1.0)) * w
+        st["b.slow"] += a_sl * np.minimum(np.maximum(deseason - st["b.slow"], -lim), lim)
+        if d_slot >= 0:
+            r_d = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
+            st["b.daily"][:, d_slot] += (self.alpha_season * w * r_d).astype(np.float32)
+        if w_slot >= 0:
+            r_w = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
+            st["b.weekly"][:, w_slot] += (0.5 * self.alpha_season * w * r_w).astype(np.float32)
+        # fast memories learn everything that was seen
+        a_f = np.where(seen, np.maximum(self.alpha_fast, 1.0 / (n + 1.0)), 0.0)
+        st["b.fast"] += a_f * (deseason - st["b.fast"])
+        a_m = np.where(seen, np.maximum(self.alpha_mid, 1.0 / (n + 1.0)), 0.0)
+        st["b.mid"] += a_m * (deseason - st["b.mid"])
+        st["b.n"] = n + seen
+
+    def rebase(self, st: dict[str, np.ndarray], mask: np.ndarray) -> None:
+        """Accept a sustained shift: re-anchor the guarded memories to the fast one."""
+        for k in ("b.level", "b.slow", "b.mid"):
+            st[k][mask] = st["b.fast"][mask]

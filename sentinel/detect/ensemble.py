@@ -1,0 +1,120 @@
+"""The default online detector: members on one seasonal baseline, one calibrated score.
+
+:class:`Ensemble` owns a :class:`~sentinel.detect.baseline.SeasonalBaseline`
+and a list of members (:mod:`sentinel.detect.members`).  Per step it
+
+1. predicts the expected value (level + the seasonal profiles the series uses),
+2. lets every member compute its raw statistic,
+3. calibrates each statistic to a two-sided tail probability ``p_i`` with that
+   member's own :class:`~sentinel.detect.calibrate.TailCalibrator`,
+4. combines them Bonferroni-style, ``p = min(1, k * min_i p_i)``, which keeps
+   the combined score calibrated (never more alarming than its members
+   justify) while one member alone can still fire,
+5. reports ``score = 1 - p``, each member's own score (``Scores.members``: the
+   alert says which fired) and the band ``expected +- band * scale``.
+
+Learning (``_learn_step``) is gated by a per-series weight: the guard
+(:mod:`sentinel.detect.guard`) decides what may be learned.
+
+The sampling step is learned from the first batch unless given, since the
+seasonal slots depend on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sentinel.detect.base import OnlineDetector, StepScores
+from sentinel.detect.baseline import SeasonalBaseline
+from sentinel.detect.calibrate import TailCalibrator
+from sentinel.detect.members import ChangeMember, Member, ResidualMember
+from sentinel.series import Batch
+
+MEMBERS: dict[str, type] = {"residual": ResidualMember, "change": ChangeMember}
+
+
+class Ensemble(OnlineDetector):
+    """Seasonal baseline + calibrated members (see module doc)."""
+
+    name: ClassVar[str] = "ensemble"
+
+    def __init__(
+        self,
+        step: int | None = None,
+        members: tuple[str, ...] = ("residual", "change"),
+        band: float = 4.0,
+        half_life: float = 3000.0,
+        cal_floor: float = 0.2,
+        stride: int = 1,
+        baseline: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        unknown = [m for m in members if m not in MEMBERS]
+        if unknown or not members:
+            raise ValueError(f"unknown ensemble member(s) {unknown}: choose from {sorted(MEMBERS)}")
+        self.step = step
+        self.members = tuple(members)
+        self.band = band
+        self.half_life = half_life
+        self.cal_floor = cal_floor
+        self.stride = stride
+        self.baseline = dict(baseline or {})
+        self._members: list[Member] = [MEMBERS[m]() for m in self.members]
+        self._cal = TailCalibrator(prefix="cal", half_life=half_life, stride=stride)
+        self.base_: SeasonalBaseline | None = None if step is None else SeasonalBaseline(step, **self.baseline)
+        self._cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "members": self.members, "band": self.band, "half_life": self.half_life,
+            "cal_floor": self.cal_floor, "stride": self.stride, "baseline": self.baseline,
+        }
+
+    # -- OnlineDetector hooks ---------------------------------------------------------
+    def _on_batch(self, batch: Batch) -> None:
+        if self.base_ is None:
+            self.step = int(batch.step)
+            self.base_ = SeasonalBaseline(self.step, **self.baseline)
+
+    def _init_state(self, n: int) -> dict[str, np.ndarray]:
+        assert self.base_ is not None, "the step is known before state is created"
+        st = self.base_.init_state(n)
+        for m in self._members:
+            st.update(m.init_state(n))
+        st.update(self._cal.init_state(n, len(self._members)))
+        return st
+
+    def _stats(self, st: dict[str, np.ndarray], t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Expected value and the members' statistics, shape (series, members)."""
+        assert self.base_ is not None
+        if self._cache is not None and self._cache[0] == t and self._cache[1] is x:
+            return self._cache[2], self._cache[3]
+        expected, season = self.base_.expected(st, t)
+        stats = np.stack([m.statistic(st, self.base_, x, expected, season) for m in self._members], axis=1)
+        self._cache = (t, x, expected, stats)
+        return expected, stats
+
+    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
+        assert self.base_ is not None
+        expected, stats = self._stats(state, t, x)
+        pvals = self._cal.pvalue(state, stats)
+        p = np.minimum(1.0, pvals.shape[1] * np.fmin.reduce(pvals, axis=1))
+        p = np.where(np.isnan(p) & ~np.isnan(x), 1.0, p)  # warming up: seen, not judged
+        members = {m: 1.0 - pvals[:, i] for i, m in enumerate(self.members)}
+        half = self.band * self.base_.scale(state)
+        return StepScores(1.0 - p, expected, expected - half, expected + half, members)
+
+    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
+        assert self.base_ is not None
+        _, stats = self._stats(state, t, x)
+        self._cal.learn(state, stats, np.maximum(weight, self.cal_floor))
+        for i, m in enumerate(self._members):
+            m.learn(state, stats[:, i], weight)
+        self.base_.learn(state, t, x, weight)
+        self._cache = None
+
+    def _rebase(self, state: dict[str, np.ndarray], mask: np.ndarray) -> None:
+        assert self.base_ is not None
+        self.base_.rebase(state, mask)

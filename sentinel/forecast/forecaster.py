@@ -1,0 +1,177 @@
+"""The forecaster: history in, forecast with honest intervals and time to limit out.
+
+>>> import numpy as np
+>>> t = np.arange(0, 2 * 86400, 300)
+>>> y = 1000.0 - t / 300 + np.random.default_rng(1).normal(0, 2, len(t))   # disk: -1 per 5 min
+>>> f = Forecaster()
+>>> fc = f.forecast(t, y, horizon=48 * 3600)
+>>> len(fc.yhat), int(fc.timestamps[0] - t[-1]), f.method_
+(576, 300, 'linear(288)')
+>>> ttl = f.time_to_limit(0.0)       # ~421 left, -1 per step: 35.1 h
+>>> ttl.direction, abs(ttl.seconds / 3600 - 35.1) < 1, ttl.probability > 0.9
+('down', True, True)
+>>> f.time_to_limit(500.0, "down")   # already below
+TimeToLimit(seconds=0.0, probability=1.0, direction='down')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Self
+
+import numpy as np
+
+from sentinel.forecast.intervals import ErrorModel
+from sentinel.forecast.members import candidates
+from sentinel.forecast.seasonal import seasonal_periods
+from sentinel.forecast.select import ValidationPlan, validate
+
+Direction = Literal["up", "down", "auto"]
+MIN_SAMPLES = 4
+
+_METHODS = {
+    "auto": "",
+    "naive": "naive",
+    "seasonal_naive": "seasonal_naive",
+    "linear": "linear",
+    "ets": "ets_damped",
+    "holt_winters": "holt_winters",
+    "decomposed": "decomposed",
+}
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast path: one row per future step after the last sample."""
+
+    timestamps: np.ndarray
+    yhat: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    level: float
+    method: str
+
+
+@dataclass(frozen=True)
+class TimeToLimit:
+    """Seconds from the last sample until the median forecast crosses the limit (None: not within
+    the horizon; 0: already beyond it) and the probability of crossing within the horizon."""
+
+    seconds: float | None
+    probability: float
+    direction: Literal["up", "down"]
+
+
+def to_grid(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Place samples on a regular grid, NaN at missing steps.  Raises ValueError on bad timestamps.
+
+    The step is the smallest spacing; every spacing must be a whole multiple of it.
+
+    >>> t, y, step = to_grid(np.array([0, 60, 180]), np.array([1.0, 2.0, 4.0]))
+    >>> t.tolist(), y.tolist(), step
+    ([0, 60, 120, 180], [1.0, 2.0, nan, 4.0], 60)
+    """
+    ts = np.asarray(timestamps, dtype=np.int64)
+    vals = np.asarray(values, dtype=np.float64)
+    if ts.ndim != 1 or ts.shape != vals.shape:
+        raise ValueError("timestamps and values must be 1-D and of equal length")
+    if len(ts) < 2:
+        raise ValueError(f"need at least {MIN_SAMPLES} samples, got {len(ts)}")
+    diffs = np.diff(ts)
+    if (diffs == 0).any():
+        raise ValueError(f"duplicate timestamp {int(ts[1:][diffs == 0][0])}")
+    if (diffs < 0).any():
+        raise ValueError(f"timestamps are not sorted (at {int(ts[1:][diffs < 0][0])})")
+    step = int(diffs.min())
+    if (diffs % step).any():
+        bad = sorted(set(diffs[diffs % step != 0].tolist()))[:3]
+        raise ValueError(f"irregular timestamps: spacings {bad} are not multiples of the {step}s step")
+    grid = np.arange(ts[0], ts[-1] + 1, step, dtype=np.int64)
+    y = np.full(len(grid), np.nan)
+    y[(ts - ts[0]) // step] = np.where(np.isfinite(vals), vals, np.nan)
+    return grid, y, step
+
+
+class Forecaster:
+    """Choose a member by rolling-origin validation, forecast, and calibrate intervals on its errors.
+
+    ``method`` restricts the candidates (``auto`` tries all: seasonal-naive,
+    damped ETS, robust linear trends and, with two days of history, damped
+    Holt-Winters and seasonal decomposition + trend).  ``level`` is the
+    central coverage of ``lower``/``upper``.
+    """
+
+    def __init__(self, method: str = "auto", level: float = 0.95, max_origins: int = 100) -> None:
+        if method not in _METHODS:
+            raise ValueError(f"unknown forecast method {method!r}: use one of {', '.join(_METHODS)}")
+        if not 0 < level < 1:
+            raise ValueError("level must be in (0, 1)")
+        self.method = method
+        self.level = level
+        self.max_origins = max_origins
+
+    def fit(self, timestamps: np.ndarray, values: np.ndarray, horizon: int) -> Self:
+        """Fit on the history for forecasts ``horizon`` seconds ahead.  Raises ValueError on bad input."""
+        grid, observed, step = to_grid(timestamps, values)
+        n_valid = int(np.isfinite(observed).sum())
+        if n_valid < MIN_SAMPLES:
+            raise ValueError(f"need at least {MIN_SAMPLES} numeric samples, got {n_valid}")
+        if horizon < step:
+            raise ValueError(f"horizon {horizon}s is shorter than the sampling step {step}s")
+        h = int(horizon // step)
+        idx = np.arange(len(observed))
+        ok = np.isfinite(observed)
+        filled = np.interp(idx, idx[ok], observed[ok])
+        plan = ValidationPlan.make(len(filled), h, self.max_origins)
+        periods = seasonal_periods(step, plan.train)
+        prefix = _METHODS[self.method]
+        members = [m for m in candidates(step, plan.train, periods) if m.name.startswith(prefix)]
+        if not members:
+            raise ValueError(f"method {self.method!r} needs a longer history")
+        val = validate(members, filled, observed, plan, h)
+        self.step_ = step
+        self.last_timestamp_ = int(grid[-1])
+        self.last_value_ = float(observed[ok][-1])
+        self.method_ = val.member.name
+        self.scores_ = val.scores
+        self.errors_ = ErrorModel.fit(val.residuals)
+        self.yhat_ = val.final
+        self.scale_ = self.errors_.scale(h)
+        return self
+
+    def forecast(self, timestamps: np.ndarray, values: np.ndarray, horizon: int) -> Forecast:
+        """Fit on the history and return the forecast path for ``horizon`` seconds."""
+        self.fit(timestamps, values, horizon)
+        return self.path()
+
+    def path(self, level: float | None = None) -> Forecast:
+        """The fitted forecast path with a central ``level`` interval (default: the forecaster's)."""
+        lvl = self.level if level is None else level
+        zlo, zhi = self.errors_.quantiles(lvl, len(self.yhat_))
+        ts = self.last_timestamp_ + self.step_ * np.arange(1, len(self.yhat_) + 1, dtype=np.int64)
+        lower, upper = self.yhat_ + zlo * self.scale_, self.yhat_ + zhi * self.scale_
+        return Forecast(ts, self.yhat_, lower, upper, lvl, self.method_)
+
+    def time_to_limit(self, limit: float, direction: Direction = "auto") -> TimeToLimit:
+        """When the median forecast crosses ``limit``, and P(crossing within the horizon).
+
+        ``auto`` reads the direction from where the limit lies relative to the
+        last observed value.  The probability is the largest per-step
+        probability of being beyond the limit (a lower bound on crossing by
+        then, and exact for monotone paths).
+        """
+        cur = self.last_value_
+        up = limit >= cur if direction == "auto" else direction == "up"
+        way: Literal["up", "down"] = "up" if up else "down"
+        if (cur >= limit) if up else (cur <= limit):
+            return TimeToLimit(0.0, 1.0, way)
+        std = (limit - self.yhat_) / self.scale_
+        probs = self.errors_.prob_above(std) if up else self.errors_.prob_below(std)
+        beyond = (self.yhat_ >= limit) if up else (self.yhat_ <= limit)
+        seconds = None
+        if beyond.any():
+            j = int(np.argmax(beyond))
+            prev = cur if j == 0 else float(self.yhat_[j - 1])
+            frac = (limit - prev) / (float(self.yhat_[j]) - prev) if self.yhat_[j] != prev else 1.0
+            seconds = (j + min(max(frac, 0.0), 1.0)) * self.step_
+        return TimeToLimit(seconds, float(probs.max()), way)

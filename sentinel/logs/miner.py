@@ -1,0 +1,211 @@
+"""Template mining: masked log lines -> stable template ids, with a cap and persistent state.
+
+A thin layer over drain3's ``Drain`` tree that adds what sentinel needs:
+
+* **masking first** (:mod:`sentinel.logs.masking`): drain3 only ever sees masked
+  text, so its state (and everything derived from it) holds no personal data;
+* **a cache** from masked line to template id: real logs repeat the same masked
+  line over and over, and a dict lookup is much cheaper than a tree search;
+* **a cap** (``max_templates``): past it, lines that match no known template
+  are counted under :data:`OVERFLOW_ID` instead of growing the tree (template
+  blow-ups are the classic failure of log miners), with one warning and the
+  ``sentinel_log_template_overflow_lines`` metric;
+* **persistence**: :meth:`LogMiner.save` writes the drain3 state through a
+  drain3 ``PersistenceHandler`` (atomic file replace) together with sentinel's
+  own per-template metadata; a new miner on the same path resumes with the same
+  template ids.  The state file is sentinel's own (jsonpickle inside, so load
+  only files sentinel wrote).
+
+>>> m = LogMiner()
+>>> a = m.add("connect to 10.0.0.1 failed after 3 tries")
+>>> b = m.add("connect to 10.0.0.7 failed after 5 tries")
+>>> a.template_id == b.template_id, a.created, b.created
+(True, True, False)
+>>> m.template(a.template_id)
+'connect to <IP> failed after <*> tries'
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drain3 import TemplateMiner
+from drain3.persistence_handler import PersistenceHandler
+from drain3.template_miner_config import TemplateMinerConfig
+from prometheus_client import CollectorRegistry
+
+from sentinel.logs.masking import Masker
+from sentinel.logs.metrics import logs_metrics
+
+log = logging.getLogger(__name__)
+logging.getLogger("drain3").setLevel(logging.WARNING)  # it logs every start and snapshot at INFO
+
+OVERFLOW_ID = 0
+"""Template id of lines that matched nothing once the template cap was reached."""
+
+_CACHE_LIMIT = 200_000
+_STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Mined:
+    """One mined line: its template id, and whether this line created the template."""
+
+    template_id: int
+    created: bool
+
+
+class StateError(Exception):
+    """A miner state file that cannot be read (one line; the file is left untouched)."""
+
+
+class _AtomicFile(PersistenceHandler):
+    """drain3 persistence into one JSON file, replaced atomically, with sentinel's metadata beside drain's state."""
+
+    def __init__(self, path: Path, meta: Callable[[], dict[str, Any]]) -> None:
+        self.path = path
+        self._meta = meta
+        self.loaded_meta: dict[str, Any] = {}
+
+    def save_state(self, state: bytes) -> None:
+        doc = {"version": _STATE_VERSION, "drain": base64.b64encode(state).decode("ascii"), "meta": self._meta()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load_state(self) -> bytes | None:
+        if not self.path.exists():
+            return None
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            if doc.get("version") != _STATE_VERSION:
+                raise StateError(f"{self.path}: unknown miner state version {doc.get('version')!r}")
+            self.loaded_meta = dict(doc.get("meta") or {})
+            return base64.b64decode(doc["drain"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"{self.path}: unreadable miner state ({exc.__class__.__name__}); move it away to start fresh") from None
+
+
+class LogMiner:
+    """Masks and mines log lines of one watch into templates (see the module doc).
+
+    ``sim_th`` is drain's similarity threshold (share of equal constant tokens
+    for a line to join a template) and ``depth`` its prefix-tree depth; the
+    defaults were chosen on the labelled corpora of ``benchmarks/logs.py``.
+    """
+
+    def __init__(
+        self,
+        *,
+        watch: str = "",
+        max_templates: int = 1000,
+        sim_th: float = 0.5,
+        depth: int = 4,
+        state_path: str | Path | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        if max_templates <= 0:
+            raise ValueError("max_templates must be positive")
+        cfg = TemplateMinerConfig()
+        cfg.drain_sim_th = sim_th
+        cfg.drain_depth = depth
+        cfg.drain_max_children = 100
+        cfg.parametrize_numeric_tokens = True
+        cfg.masking_instructions = []
+        cfg.snapshot_compress_state = True
+        self.watch = watch
+        self.max_templates = max_templates
+        self.meta: dict[str, Any] = {}
+        """Per-template metadata owned by callers (e.g. levels seen); persisted with the state."""
+        self._masker = Masker()
+        self._tm = TemplateMiner(None, cfg)
+        self._drain = self._tm.drain
+        self._cache: dict[str, int] = {}
+        self._warned_cap = False
+        self._metrics = logs_metrics(registry)
+        self._handler: _AtomicFile | None = None
+        if state_path is not None:
+            self._handler = _AtomicFile(Path(state_path), lambda: self.meta)
+            self._tm.persistence_handler = self._handler
+            self._tm.load_state()
+            self.meta = self._handler.loaded_meta
+        self._metrics.templates.labels(watch).set(len(self._drain.id_to_cluster))
+
+    # -- mining ---------------------------------------------------------------
+
+    def mask(self, message: str) -> str:
+        """The masked form of ``message`` (what drain and the store see)."""
+        return self._masker.mask(message)
+
+    def add(self, message: str) -> Mined:
+        """Mask ``message`` and assign it a template (creating one unless the cap is reached)."""
+        return self.add_masked(self._masker.mask(message))
+
+    def add_masked(self, masked: str) -> Mined:
+        """Assign an already masked line to a template."""
+        self._metrics.lines.labels(self.watch).inc()
+        tid = self._cache.get(masked)
+        if tid is not None:
+            return Mined(tid, False)
+        drain = self._drain
+        if len(drain.id_to_cluster) >= self.max_templates:
+            tokens = drain.get_content_as_tokens(masked)
+            if drain.tree_search(drain.root_node, tokens, drain.sim_th, False) is None:
+                self._overflow()
+                return Mined(OVERFLOW_ID, False)
+        cluster, change = drain.add_log_message(masked)
+        created = change == "cluster_created"
+        if created:
+            self._metrics.templates.labels(self.watch).set(len(drain.id_to_cluster))
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[masked] = cluster.cluster_id
+        return Mined(cluster.cluster_id, created)
+
+    def _overflow(self) -> None:
+        self._metrics.overflow.labels(self.watch).inc()
+        if not self._warned_cap:
+            self._warned_cap = True
+            log.warning(
+                "log watch %r reached its cap of %d templates: new kinds of lines are counted as template %d "
+                "(raise logs.max_templates, or narrow the query)",
+                self.watch, self.max_templates, OVERFLOW_ID,
+            )
+
+    # -- reading --------------------------------------------------------------
+
+    def template(self, template_id: int) -> str:
+        """The current (masked) template text of ``template_id``."""
+        if template_id == OVERFLOW_ID:
+            return f"(lines past the cap of {self.max_templates} templates)"
+        return str(self._drain.id_to_cluster[template_id].get_template())
+
+    def templates(self) -> dict[int, str]:
+        """Every template id -> its current text."""
+        return {int(cid): str(c.get_template()) for cid, c in self._drain.id_to_cluster.items()}
+
+    def __len__(self) -> int:
+        return len(self._drain.id_to_cluster)
+
+    # -- persistence ----------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the state (atomically) to ``state_path``; a no-op for an in-memory miner."""
+        if self._handler is not None:
+            self._tm.save_state("checkpoint")

@@ -1,0 +1,193 @@
+"""The /metrics exporter: the latest scores, bands and forecasts of every watched series.
+
+A custom prometheus_client collector over the latest :class:`~sentinel.watch.CycleResult`
+of each watch.  Every series gets ``watch`` plus its own labels, so a
+dashboard can put ``sentinel_anomaly_score`` next to the watch's own query.
+
+Label rules (documented in the README's /metrics contract):
+
+- ``__name__`` is dropped, as Prometheus drops it from rule results;
+- a series label that clashes with one sentinel adds (``watch``, ``bound``,
+  ``horizon``) is renamed ``exported_<name>`` (as Prometheus does on scrape
+  with ``honor_labels: false``), repeatedly if that name is taken too;
+- characters outside ``[a-zA-Z0-9_]`` become ``_``, a leading digit gets a
+  ``_`` prefix, and other names starting with ``__`` (reserved) get the
+  ``exported_`` prefix.
+
+>>> export_labels((("__name__", "up"), ("watch", "x"), ("k8s.pod", "p")), "w")
+{'exported_watch': 'x', 'k8s_pod': 'p', 'watch': 'w'}
+
+A series whose newest finite sample is more than ``stale_steps`` steps older
+than the watch's newest sample is no longer exported (it vanished; its
+alerts resolve through the policy's ``absent_for``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from sentinel.publish import metrics as m
+from sentinel.series import Labels, SeriesIndex
+from sentinel.watch import CycleResult, latest_scores
+
+_RESERVED = ("watch", "bound", "horizon")
+_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def _clean_name(name: str) -> str:
+    name = _BAD_CHARS.sub("_", name) or "_"
+    if name[0].isdigit():
+        name = "_" + name
+    if name.startswith("__"):
+        name = "exported_" + name
+    return name
+
+
+def export_labels(labels: Labels, watch: str, reserved: Sequence[str] = _RESERVED) -> dict[str, str]:
+    """The label set a series is exported with (see the module docstring for the rules)."""
+    out: dict[str, str] = {}
+    for name, value in labels:
+        if name == "__name__":
+            continue
+        name = _clean_name(name)
+        while name in reserved or name in out:
+            name = "exported_" + name
+        out[name] = value
+    out["watch"] = watch
+    return out
+
+
+@dataclass
+class _Table:
+    """Latest values per series of one watch (rows from a SeriesIndex)."""
+
+    index: SeriesIndex = field(default_factory=SeriesIndex)
+    labels: list[dict[str, str]] = field(default_factory=list)
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+    step: int = 60
+    newest: int = np.iinfo(np.int64).min
+
+    def rows(self, watch: str, keys: Sequence[Labels]) -> np.ndarray:
+        rows = self.index.rows(keys)
+        for key in self.index.keys[len(self.labels):]:
+            self.labels.append(export_labels(key, watch))
+        n = len(self.index)
+        for name, col in self.cols.items():
+            if len(col) < n:
+                fill = np.iinfo(np.int64).min if col.dtype == np.int64 else np.nan
+                self.cols[name] = np.concatenate([col, np.full(n - len(col), fill, dtype=col.dtype)])
+        return rows
+
+    def col(self, name: str, dtype: type = np.float64) -> np.ndarray:
+        if name not in self.cols:
+            fill = np.iinfo(np.int64).min if dtype is np.int64 else np.nan
+            self.cols[name] = np.full(len(self.index), fill, dtype=dtype)
+        return self.cols[name]
+
+
+class ResultCollector(Collector):
+    """Exports the latest results of every watch (register it in a registry once).
+
+    ``update(result)`` after each cycle; ``update_forecast(...)`` when a watch
+    forecasts; ``forget(watch)`` when a watch is removed.  Thread-safe: cycles
+    of different watches update it while Prometheus scrapes.
+    """
+
+    def __init__(self, stale_steps: int = 5) -> None:
+        self.stale_steps = stale_steps
+        self._lock = threading.Lock()
+        self._tables: dict[str, _Table] = {}
+
+    def update(self, result: CycleResult) -> None:
+        """Take the newest finite score, value and band of every series in ``result``."""
+        batch = result.batch
+        if batch.n_series == 0 or batch.n_steps == 0:
+            return
+        latest = latest_scores(result)
+        has = ~np.isnan(batch.values)
+        last_idx = batch.n_steps - 1 - np.argmax(has[:, ::-1], axis=1)
+        seen_at = np.where(has.any(axis=1), batch.timestamps[last_idx], np.iinfo(np.int64).min)
+        ok = seen_at != np.iinfo(np.int64).min
+        with self._lock:
+            t = self._tables.setdefault(result.watch, _Table())
+            rows = t.rows(result.watch, batch.labels)
+            t.step = batch.step
+            t.newest = max(t.newest, batch.end)
+            for name in ("score", "expected", "lower", "upper"):
+                t.col(name)[rows[ok]] = latest[name][ok]
+            t.col("seen", np.int64)[rows[ok]] = seen_at[ok]
+
+    def update_forecast(
+        self,
+        watch: str,
+        labels: Sequence[Labels],
+        at: int,
+        horizons: Mapping[str, np.ndarray] | None = None,
+        time_to_limit: np.ndarray | None = None,
+    ) -> None:
+        """Forecasts made at ``at`` for ``labels``: ``horizons`` maps a horizon
+        name (``"1h"``) to one value per series; ``time_to_limit`` holds seconds
+        per series (NaN = the limit is not reached within the horizon)."""
+        with self._lock:
+            t = self._tables.setdefault(watch, _Table())
+            rows = t.rows(watch, labels)
+            t.newest = max(t.newest, int(at))
+            t.col("seen", np.int64)[rows] = np.maximum(t.col("seen", np.int64)[rows], int(at))
+            for name, values in (horizons or {}).items():
+                t.col(f"h:{name}")[rows] = np.asarray(values, dtype=np.float64)
+            if time_to_limit is not None:
+                t.col("ttl")[rows] = np.asarray(time_to_limit, dtype=np.float64)
+
+    def forget(self, watch: str) -> None:
+        with self._lock:
+            self._tables.pop(watch, None)
+
+    def series(self, watch: str) -> int:
+        """Series of ``watch`` currently exported."""
+        with self._lock:
+            t = self._tables.get(watch)
+            return 0 if t is None else int(self._fresh(t).sum())
+
+    def _fresh(self, t: _Table) -> np.ndarray:
+        return t.col("seen", np.int64) >= t.newest - self.stale_steps * t.step
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        score = Metric(m.ANOMALY_SCORE, "Latest anomaly score in [0, 1] (1 - tail probability under the "
+                       "learned normal).", "gauge")
+        expected = Metric(m.EXPECTED_VALUE, "Expected value (bound=mid) and band (bound=lower|upper) at the latest "
+                          "sample.", "gauge")
+        forecast = Metric(m.FORECAST_VALUE, "Forecast of the watched value at a horizon from the latest sample.",
+                          "gauge")
+        ttl = Metric(m.TIME_TO_LIMIT, "Forecast seconds until the watch's limit is crossed.", "gauge")
+        with self._lock:
+            for t in self._tables.values():
+                fresh = self._fresh(t)
+                for name, col in t.cols.items():
+                    rows = np.flatnonzero(fresh & ~np.isnan(col)) if col.dtype != np.int64 else ()
+                    if name == "score":
+                        _add(score, t.labels, rows, col, {})
+                    elif name in ("expected", "lower", "upper"):
+                        bound = {"expected": "mid"}.get(name, name)
+                        _add(expected, t.labels, rows, col, {"bound": bound})
+                    elif name.startswith("h:"):
+                        _add(forecast, t.labels, rows, col, {"horizon": name[2:]})
+                    elif name == "ttl":
+                        _add(ttl, t.labels, rows, col, {})
+        yield from (score, expected, forecast, ttl)
+
+
+def _add(metric: Metric, labels: list[dict[str, str]], rows: Iterable[int], col: np.ndarray,
+         extra: dict[str, str]) -> None:
+    values = col.tolist()
+    for r in rows:
+        metric.add_sample(metric.name, {**labels[r], **extra}, values[r])

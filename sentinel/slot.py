@@ -1,0 +1,123 @@
+"""One scheduled watch inside the daemon: its runner, its restart bookkeeping, its checkpoints.
+
+A :class:`WatchSlot` wraps a :class:`~sentinel.watch.WatchRunner` with what
+the daemon adds around a cycle:
+
+- **restore** on start: model + policy state from the last checkpoint and
+  the cursor they belong to; the first cycle replays from that cursor (the
+  model catches up on what it missed, the policy re-derives the same
+  transitions);
+- **dedupe**: transitions the replay re-derives that are already in the
+  event log are dropped, so a crash never repeats an episode;
+- **reconcile**: once caught up, any firing alert in the outbox that the
+  policy no longer confirms is resolved, so a crash never strands one;
+- **checkpoint** every ``store.checkpoint_every`` (wall clock) and at stop.
+
+The runner is given no store: the slot writes events, cursor and outbox in
+one fixed order (events, outbox, cursor), so a crash between two writes
+only ever leads to a replay that the dedupe absorbs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sentinel import checkpoint
+from sentinel.alerting.policy import AlertEvent
+from sentinel.config import WatchConfig
+from sentinel.series import Labels
+from sentinel.sources.base import Source
+from sentinel.store import Store
+from sentinel.watch import CycleResult, WatchRunner
+
+log = logging.getLogger(__name__)
+
+_EventId = tuple[str, str, Labels, int]
+
+
+def _event_id(e: AlertEvent) -> _EventId:
+    return (e.kind, e.status, e.labels, e.starts_at)
+
+
+@dataclass
+class WatchSlot:
+    """A watch's runner plus restart state (see the module docstring)."""
+
+    cfg: WatchConfig
+    runner: WatchRunner
+    store: Store
+    restored_from: int | None = None
+    ready: bool = False
+    last_checkpoint: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _logged: set[_EventId] = field(default_factory=set)
+
+    @classmethod
+    def create(cls, cfg: WatchConfig, source: Source, store: Store, warmup: int) -> WatchSlot:
+        """A slot resumed from its checkpoint when one fits this watch, else fresh."""
+        runner = WatchRunner(cfg, source, store=None, warmup=warmup)
+        restored = checkpoint.load(store.checkpoint_dir(cfg.name), cfg, runner.policy)
+        slot = cls(cfg, runner, store)
+        if restored is not None:
+            runner.detector = restored.detector
+            runner.cursor = restored.cursor
+            slot.restored_from = restored.cursor
+        last = store.cursor(cfg.name)
+        if last is not None:
+            since = (restored.cursor + 1) if restored is not None else last - warmup
+            slot._logged = {_event_id(e) for e in store.events(cfg.name, since=since)}
+        return slot
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def cycle(self, now: float) -> CycleResult | None:
+        """One cycle; events deduped, logged and filtered for muted series (returned in the result)."""
+        result = self.runner.cycle(now)
+        if result is None:
+            return None
+        events = result.events
+        if self._logged:
+            events = [e for e in events if _event_id(e) not in self._logged]
+            self._logged = set()
+        muted = self.store.muted(self.name)
+        if muted:
+            events = [e for e in events if e.labels not in muted or e.status == "resolved"]
+        result.events = events
+        self.store.add_events(events)
+        return result
+
+    def commit(self) -> None:
+        """Persist the cursor (after the outbox has the cycle's transitions)."""
+        if self.runner.cursor is not None:
+            self.store.set_cursor(self.name, self.runner.cursor)
+
+    def confirms(self, kind: str, series: Labels, starts_at: int) -> bool:
+        """Whether the policy still holds the episode ``(kind, series, starts_at)`` as firing."""
+        pol = self.runner.policy
+        if kind not in ("anomaly", "absent"):
+            return True
+        if not pol.cfg.enabled or series not in pol.index_:
+            return False
+        row = int(pol.index_.rows([series])[0])
+        st = pol.state_
+        if kind == "anomaly":
+            return bool(st["firing"][row]) and int(st["started_at"][row]) == starts_at
+        return bool(st["absent"][row]) and int(st["absent_at"][row]) == starts_at
+
+    def checkpoint_due(self, every: float) -> bool:
+        return time.monotonic() - self.last_checkpoint >= every
+
+    def save(self) -> float:
+        """Write a checkpoint now; returns its wall time in seconds (no-op before the first cycle)."""
+        if self.runner.cursor is None:
+            return 0.0
+        t0 = time.perf_counter()
+        checkpoint.save(self.store.checkpoint_dir(self.name), self.cfg, self.runner.cursor,
+                        self.runner.detector, self.runner.policy)
+        self.last_checkpoint = time.monotonic()
+        return time.perf_counter() - t0

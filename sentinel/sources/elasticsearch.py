@@ -1,0 +1,374 @@
+"""Elasticsearch source: log counts per group on the watch's grid, and a bounded sample of messages.
+
+Two queries per log watch and cycle (DESIGN §3):
+
+* :meth:`ElasticsearchSource.fetch` -- counts per interval and group: a
+  ``date_histogram`` on the absolute step grid (``fixed_interval`` buckets are
+  aligned to multiples of the step, exactly :func:`~sentinel.sources.base.grid`),
+  nested under a paged ``composite`` aggregation over the ``group_by`` fields.
+  An empty bucket is a real zero (no log line is an observation: nothing was
+  logged), and a group seen before that logs nothing now comes back as zeros
+  (a silent agent is news).  Documents without a group field are counted under
+  the empty label value.
+* :meth:`ElasticsearchSource.sample` -- raw messages for template mining, paged
+  with a point in time + ``search_after`` on ``(@timestamp, _shard_doc)``, at
+  most ``max_messages_per_cycle``.  When a cycle has more, the sample stops at
+  a timestamp and says so (``complete_until``), so template counts after it
+  are missing, not zero.
+
+Failures (node down, timeout, index missing, rejected query, mapping
+conflicts reported as shard failures) raise :class:`SourceError` with one line
+naming the watch, counted in ``sentinel_source_errors{source="elasticsearch"}``.
+Label names are the field names with every character outside
+``[a-zA-Z0-9_]`` replaced by ``_`` (``service.name`` -> ``service_name``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from elasticsearch import (
+    ApiError,
+    ConnectionError,
+    ConnectionTimeout,
+    Elasticsearch,
+    SSLError,
+    TransportError,
+)
+from prometheus_client import CollectorRegistry
+
+from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
+from sentinel.logs.metrics import logs_metrics
+from sentinel.series import Batch, Labels, labels_key
+from sentinel.sources.base import SourceError, grid
+from sentinel.sources.metrics import source_metrics
+
+log = logging.getLogger(__name__)
+
+SOURCE = "elasticsearch"
+_PAGE = 1000  # hits per search_after page
+_GROUP_PAGE = 200  # composite buckets per page
+
+
+def label_name(field: str) -> str:
+    """The Prometheus-safe label name of a document field.
+
+    >>> label_name("service.name"), label_name("labels.tool")
+    ('service_name', 'labels_tool')
+    """
+    return re.sub(r"[^a-zA-Z0-9_]", "_", field)
+
+
+def field_value(doc: Mapping[str, Any], path: str) -> Any:
+    """A dotted field from a ``_source`` that may be nested, flat (``"log.level": ...``) or mixed.
+
+    >>> field_value({"log": {"level": "error"}}, "log.level"), field_value({"log.level": "warn"}, "log.level")
+    ('error', 'warn')
+    >>> field_value({"labels": {"tool.name": "x"}}, "labels.tool.name"), field_value({}, "a.b") is None
+    ('x', True)
+    """
+    if path in doc:
+        return doc[path]
+    head, dot, rest = path.partition(".")
+    while dot:
+        sub = doc.get(head)
+        if isinstance(sub, Mapping):
+            found = field_value(sub, rest)
+            if found is not None:
+                return found
+        nxt, dot, rest = rest.partition(".")
+        head = f"{head}.{nxt}"
+    return None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One sampled log line: when, at which level, the raw message (never stored), its group labels."""
+
+    timestamp: float
+    level: str
+    message: str
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The messages of one cycle, in time order.
+
+    ``complete_until``: every message before this Unix time is in ``records``
+    (``end`` when nothing was cut by ``max_messages_per_cycle``).
+    ``skipped``: documents without a usable message field.
+    """
+
+    records: list[LogRecord]
+    complete_until: float
+    skipped: int
+
+
+class ElasticsearchSource:
+    """Log counts and message samples from Elasticsearch for log watches (see the module doc)."""
+
+    def __init__(
+        self,
+        cfg: ElasticsearchConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        client: Elasticsearch | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self._client = client or _client(cfg)
+        reg_kw = {} if registry is None else {"registry": registry}
+        self._metrics = source_metrics(**reg_kw)
+        self._logs_metrics = logs_metrics(registry)
+        self._known: dict[str, dict[Labels, None]] = {}
+
+    # -- counts -------------------------------------------------------------------
+
+    def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch:
+        """Counts per group on the grid ``start, start+step, ... < end`` (see the module doc)."""
+        q = _logs(watch)
+        step = watch.sample_step
+        first, stop = grid(start, end, step)
+        timestamps = np.arange(first, stop, step, dtype=np.int64)
+        cap = min(q.max_groups, watch.max_series or q.max_groups)
+        counts: dict[Labels, np.ndarray] = {}
+        if len(timestamps):
+            hist = {
+                "date_histogram": {
+                    "field": self.cfg.timestamp_field,
+                    "fixed_interval": f"{step}s",
+                    "min_doc_count": 0,
+                    "extended_bounds": {"min": first * 1000, "max": (stop - step) * 1000},
+                }
+            }
+            for key, buckets in self._groups(watch, q, first, stop, hist, cap):
+                row = np.zeros(len(timestamps))
+                for b in buckets:
+                    i = (int(b["key"]) // 1000 - first) // step
+                    if 0 <= i < len(row):
+                        row[i] = float(b["doc_count"])
+                counts[key] = row
+        known = self._known.setdefault(watch.name, {})
+        for key in counts:
+            known.setdefault(key, None)
+        while len(known) > cap:  # forget the oldest groups first
+            known.pop(next(iter(known)))
+        keys = [k for k in known if k in counts] + [k for k in known if k not in counts]
+        values = np.array([counts.get(k, np.zeros(len(timestamps))) for k in keys]).reshape(len(keys), len(timestamps))
+        self._metrics.series.labels(SOURCE, watch.name).set(len(keys))
+        return Batch(timestamps, values, tuple(keys), step)
+
+    def _groups(
+        self, watch: WatchConfig, q: LogsQueryConfig, first: int, stop: int, hist: dict[str, Any], cap: int
+    ) -> Iterator[tuple[Labels, list[dict[str, Any]]]]:
+        """(group labels, histogram buckets) for every group, paging the composite aggregation."""
+        query = self._query(q, first, stop)
+        if not q.group_by:
+            resp = self._search(watch, "counts", query=query, size=0, aggs={"h": hist})
+            yield (), resp["aggregations"]["h"]["buckets"]
+            return
+        names = [label_name(f) for f in q.group_by]
+        sources = [{n: {"terms": {"field": f, "missing_bucket": True}}} for n, f in zip(names, q.group_by, strict=True)]
+        after: dict[str, Any] | None = None
+        seen = 0
+        while True:
+            comp: dict[str, Any] = {"size": min(_GROUP_PAGE, cap), "sources": sources}
+            if after is not None:
+                comp["after"] = after
+            resp = self._search(
+                watch, "counts", query=query, size=0, aggs={"g": {"composite": comp, "aggs": {"h": hist}}}
+            )
+            agg = resp["aggregations"]["g"]
+            for b in agg["buckets"]:
+                if seen >= cap:
+                    self._metrics.series_dropped.labels(SOURCE, watch.name).inc()
+                    log.warning("log watch %r: more than %d groups; extra groups dropped (raise logs.max_groups)",
+                                watch.name, cap)
+                    return
+                seen += 1
+                key = labels_key({n: "" if v is None else str(v) for n, v in b["key"].items()})
+                yield key, b["h"]["buckets"]
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                return
+
+    # -- messages -----------------------------------------------------------------
+
+    def sample(self, watch: WatchConfig, start: int, end: int) -> Sample:
+        """Up to ``max_messages_per_cycle`` messages of ``[start, end)`` in time order (PIT + search_after)."""
+        q = _logs(watch)
+        limit = self.cfg.max_messages_per_cycle
+        ts_field, msg_field, lvl_field = self.cfg.timestamp_field, self.cfg.message_field, self.cfg.level_field
+        fields = [ts_field, msg_field, lvl_field, *q.group_by]
+        names = [label_name(f) for f in q.group_by]
+        pit = self._call(watch, "sample", lambda: self._client.open_point_in_time(
+            index=q.index, keep_alive="1m", allow_partial_search_results=False, ignore_unavailable=False
+        ))["id"]
+        records: list[LogRecord] = []
+        skipped = 0
+        complete_until = float(end)
+        after: list[Any] | None = None
+        try:
+            while len(records) < limit:
+                body: dict[str, Any] = {
+                    "pit": {"id": pit, "keep_alive": "1m"},
+                    "size": min(_PAGE, limit - len(records) + 1),
+                    "query": self._query(q, start, end),
+                    "sort": [{ts_field: {"order": "asc", "format": "epoch_millis"}}, {"_shard_doc": "asc"}],
+                    "_source": fields,
+                    "track_total_hits": False,
+                }
+                if after is not None:
+                    body["search_after"] = after
+                resp = self._search(watch, "sample", **body)
+                pit = resp.get("pit_id", pit)
+                hits = resp["hits"]["hits"]
+                for h in hits:
+                    if len(records) >= limit:
+                        complete_until = float(h["sort"][0]) / 1000.0
+                        self._logs_metrics.sample_truncated.labels(watch.name).inc()
+                        break
+                    src = h.get("_source") or {}
+                    msg = field_value(src, msg_field)
+                    if msg is None or isinstance(msg, Mapping | list):
+                        skipped += 1
+                        continue
+                    lvl = field_value(src, lvl_field)
+                    labels = labels_key(
+                        {n: _text(field_value(src, f)) for n, f in zip(names, q.group_by, strict=True)}
+                    )
+                    records.append(LogRecord(float(h["sort"][0]) / 1000.0, _text(lvl).lower(), str(msg), labels))
+                if len(hits) < body["size"] or complete_until < end:
+                    break
+                after = hits[-1]["sort"]
+        finally:
+            try:
+                self._client.close_point_in_time(id=pit)
+            except (ApiError, TransportError) as exc:  # the PIT expires by itself within keep_alive
+                log.debug("closing point in time failed: %s", exc)
+        self._logs_metrics.messages_sampled.labels(watch.name).inc(len(records))
+        return Sample(records, complete_until, skipped)
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _query(self, q: LogsQueryConfig, start: int, end: int) -> dict[str, Any]:
+        rng = {"range": {self.cfg.timestamp_field: {"gte": start * 1000, "lt": end * 1000, "format": "epoch_millis"}}}
+        filters: list[dict[str, Any]] = [rng]
+        if q.query.strip() not in ("", "*"):
+            filters.append({"query_string": {"query": q.query, "analyze_wildcard": True}})
+        return {"bool": {"filter": filters}}
+
+    def _search(self, watch: WatchConfig, kind: str, **body: Any) -> dict[str, Any]:
+        index = None if "pit" in body else _logs(watch).index
+        opts: dict[str, Any] = {} if index is None else {"index": index, "allow_no_indices": False,
+                                                          "ignore_unavailable": False}
+        resp = self._call(watch, kind, lambda: self._client.search(
+            **opts, **body, timeout=f"{self.cfg.timeout}s", allow_partial_search_results=False
+        ))
+        shards = resp.get("_shards") or {}
+        if shards.get("failed"):
+            reason = _shard_reason(shards.get("failures") or [])
+            self._metrics.errors.labels(SOURCE, watch.name, "shard_failure").inc()
+            raise SourceError(f"watch {watch.name!r}: Elasticsearch {kind} query failed on "
+                              f"{shards['failed']} shard(s): {reason}")
+        if resp.get("timed_out"):
+            self._metrics.errors.labels(SOURCE, watch.name, "timeout").inc()
+            raise SourceError(f"watch {watch.name!r}: Elasticsearch {kind} query timed out after {self.cfg.timeout}s "
+                              "(results would be partial)")
+        return resp
+
+    def _call(self, watch: WatchConfig, kind: str, fn: Any) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        outcome, reason = "ok", ""
+        try:
+            return dict(fn())
+        except ConnectionTimeout:
+            outcome, reason = "timeout", f"no answer from {self.cfg.url} within {self.cfg.timeout}s"
+        except SSLError:
+            outcome, reason = "connection", f"TLS verification failed for {self.cfg.url} (check tls_verify / CA)"
+        except ConnectionError:
+            outcome, reason = "connection", f"cannot connect to {self.cfg.url}"
+        except ApiError as exc:
+            outcome = "http_5xx" if exc.meta.status >= 500 else "http_4xx"
+            reason = _api_reason(exc, _logs(watch).index)
+        except TransportError as exc:
+            outcome, reason = "connection", f"{self.cfg.url}: {exc.__class__.__name__}"
+        finally:
+            self._metrics.requests.labels(SOURCE, watch.name, outcome).inc()
+            self._metrics.request_duration.labels(SOURCE, watch.name).observe(time.perf_counter() - t0)
+        self._metrics.errors.labels(SOURCE, watch.name, outcome).inc()
+        raise SourceError(f"watch {watch.name!r}: Elasticsearch {kind} query failed: {reason}")
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._client.close()
+
+
+def _client(cfg: ElasticsearchConfig) -> Elasticsearch:
+    kw: dict[str, Any] = {
+        "request_timeout": float(cfg.timeout),
+        "max_retries": 1,
+        "retry_on_timeout": False,
+        "headers": dict(cfg.headers) or None,
+    }
+    if isinstance(cfg.tls_verify, str):
+        kw["ca_certs"] = cfg.tls_verify
+    elif cfg.url.startswith("https"):
+        kw["verify_certs"] = cfg.tls_verify
+    if cfg.api_key is not None:
+        kw["api_key"] = cfg.api_key.get_secret_value()
+    elif cfg.token():
+        kw["bearer_auth"] = cfg.token()
+    elif cfg.basic_auth():
+        kw["basic_auth"] = cfg.basic_auth()
+    return Elasticsearch(cfg.url, **kw)
+
+
+def _logs(watch: WatchConfig) -> LogsQueryConfig:
+    if watch.logs is None:
+        raise ValueError(f"watch {watch.name!r} is not a log watch (it has no `logs:` section)")
+    return watch.logs
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def _api_reason(exc: ApiError, index: str) -> str:
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    err = body.get("error") if isinstance(body.get("error"), Mapping) else {}
+    kind = str(err.get("type") or exc.error or "")
+    if kind == "index_not_found_exception":
+        return f"index {index!r} does not exist (no index matches the pattern)"
+    root = (err.get("root_cause") or [{}])[0] if isinstance(err.get("root_cause"), list) else {}
+    detail = str(root.get("reason") or err.get("reason") or exc.message)
+    caused = err.get("caused_by") if isinstance(err.get("caused_by"), Mapping) else None
+    if caused and caused.get("reason") and str(caused["reason"]) not in detail:
+        detail = f"{detail}: {caused['reason']}"
+    return _one_line(f"HTTP {exc.meta.status} {kind}: {detail}")
+
+
+def _shard_reason(failures: Sequence[Mapping[str, Any]]) -> str:
+    if not failures:
+        return "unknown reason"
+    reason = failures[0].get("reason") or {}
+    text = f"{reason.get('type', '')}: {reason.get('reason', '')}"
+    caused = reason.get("caused_by") or {}
+    if caused.get("reason"):
+        text += f" ({caused['reason']})"
+    return _one_line(text + " (a mapping conflict between indices? check the field types)")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
