@@ -62,12 +62,13 @@ def tile(real: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
     return base * rng.uniform(0.8, 1.2, (n, 1)) + rng.normal(0, 1e-3, base.shape) * base.std(1, keepdims=True)
 
 
-def best_of(fn, repeat: int) -> float:
+def best_of(fn, repeat: int) -> tuple[float, float]:
+    """Best (wall, CPU) seconds: the machine is shared, so CPU time is the steadier figure."""
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append((time.perf_counter() - t0, time.process_time() - c0))
     return min(times)
 
 
@@ -86,33 +87,37 @@ def main() -> None:
     from statsmodels.tsa.seasonal import STL
 
     sm_rows = real[: args.sm_series]
-    t0 = time.perf_counter()
-    for v in sm_rows:
-        STL(v, period=288, robust=True).fit()
-    sm_stl = (time.perf_counter() - t0) / len(sm_rows)
-    t0 = time.perf_counter()
-    STLDetector(method="statsmodels").fit(batch(sm_rows))
-    sm_det = (time.perf_counter() - t0) / len(sm_rows)
-    print(f"statsmodels STL(period=288, robust=True): {sm_stl * 1e3:.1f} ms/series "
-          f"(STLDetector(method='statsmodels') incl. calibration: {sm_det * 1e3:.1f} ms/series, "
-          f"{len(sm_rows)} series)")
-    out["statsmodels_stl_ms_per_series"] = round(sm_stl * 1e3, 2)
-    out["statsmodels_detector_ms_per_series"] = round(sm_det * 1e3, 2)
+
+    def sm_fit() -> None:
+        for v in sm_rows:
+            STL(v, period=288, robust=True).fit()
+
+    wall, cpu = best_of(sm_fit, 1)
+    sm_stl, sm_cpu = wall / len(sm_rows), cpu / len(sm_rows)
+    wall, cpu = best_of(lambda: STLDetector(method="statsmodels").fit(batch(sm_rows)), 1)
+    sm_det = cpu / len(sm_rows)
+    print(f"statsmodels STL(period=288, robust=True): {sm_cpu * 1e3:.1f} ms CPU/series ({sm_stl * 1e3:.1f} ms wall); "
+          f"STLDetector(method='statsmodels') incl. calibration: {sm_det * 1e3:.1f} ms CPU/series "
+          f"({len(sm_rows)} series)")
+    out["statsmodels_stl_ms_per_series"] = {"cpu": round(sm_cpu * 1e3, 2), "wall": round(sm_stl * 1e3, 2)}
+    out["statsmodels_detector_cpu_ms_per_series"] = round(sm_det * 1e3, 2)
 
     fast = {}
     for n in (int(s) for s in args.sizes.split(",")):
         b = batch(tile(real, n))
         det = STLDetector()
-        secs = best_of(lambda b=b, det=det: det.fit(b), 3 if n <= 100 else 1)
-        ms = secs / n * 1e3
-        fast[str(n)] = {"ms_per_series": round(ms, 3), "fit_seconds": round(secs, 3), "periods": det.periods_}
-        print(f"STLDetector(method='fast') on {n:>5} series: {ms:.3f} ms/series "
-              f"({secs:.2f} s total; periods {det.periods_}); x{sm_stl * 1e3 / ms:.0f} faster than statsmodels")
+        wall, cpu = best_of(lambda b=b, det=det: det.fit(b), 3 if n <= 100 else 1)
+        ms, ms_wall = cpu / n * 1e3, wall / n * 1e3
+        fast[str(n)] = {"cpu_ms_per_series": round(ms, 3), "wall_ms_per_series": round(ms_wall, 3),
+                        "periods": det.periods_}
+        print(f"STLDetector(method='fast') on {n:>5} series: {ms:.3f} ms CPU/series ({ms_wall:.3f} ms wall; "
+              f"periods {det.periods_}); {sm_cpu * 1e3 / ms:.0f}x less CPU than statsmodels STL")
     out["fast"] = fast
-    big = fast[max(fast, key=int)]["ms_per_series"]
-    out["speedup_vs_statsmodels_at_largest"] = round(sm_stl * 1e3 / big, 1)
+    big = fast[max(fast, key=int)]["cpu_ms_per_series"]
+    out["cpu_speedup_vs_statsmodels_at_largest"] = round(sm_cpu * 1e3 / big, 1)
     out["goal_ms_per_series"] = 10.0
-    out["goal_met"] = bool(max(v["ms_per_series"] for v in fast.values()) < 10.0)
+    out["goal_met_cpu"] = bool(max(v["cpu_ms_per_series"] for v in fast.values()) < 10.0)
+    out["goal_met_wall"] = bool(max(v["wall_ms_per_series"] for v in fast.values()) < 10.0)
 
     # calibration of the fast detector: fit two weeks, score the third (clean synthetic fleet)
     syn = synthetic(500, N + 2016)

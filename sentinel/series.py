@@ -142,6 +142,34 @@ def concat_time(batches: Sequence[Batch]) -> Batch:
     )
 
 
+def append_window(history: Batch | None, new: Batch, keep: int) -> Batch:
+    """``history`` extended by ``new`` (series aligned by labels, gaps as NaN), trimmed to the last ``keep`` seconds.
+
+    Used by stages that need a rolling window (forecasts); new series get NaN
+    history, vanished ones keep theirs until it ages out.
+
+    >>> a = Batch.from_rows([{"s": "x"}], [0, 60], [[1.0, 2.0]])
+    >>> b = Batch.from_rows([{"s": "y"}, {"s": "x"}], [180], [[7.0], [4.0]], step=60)
+    >>> w = append_window(a, b, keep=180)
+    >>> w.timestamps.tolist(), w.values.tolist()
+    ([60, 120, 180], [[2.0, nan, 4.0], [nan, nan, 7.0]])
+    """
+    if history is None or not history.n_steps:
+        merged = new
+    elif not new.n_steps:
+        merged = history
+    else:
+        idx = SeriesIndex(history.labels)
+        rows = idx.rows(new.labels)
+        ts = np.arange(history.timestamps[0], new.end + 1, new.step, dtype=np.int64)
+        vals = np.full((len(idx), len(ts)), np.nan)
+        vals[: history.n_series, (history.timestamps - ts[0]) // new.step] = history.values
+        vals[rows[:, None], ((new.timestamps - ts[0]) // new.step)[None, :]] = new.values
+        merged = Batch(ts, vals, tuple(idx.keys), new.step)
+    first = int(np.searchsorted(merged.timestamps, merged.end - keep, side="right"))
+    return merged.window(first)
+
+
 class SeriesIndex:
     """Stable row numbers for series identities, growing as new series appear.
 

@@ -1,10 +1,11 @@
-"""One watch, one cycle: fetch -> score -> decide.
+"""One watch, one cycle: fetch -> score -> forecast -> decide.
 
 A :class:`WatchRunner` is the unit the daemon schedules, ``demo`` and
 ``backtest`` replay, and notebooks drive by hand.  Each cycle pulls the
 samples since the last processed step (the cursor, kept in the store so a
 restart fills the gap), runs them through the watch's detector (causal:
-score, then learn) and its policy, and returns what happened.  Outputs
+score, then learn) and its policy, forecasts the watch's rolling history
+when it has a ``forecast`` section, and returns what happened.  Outputs
 (Alertmanager, /metrics, console, Grafana) consume the :class:`CycleResult`;
 the runner itself never talks to them.
 
@@ -26,7 +27,9 @@ from sentinel.alerting.policy import AlertEvent, Policy
 from sentinel.config import WatchConfig
 from sentinel.detect import build_detector
 from sentinel.detect.base import OnlineDetector, Scores
-from sentinel.series import Batch
+from sentinel.forecast.policy import ForecastPolicy
+from sentinel.forecast.result import BatchForecast, forecast_batch
+from sentinel.series import Batch, append_window
 from sentinel.sources.base import Source
 from sentinel.store import Store
 
@@ -48,6 +51,7 @@ class CycleResult:
     scores: Scores
     events: list[AlertEvent]
     warmup: bool = False
+    forecast: BatchForecast | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -73,6 +77,9 @@ class WatchRunner:
             detector = build_detector(cfg.detector, step=cfg.sample_step)
         self.detector = detector
         self.policy = Policy(cfg.alert, cfg.name)
+        fc = cfg.forecast
+        self.forecast_policy = ForecastPolicy(fc, cfg.name) if fc is not None and fc.limit is not None else None
+        self.history: Batch | None = None
         self.warmup = warmup
         self.cursor: int | None = store.cursor(cfg.name) if store else None
 
@@ -102,6 +109,12 @@ class WatchRunner:
             scores = Scores.empty(batch.n_series, batch.n_steps)
         t2 = time.perf_counter()
         events = self.policy.update(batch, scores) if self.detector is not None else []
+        forecast = None
+        if self.cfg.forecast is not None:
+            self.history = append_window(self.history, batch, self.cfg.forecast.history)
+            forecast = forecast_batch(self.history, self.cfg.forecast, watch=self.cfg.name)
+            if self.forecast_policy is not None:
+                events += self.forecast_policy.update(forecast)
         if warmup:
             events = _still_firing(events)
         if self.store is not None:
@@ -114,7 +127,7 @@ class WatchRunner:
         if self.store is not None:
             self.store.set_cursor(self.cfg.name, self.cursor)
         return CycleResult(
-            self.cfg.name, batch, scores, events, warmup,
+            self.cfg.name, batch, scores, events, warmup, forecast,
             {"fetch": t1 - t0, "score": t2 - t1, "decide": t3 - t2},
         )
 

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from sentinel.config import WatchConfig
 from sentinel.fleet import Fleet
 from sentinel.series import concat_time
-from sentinel.sources.base import Source
+from sentinel.sources.base import Source, SourceError
 from sentinel.sources.simulated import SimulatedSource, parse_query
 
 FLEET = Fleet(agents=6, seed=9)
@@ -77,6 +77,8 @@ def test_max_series_caps_and_counts_the_drop() -> None:
 
 def test_unknown_signal_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown simulated signal 'cpu'.*agent_task_rate"):
+        _source().fetch(_watch("cpu"), FLEET.start, FLEET.start + 60)
+    with pytest.raises(SourceError):  # the daemon's one failure type, too
         _source().fetch(_watch("cpu"), FLEET.start, FLEET.start + 60)
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sentinel.config import PrometheusConfig
+from sentinel.config import PrometheusConfig, WatchConfig
 from sentinel.sources.base import SourceError, grid
 from sentinel.sources.counters import repair_counter_resets
 from sentinel.sources.prometheus import PrometheusSource, _http_error
@@ -77,3 +77,33 @@ def test_missing_token_file_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "token"
     with pytest.raises(SourceError, match=r"cannot read a credentials file \(.*token: No such file"):
         PrometheusSource(PrometheusConfig(bearer_token_file=missing))
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+_sample = st.one_of(
+    st.tuples(st.integers(0, 2000) | st.floats(), st.sampled_from(["1", "NaN", "+Inf", "-1e308", "x", ""]) | _json),
+    _json,
+)
+_series = st.fixed_dictionaries(
+    {"metric": st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=3) | _json,
+     "values": st.lists(_sample.map(lambda s: list(s) if isinstance(s, tuple) else s), max_size=4) | _json}
+)
+
+
+@given(st.lists(_series | _json, max_size=4))
+def test_any_answer_is_a_batch_or_a_source_error(result: list) -> None:
+    """Whatever a (broken) server sends as data.result, decoding never raises anything but SourceError."""
+    src = PrometheusSource(PrometheusConfig())
+    watch = WatchConfig(name="w", query="up", every=60)
+    ts = np.arange(0, 1200, 60)
+    try:
+        batch = src._decode(watch, [result], ts, 60)
+    except SourceError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert batch.values.shape == (batch.n_series, len(ts))
+    assert not np.isinf(batch.values).any()

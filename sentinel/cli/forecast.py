@@ -1,3 +1,125 @@
-"""Commands: see sentinel/cli/__init__.py."""
+"""``sentinel forecast FILE.csv`` and ``sentinel capacity-report``.
 
-from sentinel.cli.app import app  # noqa: F401
+``forecast`` reads a ``timestamp,value`` CSV with the same treatments as
+``detect`` (see :mod:`sentinel.detect.csvio`: unsorted rows are sorted, the
+last of repeated timestamps wins, non-numeric values are missing, gaps stay
+missing; each treatment is one warning line on stderr), forecasts
+``--horizon`` ahead and prints a table, or with ``--json`` the DESIGN §5
+contract::
+
+    {"time_to_limit_seconds": number|null, "probability": p|null, "method": "...",
+     "level": 0.95, "forecast": [{"timestamp", "yhat", "lower", "upper"}, ...]}
+
+Timestamps are written in the input's style (Unix seconds, or ISO dates with
+the same separator and zone suffix); the time to limit counts from the last
+input timestamp (null: not within the horizon, 0: already beyond).
+
+>>> format_like("2013-12-02 21:15:00", np.array([1386019200]))
+['2013-12-02 21:20:00']
+>>> format_like("2024-01-01T00:00:00Z", np.array([0])), format_like("1700000000", np.array([5]))
+(['1970-01-01T00:00:00Z'], ['5'])
+>>> format_like("2024-01-01T00:00:00+05:30", np.array([0]))
+['1970-01-01T05:30:00+05:30']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+
+from sentinel.cli.app import app, fail
+
+_MAX_STEPS = 100_000
+_OFFSET = re.compile(r"([+-]\d{2}:?\d{2})$")
+
+
+def format_like(sample: str, ts: np.ndarray) -> list[str]:
+    """Render Unix seconds ``ts`` in the style of the input timestamp ``sample``."""
+    s = sample.strip()
+    try:
+        float(s)
+        return [str(int(t)) for t in ts]
+    except ValueError:
+        pass
+    sep = "T" if "T" in s else " "
+    when = pd.to_datetime(ts, unit="s", utc=True)
+    suffix = ""
+    if s.endswith("Z"):
+        suffix = "Z"
+    elif m := _OFFSET.search(s[10:]):
+        suffix = m.group(1)
+        sign = 1 if suffix[0] == "+" else -1
+        when = when.tz_convert(timezone(sign * timedelta(hours=int(suffix[1:3]), minutes=int(suffix[-2:]))))
+    if len(s) == 10 and (ts % 86400 == 0).all():
+        return list(when.strftime("%Y-%m-%d"))
+    return [f"{d}{suffix}" for d in when.strftime(f"%Y-%m-%d{sep}%H:%M:%S")]
+
+
+@app.command("forecast")
+def forecast_cmd(
+    file: Path = typer.Argument(..., help="CSV with columns timestamp,value"),
+    horizon: str = typer.Option("24h", help="how far ahead (e.g. 6h, 24h, 7d)"),
+    limit: float = typer.Option(None, help="capacity limit: report the time until it is crossed"),
+    direction: str = typer.Option("auto", help="up, down or auto (from where the limit lies)"),
+    level: float = typer.Option(0.95, help="central coverage of the lower/upper interval"),
+    method: str = typer.Option("auto", help="auto (chosen by rolling-origin validation), linear, ets, ..."),
+    as_json: bool = typer.Option(False, "--json", help="print the JSON contract instead of a table"),
+) -> None:
+    """Forecast a timestamp,value CSV and the time until a limit is crossed."""
+    from sentinel.config import format_duration, parse_duration
+    from sentinel.detect.csvio import CSVError, read_series_csv
+    from sentinel.forecast import Forecaster
+
+    try:
+        seconds = parse_duration(horizon)
+    except ValueError as exc:
+        fail(f"--horizon: {exc}")
+    if seconds <= 0:
+        fail("--horizon must be positive")
+    if direction not in ("up", "down", "auto"):
+        fail(f"--direction must be up, down or auto, got {direction!r}")
+    if not 0 < level < 1:
+        fail(f"--level must be between 0 and 1, got {level}")
+    if limit is not None and not np.isfinite(limit):
+        fail("--limit must be a finite number")
+    try:
+        data = read_series_csv(file)
+    except CSVError as exc:
+        fail(str(exc))
+    for w in data.warnings:
+        typer.echo(f"sentinel: warning: {file}: {w}", err=True)
+    if seconds // data.step > _MAX_STEPS:
+        fail(f"--horizon {horizon} is {seconds // data.step} steps of {data.step}s; at most {_MAX_STEPS} are allowed")
+    try:
+        f = Forecaster(method, level=level)
+        fc = f.forecast(data.grid, data.grid_values, seconds)
+    except ValueError as exc:
+        fail(f"{file}: {exc}")
+    ttl = f.time_to_limit(limit, direction) if limit is not None else None  # type: ignore[arg-type]
+    stamps = format_like(data.raw_timestamps[-1], fc.timestamps)
+    rows = list(zip(stamps, fc.yhat.tolist(), fc.lower.tolist(), fc.upper.tolist(), strict=True))
+    if as_json:
+        out = {
+            "time_to_limit_seconds": None if ttl is None else ttl.seconds,
+            "probability": None if ttl is None else ttl.probability,
+            "method": fc.method,
+            "level": level,
+            "forecast": [{"timestamp": t, "yhat": y, "lower": lo, "upper": hi} for t, y, lo, hi in rows],
+        }
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"method: {fc.method}   interval: {level:.0%}   step: {format_duration(data.step)}")
+    if ttl is not None:
+        when = "not within the horizon" if ttl.seconds is None else f"in {format_duration(ttl.seconds)}"
+        typer.echo(f"limit {limit:g} ({ttl.direction}): crossed {when}, "
+                   f"P(cross within {format_duration(seconds)}) = {ttl.probability:.2f}")
+    width = max(len(s) for s in stamps)
+    typer.echo(f"{'timestamp':<{width}}  {'yhat':>12}  {'lower':>12}  {'upper':>12}")
+    for t, y, lo, hi in rows:
+        typer.echo(f"{t:<{width}}  {y:>12.6g}  {lo:>12.6g}  {hi:>12.6g}")

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.series import Batch, SeriesIndex
+from sentinel.series import Batch, Labels, SeriesIndex
 
 
 @dataclass
@@ -142,6 +142,19 @@ class OnlineDetector:
         for j, t in enumerate(batch.timestamps.tolist()):
             self._learn_step(state, t, batch.values[:, j], ones)
         self._scatter(rows, state)
+
+    def set_state(self, labels: Labels, key: str, value: float) -> None:
+        """Set one state value of one series, creating the series if new.
+
+        For per-series settings that live in the state, e.g. a clock offset
+        (``b.offset`` of the seasonal baseline: the series' own time is the
+        batch time plus this many seconds).
+        """
+        row = int(self.index_.rows([labels])[0])
+        self._grow(len(self.index_))
+        if key not in self.state_:
+            raise KeyError(f"{type(self).__name__} has no state {key!r}")
+        self.state_[key][row] = value
 
     def state_bytes(self) -> int:
         """Bytes of learned state (for the memory-per-series benchmark)."""

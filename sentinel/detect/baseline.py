@@ -19,6 +19,10 @@ One baseline per series, all series in one set of numpy arrays:
 - ``scale``: the decayed mean absolute residual (robust: residuals are clipped
   before they are learned), floored so a constant series still has a scale.
 
+A series may carry a clock offset (``b.offset``, seconds added to the batch
+time to get its own time: a local time zone, or files with different start
+times scored side by side); the profiles are then indexed per series.
+
 Candidate periods come from the sampling step: a period is modelled only if
 it spans at least 8 steps; slots are at least one step wide.  The first
 ``warmup`` points of a series only teach the baseline (no statistic is
@@ -31,6 +35,7 @@ import numpy as np
 
 DAY = 86_400
 WEEK = 7 * DAY
+Slot = int | np.ndarray | None
 
 
 def _nan0(a: np.ndarray) -> np.ndarray:
@@ -86,29 +91,52 @@ class SeasonalBaseline:
             "b.mid": nan.copy(),
             "b.scale": nan.copy(),
             "b.n": np.zeros(n),
+            "b.offset": np.zeros(n, dtype=np.int64),
             "b.err": np.zeros((n, 3)),
             "b.daily": np.zeros((n, self.n_daily), dtype=np.float32),
             "b.weekly": np.zeros((n, self.n_weekly), dtype=np.float32),
         }
 
     # -- prediction ----------------------------------------------------------------
-    def slots(self, t: int) -> tuple[int, int]:
-        d = int((t % DAY) * self.n_daily // DAY) if self.n_daily else -1
-        w = int((t % WEEK) * self.n_weekly // WEEK) if self.n_weekly else -1
-        return d, w
+    @staticmethod
+    def _slot(st: dict[str, np.ndarray], t: int, period: int, n_slots: int) -> Slot:
+        """Profile slot of time ``t``: one column for all series, or one per series with clock offsets."""
+        if n_slots == 0:
+            return None
+        off = st["b.offset"]
+        if not off.any():
+            return int((t % period) * n_slots // period)
+        return ((t + off) % period) * n_slots // period
 
-    def components(self, st: dict[str, np.ndarray], t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Daily and weekly profile values at ``t`` and the chosen model (0, 1, 2) per series."""
-        n = len(st["b.n"])
-        d_slot, w_slot = self.slots(t)
-        daily = st["b.daily"][:, d_slot].astype(np.float64) if d_slot >= 0 else np.zeros(n)
-        weekly = st["b.weekly"][:, w_slot].astype(np.float64) if w_slot >= 0 else np.zeros(n)
+    @staticmethod
+    def _get(profile: np.ndarray, slot: Slot) -> np.ndarray:
+        if slot is None:
+            return np.zeros(len(profile))
+        if isinstance(slot, int):
+            return profile[:, slot].astype(np.float64)
+        return profile[np.arange(len(profile)), slot].astype(np.float64)
+
+    @staticmethod
+    def _add(profile: np.ndarray, slot: Slot, delta: np.ndarray) -> None:
+        if slot is None:
+            return
+        if isinstance(slot, int):
+            profile[:, slot] += delta.astype(np.float32)
+        else:
+            profile[np.arange(len(profile)), slot] += delta.astype(np.float32)
+
+    def components(self, st: dict[str, np.ndarray], t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Slot, Slot]:
+        """Daily and weekly profile values at ``t``, the chosen model (0, 1, 2) per series, and the slots."""
+        d_slot = self._slot(st, t, DAY, self.n_daily)
+        w_slot = self._slot(st, t, WEEK, self.n_weekly)
+        daily = self._get(st["b.daily"], d_slot)
+        weekly = self._get(st["b.weekly"], w_slot)
         model = np.argmin(st["b.err"] * self.bias, axis=1)
-        return daily, weekly, model
+        return daily, weekly, model, d_slot, w_slot
 
     def expected(self, st: dict[str, np.ndarray], t: int) -> tuple[np.ndarray, np.ndarray]:
         """Expected value and the seasonal part in use, per series."""
-        daily, weekly, model = self.components(st, t)
+        daily, weekly, model, _, _ = self.components(st, t)
         season = np.where(model >= 1, daily, 0.0) + np.where(model >= 2, weekly, 0.0)
         return st["b.level"] + season, season
 
@@ -124,8 +152,7 @@ class SeasonalBaseline:
         if not seen.any():
             return
         x0 = np.where(seen, x, 0.0)
-        d_slot, w_slot = self.slots(t)
-        daily, weekly, model = self.components(st, t)
+        daily, weekly, model, d_slot, w_slot = self.components(st, t)
         season = np.where(model >= 1, daily, 0.0) + np.where(model >= 2, weekly, 0.0)
         level = st["b.level"]
         fresh = seen & ~np.isfinite(level)
@@ -156,12 +183,9 @@ class SeasonalBaseline:
         st["b.level"] = level + a_lv * r_level
         a_sl = np.maximum(self.alpha_slow, 1.0 / (n + 1.0)) * w
         st["b.slow"] += a_sl * np.minimum(np.maximum(deseason - st["b.slow"], -lim), lim)
-        if d_slot >= 0:
-            r_d = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
-            st["b.daily"][:, d_slot] += (self.alpha_season * w * r_d).astype(np.float32)
-        if w_slot >= 0:
-            r_w = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
-            st["b.weekly"][:, w_slot] += (0.5 * self.alpha_season * w * r_w).astype(np.float32)
+        r_s = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
+        self._add(st["b.daily"], d_slot, self.alpha_season * w * r_s)
+        self._add(st["b.weekly"], w_slot, 0.5 * self.alpha_season * w * r_s)
         # fast memories learn everything that was seen
         a_f = np.where(seen, np.maximum(self.alpha_fast, 1.0 / (n + 1.0)), 0.0)
         st["b.fast"] += a_f * (deseason - st["b.fast"])

@@ -240,15 +240,16 @@ class STLDetector:
         comps = np.zeros((len(bins), n_s, n_t))
         trend = np.zeros_like(xf)
         t = np.arange(n_t)
+        usable = tuple(p for p in self.periods_ if 2 * p < n_t)  # MSTL drops longer ones itself, noisily
         for s in range(n_s):
             if not ok[s].any():
                 continue
             v = np.interp(t, t[ok[s]], xf[s, ok[s]])
-            if len(self.periods_) == 1:
-                res = STL(v, period=self.periods_[0], robust=True).fit()
+            if len(usable) == 1:
+                res = STL(v, period=usable[0], robust=True).fit()
                 comps[0, s] = res.seasonal
-            elif self.periods_:
-                res = MSTL(v, periods=self.periods_, stl_kwargs={"robust": True}).fit()
+            elif usable:
+                res = MSTL(v, periods=usable, stl_kwargs={"robust": True}).fit()
                 seasonal = np.asarray(res.seasonal).reshape(n_t, -1)
                 comps[: seasonal.shape[1], s] = seasonal.T
             else:

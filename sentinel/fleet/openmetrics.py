@@ -14,9 +14,10 @@ at a time and written as it goes.
 >>> path = os.path.join(tempfile.mkdtemp(), "h.om")
 >>> n = write_openmetrics(Fleet(agents=1), path, 1767571200, 1767571200 + 120)
 >>> lines = open(path).read().splitlines()
->>> lines[:3], lines[-1], n
-(['# HELP agent_tasks Tasks finished, by outcome.', '# TYPE agent_tasks counter', \
-'agent_tasks_total{agent="agent-00",status="ok"} 0 1767571200'], '# EOF', 148)
+>>> lines[:2], lines[-1], n  # 77 samples per agent and step
+(['# HELP agent_tasks Tasks finished, by outcome.', '# TYPE agent_tasks counter'], '# EOF', 154)
+>>> lines[2]
+'agent_tasks_total{agent="agent-00",status="ok"} 32 1767571200'
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"(?<![\w\"])\"(?=[^\s\"])[^\"]*[\s\d][^\"]*(?<=[^\s\"])\"(?![\w\"])", "<STR>"),
     (r"(?<![\w'])'(?=[^\s'])[^']*[\s\d][^']*(?<=[^\s'])'(?![\w'])", "<STR>"),
     # catch-all: a word that still holds a digit is a variable (ids, counters, versions, hostnames)
-    (r"[\w.:/@+#~-]*\d[\w.:/@+#~-]*", "<*>"),
+    (r"(?<![\w.:/@+#~-])[\w.:/@+#~-]*\d[\w.:/@+#~-]*", "<*>"),
     # adjacent masks (a date, a list of ids) collapse into one
     (r"<(?:[A-Z]+|\*)>(?:[\s,]+<(?:[A-Z]+|\*)>)+", "<*>"),
 )

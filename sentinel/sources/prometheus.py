@@ -276,8 +276,9 @@ class PrometheusSource:
         except (TypeError, ValueError) as exc:
             raise SourceError(f"watch {watch.name!r}: malformed samples in Prometheus' answer ({exc})") from None
         pos = (ts - first) / step
+        pos[~np.isfinite(pos) | (pos < 0) | (pos >= values.shape[1])] = -0.5  # off the grid
         col = np.rint(pos).astype(np.intp)
-        on_grid = (pos == col) & (col >= 0) & (col < values.shape[1])
+        on_grid = pos == col
         row = np.repeat(rows[take], lengths)
         finite = np.isfinite(vs)
         ok = on_grid & finite

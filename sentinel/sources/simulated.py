@@ -34,7 +34,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from sentinel.config import WatchConfig
 from sentinel.fleet import SIGNALS, Fleet
 from sentinel.series import Batch, concat_time
-from sentinel.sources.base import grid
+from sentinel.sources.base import SourceError, grid
 from sentinel.sources.metrics import source_metrics
 
 SOURCE = "simulated"
@@ -42,34 +42,43 @@ BLOCK_STEPS = 360
 """Grid steps per cached block (6 h at a 1-minute step)."""
 CACHE_BLOCKS = 64
 
+
+class SimulatedQueryError(SourceError, ValueError):
+    """A query the simulated fleet cannot answer.
+
+    Both a ValueError (for callers validating a config) and a SourceError (the
+    daemon reports it for that watch and carries on).
+    """
+
+
 _QUERY = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$", re.S)
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 
 
 def parse_query(query: str) -> tuple[str, list[tuple[str, str, str]]]:
-    """``name{label op "value", ...}`` -> (name, matchers); ValueError naming the known signals.
+    """``name{label op "value", ...}`` -> (name, matchers); :class:`SimulatedQueryError` names the known signals.
 
     >>> parse_query('agent_tool_error_ratio{tool!="browser"}')
     ('agent_tool_error_ratio', [('tool', '!=', 'browser')])
     """
     m = _QUERY.match(query)
     if not m:
-        raise ValueError(f"simulated query {query!r} is not `signal` or `signal{{label=\"value\"}}`")
+        raise SimulatedQueryError(f"simulated query {query!r} is not `signal` or `signal{{label=\"value\"}}`")
     name, body = m.group(1), (m.group(2) or "").strip()
     if name not in SIGNALS:
-        raise ValueError(f"unknown simulated signal {name!r}; known signals: {', '.join(SIGNALS)}")
+        raise SimulatedQueryError(f"unknown simulated signal {name!r}; known signals: {', '.join(SIGNALS)}")
     matchers: list[tuple[str, str, str]] = []
     pos = 0
     while pos < len(body):
         mm = _MATCHER.match(body, pos)
         if not mm or mm.end() == pos:
-            raise ValueError(f"bad label matcher in {query!r} near {body[pos:]!r}")
+            raise SimulatedQueryError(f"bad label matcher in {query!r} near {body[pos:]!r}")
         label, op, value = mm.group(1), mm.group(2), mm.group(3).encode().decode("unicode_escape")
         if op in ("=~", "!~"):
             try:
                 re.compile(value)
             except re.error as err:
-                raise ValueError(f"bad regex {value!r} in {query!r}: {err}") from None
+                raise SimulatedQueryError(f"bad regex {value!r} in {query!r}: {err}") from None
         matchers.append((label, op, value))
         pos = mm.end()
     return name, matchers
@@ -117,10 +126,10 @@ class SimulatedSource:
         """Series of ``watch.query`` on the absolute ``watch.sample_step`` grid in ``[start, end)``."""
         t0 = time.perf_counter()
         if watch.query is None:
-            raise ValueError(f"watch {watch.name!r}: the simulated source serves metric queries, not logs")
+            raise SimulatedQueryError(f"watch {watch.name!r}: the simulated source serves metric queries, not logs")
         try:
             name, matchers = parse_query(watch.query)
-        except ValueError:
+        except SimulatedQueryError:
             self._metrics.requests.labels(SOURCE, watch.name, "bad_query").inc()
             raise
         step = watch.sample_step
