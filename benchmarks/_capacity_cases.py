@@ -61,8 +61,6 @@ def _first_crossing(curve, limit: float, start: float, end: float) -> float:
 def make_case(shape: str, rng: np.random.Generator) -> Case:
     """One random case of ``shape``."""
     t_star = HISTORY + 2 * DAY + rng.uniform(0, DAY)  # exhaustion ~ 9-10 days after start
-    n = int((t_star + 2 * DAY) // STEP)
-    t = np.arange(n) * STEP
     cap = rng.uniform(50, 500)  # e.g. GiB or queue capacity
     u0 = cap * rng.uniform(0.2, 0.5)
     sd = (cap - u0) * rng.uniform(0.005, 0.03)
@@ -79,10 +77,13 @@ def make_case(shape: str, rng: np.random.Generator) -> Case:
         amp = (cap - u0) * rng.uniform(0.1, 0.3)
         phase = rng.uniform(0, 2 * np.pi)
         slope = (cap - u0) / t_star
+        target = t_star + DAY
 
         def curve(x):
             return u0 + slope * x + amp * np.sin(2 * np.pi * x / DAY + phase)
-        t_star = _first_crossing(curve, cap, 0, t_star + DAY)
+        # the limit is the highest point before `target`: first reached at a daily peak
+        cap = float(curve(np.arange(0, target, 60.0)).max())
+        t_star = _first_crossing(curve, cap, 0, target + 60)
     elif shape == "step_linear":
         t_step = t_star - rng.uniform(3, 5) * DAY
         jump = (cap - u0) * rng.uniform(0.1, 0.3)
@@ -106,6 +107,8 @@ def make_case(shape: str, rng: np.random.Generator) -> Case:
             return u0 + amp * np.sin(2 * np.pi * x / DAY + phase) + weekly * np.sin(2 * np.pi * x / (7 * DAY))
     else:
         raise ValueError(shape)
+    n = int((t_star + 2 * DAY) // STEP)
+    t = np.arange(n) * STEP
     y = curve(t.astype(float)) + _noise(rng, n, sd)
     stable = shape in STABLE
     evals = tuple(int((t_star - lead * 3600) // STEP) for lead in LEADS_H)

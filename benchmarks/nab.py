@@ -1,10 +1,10 @@
 """NAB benchmark: every corpus file through ``sentinel detect``, scored the NAB way.
 
-    python benchmarks/nab.py [--nab ../shared/bench/nab] [--jobs 2] [--only SUBSTR]
+    python benchmarks/nab.py [--nab ../shared/bench/nab] [--only SUBSTR]
 
-Each file is scored by :func:`sentinel.cli.detect.detect_file` (the body of
-the ``sentinel detect`` command, in-process) into a temporary CSV that is read
-back, so the numbers are those of the real command.  Reports the three NAB
+The files are scored by :func:`sentinel.cli.detect.detect_files` (the body of
+``sentinel detect FILE... --output-dir DIR``, in-process) into temporary CSVs
+that are read back, so the numbers are those of the real command.  Reports the three NAB
 profiles for (a) sentinel's default decisions (the ``anomaly`` column) and
 (b) the corpus-optimised single threshold on the ``score`` column, plus a
 per-file breakdown of where points are lost.  Writes
@@ -19,7 +19,6 @@ import json
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,19 +37,20 @@ SCOREBOARD = {
 }
 
 
-def run_file(path: str) -> tuple[str, np.ndarray, np.ndarray, float]:
-    """Score one file through the detect command; return its scores and decisions."""
-    from sentinel.cli.detect import detect_file
+def run_files(paths: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Score the files through the detect command's body; return each file's scores and decisions."""
+    from sentinel.cli.detect import detect_files
 
-    t0 = time.perf_counter()
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.csv"
-        detect_file(Path(path), out)
-        with open(out, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    score = np.array([float(r["score"]) if r["score"] else np.nan for r in rows])
-    anomaly = np.array([r["anomaly"] == "1" for r in rows])
-    return path, score, anomaly, time.perf_counter() - t0
+        pairs = [(p, Path(tmp) / f"{i}.csv") for i, p in enumerate(paths)]
+        detect_files(pairs)
+        for _, dst in pairs:
+            with open(dst, newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            score = np.array([float(r["score"]) if r["score"] else np.nan for r in rows])
+            out.append((score, np.array([r["anomaly"] == "1" for r in rows])))
+    return out
 
 
 def truth_for(path: Path, key: str, windows: dict[str, list[list[str]]]) -> FileTruth:
@@ -67,7 +67,6 @@ def truth_for(path: Path, key: str, windows: dict[str, list[list[str]]]) -> File
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nab", type=Path, default=DEFAULT_NAB)
-    ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", default="", help="only files whose path contains this")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "nab.json")
     args = ap.parse_args()
@@ -75,16 +74,15 @@ def main() -> None:
     windows = json.loads((args.nab / "labels" / "combined_windows.json").read_text())
     paths = sorted(p for p in (args.nab / "data").glob("*/*.csv") if args.only in str(p))
     keys = {str(p): f"{p.parent.name}/{p.name}" for p in paths}
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(run_file, [str(p) for p in paths]))
-    wall = time.perf_counter() - t0
-    truths = [truth_for(Path(p), keys[p], windows) for p, *_ in results]
-    scores = [r[1] for r in results]
-    decisions = [r[2] for r in results]
+    t0, c0 = time.perf_counter(), time.process_time()
+    results = run_files(paths)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    truths = [truth_for(p, keys[str(p)], windows) for p in paths]
+    scores = [r[0] for r in results]
+    decisions = [r[1] for r in results]
     rows = sum(t.rows for t in truths)
 
-    report: dict = {"files": len(paths), "rows": rows, "wall_seconds": round(wall, 1),
+    report: dict = {"files": len(paths), "rows": rows, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
                     "detector": "default", "default_decisions": {}, "optimised_threshold": {}, "per_file": {}}
     for name, prof in PROFILES.items():
         raw = sum(t.score(d, prof) for t, d in zip(truths, decisions, strict=True))
@@ -95,24 +93,23 @@ def main() -> None:
         report["optimised_threshold"][name] = {"score": round(best, 2), "threshold": thr}
     std = PROFILES["standard"]
     thr = report["optimised_threshold"]["standard"]["threshold"]
-    for (p, s, d, secs), t in zip(results, truths, strict=True):
+    for p, (s, d), t in zip(paths, results, truths, strict=True):
         det_opt = np.nan_to_num(s, nan=-1.0) >= thr
         tp, fn, fp = t.counts(det_opt)
         tp_d, fn_d, fp_d = t.counts(d)
-        report["per_file"][keys[p]] = {
+        report["per_file"][keys[str(p)]] = {
             "windows": t.n_windows,
             "optimised": {"raw": round(t.score(det_opt, std), 3), "tp": tp, "fn": fn, "fp": fp,
                           "lost": round(t.perfect(std) - t.score(det_opt, std), 3)},
             "default": {"raw": round(t.score(d, std), 3), "tp": tp_d, "fn": fn_d, "fp": fp_d,
                         "lost": round(t.perfect(std) - t.score(d, std), 3)},
-            "seconds": round(secs, 2),
         }
     report["scoreboard"] = SCOREBOARD
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not args.only:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 
-    print(f"NAB: {len(paths)} files, {rows} rows, {wall:.0f}s wall ({rows / wall:.0f} rows/s)")
+    print(f"NAB: {len(paths)} files, {rows} rows, {wall:.0f}s wall, {cpu:.0f}s cpu")
     print(f"{'':28s} {'standard':>9s} {'low FP':>9s} {'low FN':>9s}")
     o = report["optimised_threshold"]
     print(f"{'sentinel (optimised thr)':28s} " + " ".join(f"{o[k]['score']:9.1f}" for k in PROFILES)

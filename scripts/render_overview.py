@@ -24,9 +24,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from prometheus_client import CollectorRegistry  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from prometheus_client import CollectorRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -111,7 +111,7 @@ def plot(prom_url: str, start: int, end: int, focus: dict, out: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(15, 8.5), constrained_layout=True)
     step = 300
 
-    def draw(ax, panel, agent=".*", styles=None):
+    def draw(ax, panel, agent=".*", styles=None, scale=1.0):
         for t in panel["targets"]:
             for row in query_range(prom_url, grafana(t["expr"], agent), start, end, step):
                 x = np.array([float(v[0]) for v in row["values"]])
@@ -120,18 +120,19 @@ def plot(prom_url: str, start: int, end: int, focus: dict, out: Path) -> None:
                 for k, v in row["metric"].items():
                     legend = legend.replace("{{" + k + "}}", v)
                 style = (styles or {}).get(t["refId"], {})
-                ax.plot((x - start) / 3600, y, label=legend.replace("{{agent}}", "").strip(), **style)
+                ax.plot((x - start) / 3600, y / scale, label=legend.replace("{{agent}}", "").strip(), **style)
         ax.set_title(panel["title"])
         ax.set_xlabel("hours")
         ax.grid(alpha=0.3)
 
     draw(axes[0, 0], panels[6])
     axes[0, 0].legend(fontsize=7, ncol=2)
-    draw(axes[0, 1], panels[7])
-    axes[0, 1].axhline(0.99, color="red", lw=1, ls="--")
+    draw(axes[0, 1], panels[7], styles={"A": {"marker": ".", "ls": "none"}})
     axes[0, 1].legend(fontsize=7, ncol=2)
-    draw(axes[1, 0], panels[12])
-    axes[1, 0].set_yscale("log")
+    draw(axes[1, 0], panels[12], scale=3600.0)
+    axes[1, 0].set_ylabel("hours left")
+    axes[1, 0].set_xlim(axes[0, 0].get_xlim())
+    axes[1, 0].set_ylim(bottom=0)
     axes[1, 0].legend(fontsize=7)
     grey = {"color": "grey", "lw": 1}
     draw(axes[1, 1], watch_panel, focus["labels"].get("agent", ".*"),

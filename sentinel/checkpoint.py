@@ -2,14 +2,16 @@
 
 A restart must neither re-learn from scratch nor lose or repeat an alert
 episode.  So a checkpoint holds, for one watch, the detector's learned state,
-the policy's alert state (firing, pending, absent, since-when per series)
-and the *cursor* (last processed sample) both correspond to.  On start the
-daemon restores them and replays from that cursor: the replay re-derives the
-same transitions (the outbox ignores episodes it already holds) and the
-model catches up on the data it missed.
+the policy's alert state (firing, pending, absent, since-when per series),
+the forecast policy's state and rolling history, and the *cursor* (last
+processed sample) they all correspond to.  On start the daemon restores
+them and replays from that cursor: the replay re-derives the same
+transitions (the outbox ignores episodes it already holds) and the model
+catches up on the data it missed.
 
-Layout under ``models_dir/<watch>/``: ``detector-<seq>.*`` and
-``policy-<seq>.npz`` are written first, then ``checkpoint.json`` (the
+Layout under ``models_dir/<watch>/``: ``detector-<seq>.*`` (the model, with
+its card) and ``state-<seq>.npz`` (alert policy, forecast policy and the
+forecast's rolling history) are written first, then ``checkpoint.json`` (the
 pointer) is replaced atomically (write, fsync, rename); older files are
 removed last.  A crash at any point leaves the previous complete checkpoint.
 
@@ -26,16 +28,16 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from sentinel.alerting.policy import Policy
 from sentinel.config import WatchConfig
 from sentinel.detect import persist
 from sentinel.detect.base import OnlineDetector
-from sentinel.series import SeriesIndex, labels_key
+from sentinel.series import Batch, Labels, SeriesIndex, labels_key
+from sentinel.watch import WatchRunner
 
 log = logging.getLogger(__name__)
 POINTER = "checkpoint.json"
@@ -77,64 +79,96 @@ def _load_detector(path: Path) -> OnlineDetector:
     return det
 
 
-def _save_policy(policy: Policy, path: Path) -> None:
-    keys = json.dumps([list(map(list, k)) for k in policy.index_.keys])
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, __keys__=np.array(keys), **policy.state_)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _keys_json(keys: list[Labels] | tuple[Labels, ...]) -> np.ndarray:
+    return np.array(json.dumps([list(map(list, k)) for k in keys]))
 
 
-def _load_policy(policy: Policy, path: Path) -> None:
+def _keys(z: Any, name: str) -> list[Labels]:
+    return [labels_key(tuple(tuple(kv) for kv in k)) for k in json.loads(str(z[name]))]
+
+
+def _state_arrays(runner: WatchRunner) -> dict[str, np.ndarray]:
+    """Everything besides the detector that a restart needs, as flat named arrays."""
+    pol = runner.policy
+    out = {"policy/__keys__": _keys_json(pol.index_.keys), **{f"policy/{k}": v for k, v in pol.state_.items()}}
+    fp = runner.forecast_policy
+    if fp is not None:
+        out.update({"forecast/__keys__": _keys_json(fp.index_.keys), "forecast/severity_": fp.severity_,
+                    "forecast/started_": fp.started_})
+    h = runner.history
+    if h is not None:
+        out.update({"history/__keys__": _keys_json(h.labels), "history/timestamps": h.timestamps,
+                    "history/values": h.values, "history/step": np.array(h.step)})
+    return out
+
+
+def _restore_state(runner: WatchRunner, path: Path) -> None:
     with np.load(path, allow_pickle=False) as z:
-        keys = [labels_key(tuple(tuple(kv) for kv in k)) for k in json.loads(str(z["__keys__"]))]
-        state = {k: z[k] for k in z.files if k != "__keys__"}
-    fresh = policy._init_state(len(keys))
+        arrays = {k: z[k] for k in z.files}
+    pol = runner.policy
+    keys = _keys(arrays, "policy/__keys__")
+    state = {k.removeprefix("policy/"): v for k, v in arrays.items() if k.startswith("policy/") and "__" not in k}
+    fresh = pol._init_state(len(keys))
     if set(state) != set(fresh) or any(len(v) != len(keys) for v in state.values()):
         raise ValueError(f"{path.name} does not match this version's policy state")
-    policy.index_ = SeriesIndex(keys)
-    policy.state_ = {k: state[k].astype(fresh[k].dtype) for k in fresh}
+    fp = runner.forecast_policy
+    if fp is not None and "forecast/__keys__" in arrays:
+        fp.index_ = SeriesIndex(_keys(arrays, "forecast/__keys__"))
+        fp.severity_, fp.started_ = arrays["forecast/severity_"], arrays["forecast/started_"]
+    if "history/__keys__" in arrays and runner.cfg.forecast is not None:
+        runner.history = Batch(arrays["history/timestamps"], arrays["history/values"],
+                               tuple(_keys(arrays, "history/__keys__")), int(arrays["history/step"]))
+    pol.index_ = SeriesIndex(keys)
+    pol.state_ = {k: state[k].astype(fresh[k].dtype) for k in fresh}
 
 
-@dataclass
-class Restored:
-    cursor: int
-    detector: OnlineDetector
-    saved_at: float
-
-
-def save(directory: Path, watch: WatchConfig, cursor: int, detector: OnlineDetector, policy: Policy) -> None:
-    """Write a complete checkpoint of ``watch`` at ``cursor`` (see the module docstring)."""
+def save(directory: Path, runner: WatchRunner) -> None:
+    """Write a complete checkpoint of ``runner`` at its cursor (see the module docstring)."""
+    if runner.cursor is None:
+        raise ValueError(f"watch {runner.cfg.name!r}: nothing to checkpoint before the first cycle")
     directory.mkdir(parents=True, exist_ok=True)
     seq = time.time_ns()
-    det_name = _save_detector(detector, directory / f"detector-{seq}", watch, cursor)
-    pol_name = f"policy-{seq}.npz"
-    _save_policy(policy, directory / pol_name)
-    pointer = {"cursor": int(cursor), "saved_at": time.time(), "fingerprint": fingerprint(watch),
-               "detector": det_name, "policy": pol_name}
+    det_name = None
+    if runner.detector is not None:
+        det_name = _save_detector(runner.detector, directory / f"detector-{seq}", runner.cfg, runner.cursor)
+    state_name = f"state-{seq}.npz"
+    tmp = directory / f".{state_name}"
+    with open(tmp, "wb") as f:
+        np.savez(f, **_state_arrays(runner))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, directory / state_name)
+    pointer = {"cursor": int(runner.cursor), "saved_at": time.time(), "fingerprint": fingerprint(runner.cfg),
+               "detector": det_name, "state": state_name}
     _atomic_write(directory / POINTER, json.dumps(pointer).encode())
     for p in directory.iterdir():
-        current = p.name.startswith((f"detector-{seq}.", f"policy-{seq}.")) or p.name == POINTER
-        if not current and p.name.startswith(("detector-", "policy-", ".")):
+        current = p.name.startswith((f"detector-{seq}.", f"state-{seq}.")) or p.name == POINTER
+        if not current and p.name.startswith(("detector-", "state-", ".")):
             p.unlink(missing_ok=True)
 
 
-def load(directory: Path, watch: WatchConfig, policy: Policy) -> Restored | None:
-    """Restore ``policy`` in place and return the detector and cursor; None when there is no
-    usable checkpoint (missing, made for a different query/step/detector, or unreadable)."""
+def load(directory: Path, runner: WatchRunner) -> int | None:
+    """Restore ``runner`` (detector, policies, forecast history, cursor) in place; returns the
+    cursor, or None when there is no usable checkpoint (missing, made for a different
+    query/step/detector, or unreadable) -- the runner is then left untouched."""
     pointer_path = directory / POINTER
     if not pointer_path.exists():
         return None
+    cfg = runner.cfg
     try:
         pointer = json.loads(pointer_path.read_text())
-        if pointer.get("fingerprint") != fingerprint(watch):
-            log.warning("watch %s: checkpoint was made for a different query/step/detector; starting fresh",
-                        watch.name)
+        if pointer.get("fingerprint") != fingerprint(cfg):
+            log.warning("watch %s: checkpoint was made for a different query/step/detector; starting fresh", cfg.name)
             return None
-        detector = _load_detector(directory / pointer["detector"])
-        _load_policy(policy, directory / pointer["policy"])
-        return Restored(int(pointer["cursor"]), detector, float(pointer["saved_at"]))
+        detector = _load_detector(directory / pointer["detector"]) if pointer["detector"] else None
+        _restore_state(runner, directory / pointer["state"])
     except (OSError, ValueError, KeyError, EOFError, persist.CheckpointError) as exc:
-        log.warning("watch %s: checkpoint unreadable (%s); starting fresh", watch.name, exc)
+        log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, _one_line(exc))
         return None
+    runner.detector = detector
+    runner.cursor = int(pointer["cursor"])
+    return runner.cursor
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]

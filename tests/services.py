@@ -18,7 +18,8 @@ Tests that use any of these carry ``@pytest.mark.services``.
     chunks (streamed to disk, for big histories).  Options:
     ``scrape_configs`` (list of dicts, Prometheus' own schema),
     ``scrape_interval`` (s), ``lookback_delta`` (e.g. ``"5m"``),
-    ``extra_args``.  Stopped at session end.
+    ``tls=(cert_file, key_file)`` (serve HTTPS), ``extra_args``.  Stopped at
+    session end.
 ``webhook`` (session) -> :class:`WebhookReceiver`
     Records every notification the session ``alertmanager`` sends.
 ``alertmanager`` (session) -> :class:`AlertmanagerServer`
@@ -29,7 +30,11 @@ Tests that use any of these carry ``@pytest.mark.services``.
     fault tests so ``am.stop()`` / ``am.start()`` (same port, same storage,
     so its notification log survives, as in production) do not disturb
     other tests.  Options: ``group_by``, ``group_wait``, ``group_interval``,
-    ``repeat_interval`` (strings like ``"1s"``).
+    ``repeat_interval`` (strings like ``"1s"``).  Alertmanager keeps alerts
+    in memory only: after a restart the sender must re-send them.  It
+    records a notification just *after* the webhook answered, so wait ~1 s
+    after a notification before ``stop()``, or it will not send the
+    matching resolution (it never knew the firing one went out).
 
 Helpers usable without fixtures: :func:`backfill` (promtool into a data dir),
 :func:`openmetrics` (render samples as OpenMetrics text), :func:`free_port`,
@@ -39,8 +44,8 @@ Backfill pitfalls this module handles for you: OpenMetrics timestamps are in
 *seconds*; the text must end with ``# EOF``; each backfill gets a fresh data
 dir; retention is 10y (or old blocks are deleted at once); and the blocks
 are written *before* Prometheus starts (a running server only picks up new
-blocks at its next reload).  Samples newer than ~1h before "now" still work
-(Prometheus merges overlapping blocks since 2.39).
+blocks at its next periodic block reload, about a minute later).  Samples
+up to "now" are fine for a server started after the backfill.
 
 Example::
 
@@ -64,6 +69,7 @@ import math
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -133,6 +139,7 @@ class _Service:
         self.workdir = workdir
         self.log_path = workdir / f"{self.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.ssl_context: ssl.SSLContext | None = None
 
     @property
     def running(self) -> bool:
@@ -149,7 +156,7 @@ class _Service:
             if self.proc.poll() is not None:
                 raise ServiceError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1, context=self.ssl_context) as r:
                     if r.status == 200:
                         return
             except (urllib.error.URLError, OSError):
@@ -206,9 +213,9 @@ class PrometheusServer(_Service):
         self.data_dir = data_dir
 
     def reload(self) -> None:
-        """Re-read the config and pick up backfilled blocks (``/-/reload``)."""
+        """Re-read the config file (``/-/reload``), e.g. after editing ``workdir/prometheus.yml``."""
         req = urllib.request.Request(f"{self.url}/-/reload", method="POST")
-        with urllib.request.urlopen(req, timeout=30):
+        with urllib.request.urlopen(req, timeout=30, context=self.ssl_context):
             pass
 
 
@@ -219,8 +226,13 @@ def start_prometheus(
     scrape_interval: float = 1.0,
     lookback_delta: str | None = None,
     extra_args: Sequence[str] = (),
+    tls: tuple[Path, Path] | None = None,
 ) -> PrometheusServer:
-    """Start Prometheus with its TSDB in ``workdir/data`` (keeping any blocks already there)."""
+    """Start Prometheus with its TSDB in ``workdir/data`` (keeping any blocks already there).
+
+    ``tls=(cert_file, key_file)`` serves HTTPS (the URL becomes ``https://``);
+    the readiness check trusts ``cert_file`` as its CA (a self-signed cert).
+    """
     binary = _require(PROMETHEUS_BIN)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
@@ -231,6 +243,13 @@ def start_prometheus(
         "scrape_configs": [dict(c) for c in scrape_configs],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+
+    web_args: list[str] = []
+    if tls is not None:
+        web = {"tls_server_config": {"cert_file": str(tls[0]), "key_file": str(tls[1])}}
+        (workdir / "web.yml").write_text(yaml.safe_dump(web))
+        web_args = [f"--web.config.file={workdir / 'web.yml'}"]
+    scheme = "https" if tls else "http"
 
     def make(port: int) -> PrometheusServer:
         argv = [
@@ -243,9 +262,13 @@ def start_prometheus(
             "--web.enable-admin-api",
             "--log.level=warn",
             *([f"--query.lookback-delta={lookback_delta}"] if lookback_delta else []),
+            *web_args,
             *extra_args,
         ]
-        return PrometheusServer(argv, f"http://127.0.0.1:{port}", workdir, port, data_dir)
+        server = PrometheusServer(argv, f"{scheme}://127.0.0.1:{port}", workdir, port, data_dir)
+        if tls is not None:
+            server.ssl_context = ssl.create_default_context(cafile=str(tls[0]))
+        return server
 
     return _start_on_free_port(make)  # type: ignore[return-value]
 
@@ -255,7 +278,8 @@ def backfill(source: str | Path | Iterable[str], data_dir: Path) -> None:
 
     ``source`` is OpenMetrics text, a file path, or an iterable of text chunks
     (written to a temp file as they come).  Text without a final ``# EOF`` gets one.
-    Start Prometheus on ``data_dir`` *after* this (or call ``reload()``).
+    Start Prometheus on ``data_dir`` *after* this: a running server notices new
+    blocks only at its next periodic block reload (about a minute later).
     """
     promtool = _require(PROMTOOL_BIN)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -202,7 +202,8 @@ def test_silent_agent_lists_every_series_of_the_agent() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"agents": 0}, "agents"), ({"step": 0}, "step"), ({"incident_rate": -1.0}, "incident_rate")],
+    [({"agents": 0}, "agents"), ({"step": 0}, "step"), ({"incident_rate": -1.0}, "incident_rate"),
+     ({"seed": -1}, "seed"), ({"agents": 2.5}, "agents")],
 )
 def test_bad_fleet_arguments_are_one_line_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

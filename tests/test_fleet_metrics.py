@@ -191,6 +191,7 @@ def test_collector_hides_a_silent_agent_and_keeps_counters_monotone() -> None:
     assert totals == sorted(totals) and totals[-1] > totals[0]
 
 
+@pytest.mark.slow
 def test_cli_serve_runs_until_sigterm() -> None:
     port = _free_port()
     proc = subprocess.Popen(

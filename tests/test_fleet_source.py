@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from sentinel.config import WatchConfig
+from sentinel.fleet import SIGNALS as FLEET_SIGNALS
 from sentinel.fleet import Fleet
 from sentinel.series import concat_time
 from sentinel.sources.base import Source, SourceError
-from sentinel.sources.simulated import SimulatedSource, parse_query
+from sentinel.sources.simulated import SimulatedQueryError, SimulatedSource, parse_query
 
 FLEET = Fleet(agents=6, seed=9)
 
@@ -62,6 +63,19 @@ def test_cycle_by_cycle_equals_one_fetch(offset: int, n: int, every: int) -> Non
     assert one.timestamps.tolist() == joined.timestamps.tolist()
 
 
+def test_block_cache_stays_within_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sentinel.sources.simulated as sim
+
+    monkeypatch.setattr(sim, "CACHE_VALUES", 60_000)  # a 6-agent block is 28 080 values
+    src, w = _source(), _watch("agent_task_rate")
+    first = src.fetch(w, FLEET.start, FLEET.start + 600)
+    for day in range(1, 4):
+        src.fetch(w, FLEET.start + day * 86400, FLEET.start + day * 86400 + 600)
+    assert len(src._cache) == 2  # 3 blocks exceed the budget; the two newest stay
+    again = src.fetch(w, FLEET.start, FLEET.start + 600)  # regenerated after eviction: same values
+    assert np.array_equal(first.values, again.values)
+
+
 def test_unaligned_start_rounds_up_to_the_grid() -> None:
     b = _source().fetch(_watch("agent_task_rate", every=300), FLEET.start + 10, FLEET.start + 1200)
     assert b.timestamps.tolist() == [FLEET.start + 300 * k for k in (1, 2, 3)]
@@ -82,11 +96,28 @@ def test_unknown_signal_names_the_known_ones() -> None:
         _source().fetch(_watch("cpu"), FLEET.start, FLEET.start + 60)
 
 
+def test_matcher_values_keep_unicode_and_regex_escapes() -> None:
+    assert parse_query('agent_task_rate{agent="é", tool=~"a\\.b", x="q\\"t"}')[1] == [
+        ("agent", "=", "é"), ("tool", "=~", "a\\.b"), ("x", "=", 'q"t')]
+    assert parse_query('agent_task_rate{agent="\\x"}')[1] == [("agent", "=", "\\x")]
+
+
 @pytest.mark.parametrize("query", ["rate(x[5m])", 'agent_task_rate{agent="a"', 'agent_task_rate{agent=~"("}',
                                    "agent_task_rate{agent=a}"])
 def test_bad_queries_are_value_errors(query: str) -> None:
     with pytest.raises(ValueError):
         parse_query(query)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_any_query_text_parses_or_fails_with_one_clear_error(query: str) -> None:
+    try:
+        name, matchers = parse_query(query)
+    except SimulatedQueryError as err:
+        assert "\n" not in str(err)
+    else:
+        assert name in FLEET_SIGNALS and all(op in ("=", "!=", "=~", "!~") for _, op, _ in matchers)
 
 
 def test_empty_range_gives_an_empty_batch_with_the_series() -> None:

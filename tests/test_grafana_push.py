@@ -185,3 +185,19 @@ def test_annotation_without_permission_is_a_publish_error(grafana: ReplayGrafana
     with pytest.raises(PublishError, match=r"annotate.*annotations:create"):
         pub.annotate("task_rate", (("agent", "a"),), "warning", "x", 1_700_000_000)
     assert reg.get_sample_value("sentinel_grafana_errors_total", {"operation": "annotate"}) == 1
+
+
+def test_cli_push_with_an_unreadable_token_file_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(EXAMPLE.read_text().replace("${GRAFANA_TOKEN_FILE:-/etc/sentinel/grafana-token}",
+                                               str(tmp_path / "missing-token")))
+    result = CliRunner().invoke(app, ["dashboards", "push", "--config", str(cfg)])
+    assert result.exit_code == 2 and "cannot read the token/password file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_push_needs_a_grafana_section(tmp_path: Path) -> None:
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("prometheus: {}\nwatches: [{name: w, query: up}]\n")
+    result = CliRunner().invoke(app, ["dashboards", "push", "--config", str(cfg)])
+    assert result.exit_code == 2 and "grafana:" in result.output

@@ -245,3 +245,13 @@ def test_cli_logs_parse(tmp_path: Path) -> None:
     bad = _cli("logs", "parse", str(tmp_path / "nope.log"), "--output", str(tmp_path / "x.csv"))
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [f"sentinel: error: {tmp_path / 'nope.log'}: no such file"]
+
+
+@pytest.mark.parametrize("unit", ["A", "a.", "a=", "a-", "1.2.3.", "token=", "aF3-", "a@", "<*> ", "'a ", '"a '])
+def test_mask_is_linear_on_pathological_64k_lines(unit: str) -> None:
+    import time
+
+    line = unit * (MAX_LINE_BYTES // len(unit))
+    t0 = time.perf_counter()
+    mask(line)
+    assert time.perf_counter() - t0 < 2.0  # quadratic backtracking took minutes here

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -379,3 +382,33 @@ def test_credentials_are_sent_but_never_shown(
         basic.fetch(_watch("up"), T0, T0 + 600)
     assert handler_headers[-1]["Authorization"].startswith("Basic ")
     assert "p4ss" not in str(err2.value) and "pw@" not in str(err2.value)
+
+
+@pytest.fixture(scope="module")
+def tls_prom(
+    prometheus_factory: Callable[..., PrometheusServer], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[PrometheusServer, Path]:
+    """A backfilled Prometheus serving HTTPS with a fresh self-signed certificate for 127.0.0.1."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    history = openmetrics("t_tls", "gauge", [({"a": "1"}, [(T0 + 60 * k, float(k)) for k in range(10)])])
+    return prometheus_factory(history, tls=(cert, key)), cert
+
+
+def test_tls_is_verified_by_default(tls_prom: tuple[PrometheusServer, Path], registry: CollectorRegistry) -> None:
+    prom, cert = tls_prom
+    assert prom.url.startswith("https://")
+    with pytest.raises(SourceError, match=r"TLS verification failed for https://127\.0\.0\.1"):
+        _source(prom.url, registry).fetch(_watch("t_tls"), T0, T0 + 600)
+    reason = {"source": "prometheus", "watch": "w", "reason": "connection"}
+    assert registry.get_sample_value("sentinel_source_errors_total", reason) == 1
+    trusted = _source(prom.url, CollectorRegistry(), tls_verify=str(cert)).fetch(_watch("t_tls"), T0, T0 + 600)
+    assert trusted.values[0].tolist() == [float(k) for k in range(10)]

@@ -31,7 +31,7 @@ import numpy as np
 import typer
 
 from sentinel.cli.app import app, fail
-from sentinel.cli.backtest_report import nab_scores, plot_replay, truth_from_windows, windows_of
+from sentinel.cli.backtest_report import build_report, plot_replay, print_report, truth_from_windows
 from sentinel.config import Config, WatchConfig, parse_duration
 from sentinel.series import Batch, SeriesIndex
 
@@ -257,79 +257,16 @@ def backtest(
         from sentinel.sources.simulated import parse_query
 
         truth = fleet.truth(parse_query(wcfg.query or "")[0], result.batch)
-    report = _report(result, truth, fleet)
-    _print(report, result)
-    if str(plot):
-        try:
+    report = build_report(result, truth, fleet)
+    print_report(report, result)
+    try:
+        if str(plot):
             plot_replay(result, truth, plot, series)
-        except ValueError as exc:
-            fail(str(exc))
-        typer.echo(f"plot -> {plot}")
-    if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2, default=str))
-        typer.echo(f"report -> {json_out}")
-
-
-def _report(r: Replay, truth: np.ndarray | None, fleet: Any) -> dict[str, Any]:
-    b = r.batch
-    firing = [e for e in r.events if e.status == "firing"]
-    out: dict[str, Any] = {
-        "watch": r.watch.name, "from": int(b.timestamps[0]), "to": int(b.end + b.step), "step": b.step,
-        "series": b.n_series, "steps": b.n_steps, "seconds": round(r.seconds, 3),
-        "samples_per_second": round(b.n_series * b.n_steps / max(r.seconds, 1e-9)),
-        "alerts": len(firing),
-        "events": [{"status": e.status, "at": e.at, "labels": dict(e.labels), "score": e.score,
-                    "value": e.value, "expected": e.expected, "lower": e.lower, "upper": e.upper,
-                    "members": e.members} for e in r.events],
-    }
-    if truth is not None:
-        onsets = np.zeros(b.values.shape, dtype=bool)
-        rows = {k: i for i, k in enumerate(b.labels)}
-        for e in firing:
-            onsets[rows[e.labels], (e.at - b.timestamps[0]) // b.step] = True
-        windows = [windows_of(t) for t in truth]
-        out["nab"] = {
-            "alerts": nab_scores(windows, onsets),
-            "score_over_threshold": nab_scores(windows, r.scores.score >= r.watch.alert.threshold),
-        }
-    if fleet is not None:
-        from sentinel.evaluate import evaluate
-        from sentinel.sources.simulated import parse_query
-
-        incidents = fleet.incidents(int(b.timestamps[0]), b.end + b.step)
-        ev = evaluate(r.events, incidents, {r.watch.name: parse_query(r.watch.query or "")[0]},
-                      n_series=b.n_series, duration=b.n_steps * b.step)
-        relevant = [o for o in ev.outcomes if any(s == parse_query(r.watch.query or "")[0]
-                                                  for s, _ in o.incident.signals)]
-        out["incidents"] = {
-            "affecting_this_watch": len(relevant), "detected": sum(o.detected for o in relevant),
-            "delays_s": [o.delay for o in relevant if o.detected],
-            "false_alarms": len(ev.false_alarms), "related_alerts": len(ev.related),
-            "false_alarms_per_series_week": round(ev.false_alarms_per_series_week, 3),
-        }
-    return out
-
-
-def _print(rep: dict[str, Any], r: Replay) -> None:
-    from datetime import UTC, datetime
-
-    from sentinel.series import format_labels
-
-    def iso(t: int) -> str:
-        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
-
-    typer.echo(f"{rep['watch']}: {rep['series']} series x {rep['steps']} steps ({iso(rep['from'])} .. "
-               f"{iso(rep['to'])} UTC), {rep['samples_per_second']:,} samples/s, {rep['alerts']} alert(s)")
-    for e in r.events[:50]:
-        typer.echo(f"  {iso(e.at)}  {e.status:<8} {format_labels(e.labels)}  score {e.score:.4f}  "
-                   f"value {e.value:.4g} expected {e.expected:.4g} [{e.lower:.4g}, {e.upper:.4g}]"
-                   + (f"  members {','.join(e.members)}" if e.members else ""))
-    if len(r.events) > 50:
-        typer.echo(f"  ... {len(r.events) - 50} more (use --json)")
-    for name, scores in rep.get("nab", {}).items():
-        if scores is not None:
-            typer.echo(f"NAB-style ({name}): " + ", ".join(f"{k} {v:.1f}" for k, v in scores.items()))
-    if "incidents" in rep:
-        inc = rep["incidents"]
-        typer.echo(f"incidents on this watch: {inc['detected']}/{inc['affecting_this_watch']} detected, "
-                   f"{inc['false_alarms']} false alarm(s) ({inc['false_alarms_per_series_week']}/series-week)")
+            typer.echo(f"plot -> {plot}")
+        if json_out is not None:
+            json_out.write_text(json.dumps(report, indent=2, default=str))
+            typer.echo(f"report -> {json_out}")
+    except ValueError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {exc.filename or 'the output'}: {exc.strerror or exc}")

@@ -1,4 +1,5 @@
-"""Scoring and drawing a backtest: truth windows, NAB-style scores, the PNG.
+"""Reporting a backtest: truth windows, NAB-style scores, the alert list (with each
+alert's expected value, band, deviation and the members that fired), the JSON report and the PNG.
 
 The NAB scorer itself lives in ``benchmarks/nab_scoring.py`` (one
 implementation for the benchmark and for backtests); it is imported from
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import typer
 
 from sentinel.series import format_labels, labels_key
 
 if TYPE_CHECKING:
+    from sentinel.alerting.policy import AlertEvent
     from sentinel.cli.backtest import Replay
 
 
@@ -141,3 +144,76 @@ def plot_replay(r: Replay, truth: np.ndarray | None, path: Path, series: str | N
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def build_report(r: Replay, truth: np.ndarray | None, fleet: Any) -> dict[str, Any]:
+    b = r.batch
+    firing = [e for e in r.events if e.status == "firing"]
+    out: dict[str, Any] = {
+        "watch": r.watch.name, "from": int(b.timestamps[0]), "to": int(b.end + b.step), "step": b.step,
+        "series": b.n_series, "steps": b.n_steps, "seconds": round(r.seconds, 3),
+        "samples_per_second": round(b.n_series * b.n_steps / max(r.seconds, 1e-9)),
+        "alerts": len(firing),
+        "events": [{"status": e.status, "at": e.at, "labels": dict(e.labels), "score": e.score,
+                    "value": e.value, "expected": e.expected, "lower": e.lower, "upper": e.upper,
+                    "deviation": e.value - e.expected, "deviation_bands": _bands(e),
+                    "members": e.members} for e in r.events],
+    }
+    if truth is not None:
+        onsets = np.zeros(b.values.shape, dtype=bool)
+        rows = {k: i for i, k in enumerate(b.labels)}
+        for e in firing:
+            onsets[rows[e.labels], (e.at - b.timestamps[0]) // b.step] = True
+        windows = [windows_of(t) for t in truth]
+        out["nab"] = {
+            "alerts": nab_scores(windows, onsets),
+            "score_over_threshold": nab_scores(windows, r.scores.score >= r.watch.alert.threshold),
+        }
+    if fleet is not None:
+        from sentinel.evaluate import evaluate
+        from sentinel.sources.simulated import parse_query
+
+        incidents = fleet.incidents(int(b.timestamps[0]), b.end + b.step)
+        ev = evaluate(r.events, incidents, {r.watch.name: parse_query(r.watch.query or "")[0]},
+                      n_series=b.n_series, duration=b.n_steps * b.step)
+        relevant = [o for o in ev.outcomes if any(s == parse_query(r.watch.query or "")[0]
+                                                  for s, _ in o.incident.signals)]
+        out["incidents"] = {
+            "affecting_this_watch": len(relevant), "detected": sum(o.detected for o in relevant),
+            "delays_s": [o.delay for o in relevant if o.detected],
+            "false_alarms": len(ev.false_alarms), "related_alerts": len(ev.related),
+            "false_alarms_per_series_week": round(ev.false_alarms_per_series_week, 3),
+        }
+    return out
+
+
+def _bands(e: AlertEvent) -> float:
+    """The deviation in half-band widths (1.0 = on the band's edge): how far outside, unit-free."""
+    half = (e.upper - e.expected) if e.value >= e.expected else (e.expected - e.lower)
+    return float((e.value - e.expected) / half) if half > 0 else float("nan")
+
+
+def print_report(rep: dict[str, Any], r: Replay) -> None:
+    from datetime import UTC, datetime
+
+    from sentinel.series import format_labels
+
+    def iso(t: int) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+    typer.echo(f"{rep['watch']}: {rep['series']} series x {rep['steps']} steps ({iso(rep['from'])} .. "
+               f"{iso(rep['to'])} UTC), {rep['samples_per_second']:,} samples/s, {rep['alerts']} alert(s)")
+    for e in r.events[:50]:
+        typer.echo(f"  {iso(e.at)}  {e.status:<8} {format_labels(e.labels)}  score {e.score:.4f}  "
+                   f"value {e.value:.4g} expected {e.expected:.4g} [{e.lower:.4g}, {e.upper:.4g}] "
+                   f"deviation {e.value - e.expected:+.4g} ({_bands(e):+.1f} bands)"
+                   + (f"  members {','.join(e.members)}" if e.members else ""))
+    if len(r.events) > 50:
+        typer.echo(f"  ... {len(r.events) - 50} more (use --json)")
+    for name, scores in rep.get("nab", {}).items():
+        if scores is not None:
+            typer.echo(f"NAB-style ({name}): " + ", ".join(f"{k} {v:.1f}" for k, v in scores.items()))
+    if "incidents" in rep:
+        inc = rep["incidents"]
+        typer.echo(f"incidents on this watch: {inc['detected']}/{inc['affecting_this_watch']} detected, "
+                   f"{inc['false_alarms']} false alarm(s) ({inc['false_alarms_per_series_week']}/series-week)")

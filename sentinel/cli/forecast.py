@@ -123,3 +123,63 @@ def forecast_cmd(
     typer.echo(f"{'timestamp':<{width}}  {'yhat':>12}  {'lower':>12}  {'upper':>12}")
     for t, y, lo, hi in rows:
         typer.echo(f"{t:<{width}}  {y:>12.6g}  {lo:>12.6g}  {hi:>12.6g}")
+
+
+@app.command("capacity-report")
+def capacity_report_cmd(
+    csv_dir: Path = typer.Option(None, "--csv-dir", help="forecast each timestamp,value CSV here, not the fleet"),
+    agents: int = typer.Option(20, help="simulated fleet: agents"),
+    seed: int = typer.Option(7, help="simulated fleet: seed"),
+    days: int = typer.Option(14, min=3, help="simulated fleet: days of history"),
+    step: str = typer.Option("5m", help="simulated fleet: sample step"),
+    horizon: str = typer.Option("7d", help="how far ahead to plan"),
+    headroom: str = typer.Option("20%", help="margin on top of the upper bound of the peak"),
+    per_agent: bool = typer.Option(False, "--per-agent", help="also forecast every series, not only fleet totals"),
+    out: Path = typer.Option(Path("capacity"), "--out", help="directory for capacity_report.md and .png"),
+) -> None:
+    """Capacity plan: expected peak over the next week with headroom (queue depth, tokens per hour)."""
+    from sentinel.config import parse_duration
+    from sentinel.detect.csvio import CSVError, read_series_csv
+    from sentinel.forecast.report import capacity_table, markdown_table, plot
+    from sentinel.series import Batch
+
+    try:
+        seconds, step_s = parse_duration(horizon), parse_duration(step)
+        room = float(headroom.rstrip("%")) / (100 if headroom.endswith("%") else 1)
+    except ValueError as exc:
+        fail(f"bad option: {exc}")
+    if seconds <= 0 or step_s <= 0 or room < 0:
+        fail("--horizon and --step must be positive and --headroom >= 0")
+    scale: dict[str, float] = {}
+    if csv_dir is not None:
+        files = sorted(csv_dir.glob("*.csv"))
+        if not files:
+            fail(f"{csv_dir}: no .csv files")
+        batches = {}
+        for p in files:
+            try:
+                d = read_series_csv(p)
+            except CSVError as exc:
+                fail(str(exc))
+            batches[p.stem] = Batch.from_rows([{}], d.grid, d.grid_values[None, :], step=d.step)
+    else:
+        from sentinel.fleet import Fleet
+
+        fleet = Fleet(agents=agents, seed=seed, step=step_s)
+        raw = fleet.signals(fleet.start, fleet.start + days * 86400,
+                            names=["agent_queue_depth", "gen_ai_tokens_per_second"])
+        batches = {"queue_depth": raw["agent_queue_depth"], "tokens_per_hour": raw["gen_ai_tokens_per_second"]}
+        scale = {"tokens_per_hour": 3600.0}
+    try:
+        rows = capacity_table(batches, horizon=seconds, headroom=room, per_series=per_agent, scale=scale)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        table = markdown_table(rows)
+        (out / "capacity_report.md").write_text(table)
+        png = plot(rows, out / "capacity_report.png")
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
+    typer.echo(table, nl=False)
+    typer.echo(f"-> {out / 'capacity_report.md'}, {png}", err=True)

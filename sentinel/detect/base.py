@@ -60,7 +60,8 @@ class Scores:
 
     @classmethod
     def empty(cls, n_series: int, n_steps: int) -> Scores:
-        return cls(*(np.full((n_series, n_steps), np.nan) for _ in range(4)))
+        # column-major: each step writes one contiguous column
+        return cls(*(np.full((n_series, n_steps), np.nan, order="F") for _ in range(4)))
 
     def put(self, t: int, step: StepScores) -> None:
         """Store one step's scores in column ``t``."""
@@ -73,7 +74,7 @@ class Scores:
                 self.members = {}
             for name, values in step.members.items():
                 if name not in self.members:
-                    self.members[name] = np.full_like(self.score, np.nan)
+                    self.members[name] = np.full(self.score.shape, np.nan, order="F")
                 self.members[name][:, t] = values
 
 

@@ -17,7 +17,10 @@ One baseline per series, all series in one set of numpy arrays:
   the decayed absolute error of each candidate's one-step prediction, with a
   small bias toward the simpler model;
 - ``scale``: the decayed mean absolute residual (robust: residuals are clipped
-  before they are learned), floored so a constant series still has a scale.
+  before they are learned), floored by a fraction of the *unguarded* mean
+  absolute step change, so a mostly flat series with regular spikes does not
+  get a zero scale (and infinitely surprising spikes), while a truly
+  constant series still has a tiny one.
 
 A series may carry a clock offset (``b.offset``, seconds added to the batch
 time to get its own time: a local time zone, or files with different start
@@ -66,9 +69,11 @@ class SeasonalBaseline:
         daily_slots: int = 288,
         weekly_slots: int = 168,
         warmup: int = 12,
+        rough_floor: float = 0.1,
     ) -> None:
         self.step = int(step)
         self.warmup = warmup
+        self.rough_floor = rough_floor
         self.alpha_level = alpha_level
         self.alpha_slow = alpha_slow
         self.alpha_fast = alpha_fast
@@ -90,6 +95,8 @@ class SeasonalBaseline:
             "b.fast": nan.copy(),
             "b.mid": nan.copy(),
             "b.scale": nan.copy(),
+            "b.last": nan.copy(),
+            "b.rough": np.zeros(n),
             "b.n": np.zeros(n),
             "b.offset": np.zeros(n, dtype=np.int64),
             "b.err": np.zeros((n, 3)),
@@ -142,7 +149,7 @@ class SeasonalBaseline:
 
     def scale(self, st: dict[str, np.ndarray]) -> np.ndarray:
         """Residual scale with a floor (relative to the level) for near-constant series."""
-        floor = 1e-9 + 1e-6 * np.abs(st["b.level"])
+        floor = 1e-9 + 1e-6 * np.abs(st["b.level"]) + self.rough_floor * st["b.rough"]
         return np.maximum(_nan0(st["b.scale"]), floor)
 
     # -- learning ------------------------------------------------------------------
@@ -191,6 +198,12 @@ class SeasonalBaseline:
         st["b.fast"] += a_f * (deseason - st["b.fast"])
         a_m = np.where(seen, np.maximum(self.alpha_mid, 1.0 / (n + 1.0)), 0.0)
         st["b.mid"] += a_m * (deseason - st["b.mid"])
+        # roughness: unguarded mean |step change|, a floor for the scale of spiky, mostly flat series
+        jump = np.abs(x0 - st["b.last"])
+        known = seen & ~np.isnan(jump)
+        st["b.rough"] = np.where(known, st["b.rough"] + self.alpha_scale * (np.where(known, jump, 0.0)
+                                                                            - st["b.rough"]), st["b.rough"])
+        st["b.last"] = np.where(seen, x0, st["b.last"])
         st["b.n"] = n + seen
 
     def rebase(self, st: dict[str, np.ndarray], mask: np.ndarray) -> None:

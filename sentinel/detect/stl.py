@@ -164,7 +164,7 @@ class STLDetector:
         """Fit, and return the history's honest standardised residuals (NaN where unusable).
 
         These are the out-of-sample-like residuals the score is calibrated on
-        (leave-one-out profiles, trailing level), which is what a downstream
+        (leave-one-cycle-out profiles, trailing level), which is what a downstream
         model such as :mod:`sentinel.detect.multivariate` should learn from.
         """
         self._check_params()
@@ -183,7 +183,7 @@ class STLDetector:
         bins = [_bins(ts, step, p, nb) for p, nb in zip(self.periods_, self.bins_, strict=True)]
         parts, w = (self._decompose_fast if self.method == "fast" else self._decompose_sm)(xf, ok, bins)
 
-        # profiles from the final parts; leave-one-out versions for honest calibration
+        # profiles from the final parts; leave-one-cycle-out versions for honest calibration
         seas = np.zeros_like(xf)
         seas_loo = np.zeros_like(xf)
         self.profiles_ = []

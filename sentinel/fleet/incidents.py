@@ -95,6 +95,7 @@ class Incident:
         return (name, key) in self.signals
 
     def active(self, t: int) -> bool:
+        """Whether ``t`` is inside ``[start, end)``."""
         return self.start <= t < self.end
 
 
@@ -121,7 +122,11 @@ def truth_mask(
 
 @dataclass(frozen=True)
 class Draft:
-    """A scheduled incident before its effects are resolved against the fleet's baseline."""
+    """A scheduled incident before its effects are resolved against the fleet's baseline.
+
+    ``magnitude`` is drawn from the kind's range, except for memory_leak and
+    disk_fill where it is the runway in seconds (the rate follows from the baseline).
+    """
 
     kind: str
     agent: int
@@ -151,7 +156,7 @@ def draft_week(
         runway = rng.uniform(*spec.duration)
         magnitude = rng.uniform(*spec.magnitude)
         duration = runway * magnitude if kind in ("memory_leak", "disk_fill") else runway
-        drafts.append((int(duration // step * step), str(kind), runway, magnitude, rng.uniform()))
+        drafts.append((max(step, int(duration // step * step)), str(kind), runway, magnitude, rng.uniform()))
     drafts.sort(key=lambda d: -d[0])  # place long incidents first, while the week is still empty
     busy: dict[int, list[tuple[int, int]]] = {}
     placed: list[Draft] = []

@@ -54,6 +54,8 @@ class Fleet:
     ) -> None:
         if not isinstance(agents, int) or not 1 <= agents <= 10_000:
             raise ValueError(f"agents must be an integer in 1..10000, got {agents!r}")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if not isinstance(step, int) or step <= 0:
             raise ValueError(f"step must be a positive integer number of seconds, got {step!r}")
         if not incident_rate >= 0:

@@ -132,6 +132,7 @@ class Forecaster:
         self.step_ = step
         self.last_timestamp_ = int(grid[-1])
         self.last_value_ = float(observed[ok][-1])
+        self.nonnegative_ = bool(observed[ok].min() >= 0)
         self.method_ = val.member.name
         self.scores_ = val.scores
         self.errors_ = ErrorModel.fit(val.residuals)
@@ -145,12 +146,18 @@ class Forecaster:
         return self.path()
 
     def path(self, level: float | None = None) -> Forecast:
-        """The fitted forecast path with a central ``level`` interval (default: the forecaster's)."""
+        """The fitted forecast path with a central ``level`` interval (default: the forecaster's).
+
+        A series whose history never went below zero gets its path and
+        bounds clipped at zero (time to limit still uses the unclipped path).
+        """
         lvl = self.level if level is None else level
         zlo, zhi = self.errors_.quantiles(lvl, len(self.yhat_))
         ts = self.last_timestamp_ + self.step_ * np.arange(1, len(self.yhat_) + 1, dtype=np.int64)
-        lower, upper = self.yhat_ + zlo * self.scale_, self.yhat_ + zhi * self.scale_
-        return Forecast(ts, self.yhat_, lower, upper, lvl, self.method_)
+        yhat, lower, upper = self.yhat_, self.yhat_ + zlo * self.scale_, self.yhat_ + zhi * self.scale_
+        if self.nonnegative_:  # queue depths, token rates, bytes: a history that never went below 0 won't
+            yhat, lower, upper = np.maximum(yhat, 0), np.maximum(lower, 0), np.maximum(upper, 0)
+        return Forecast(ts, yhat, lower, upper, lvl, self.method_)
 
     def time_to_limit(self, limit: float, direction: Direction = "auto") -> TimeToLimit:
         """When the median forecast crosses ``limit``, and P(crossing within the horizon).

@@ -5,9 +5,11 @@ ignores this extrapolates the morning ramp into a fake trend.  STL / MSTL are
 the textbook tools, but STL with a 288-step (one day of 5-minute samples)
 period took about 4 s per fit here, too slow to refit every series each
 cycle.  So the decomposition is classical and robust: remove a centred moving
-average (one period wide), then take the *median* of each phase over all
-whole cycles, period by period (daily first, then weekly on what is left).
-Medians ignore the odd incident, and the whole thing is a few numpy reshapes.
+average (one period wide), then take the *median* of each phase over the
+history, period by period (daily first, then weekly on what is left).  The
+weekly profile is estimated per hour of the week, so one week of history
+already gives a median of an hour of samples per bin.  Medians ignore the odd
+incident, and the whole thing is a few vectorised group-bys.
 
 >>> y = np.tile([0.0, 10.0, 0.0, -10.0], 6) + np.arange(24) * 0.5
 >>> prof = seasonal_profiles(y, (4,))
@@ -26,33 +28,28 @@ DAY = 86400
 WEEK = 7 * DAY
 
 
-def seasonal_periods(step: int, n: int, min_cycles: int = 2) -> tuple[int, ...]:
+def seasonal_periods(step: int, n: int) -> tuple[int, ...]:
     """Daily and weekly periods (in steps) that ``n`` samples can estimate.
 
-    A period needs ``min_cycles`` whole cycles in the history, otherwise its
-    profile would be one noisy copy of the data.
+    The daily profile needs two whole days (one day would be a noisy copy of
+    the data); the weekly one, binned by hour, one whole week on top of that.
 
-    >>> seasonal_periods(300, 2016), seasonal_periods(300, 4032), seasonal_periods(3600, 30)
+    >>> seasonal_periods(300, 2016), seasonal_periods(300, 2592), seasonal_periods(3600, 30)
     ((288,), (288, 2016), ())
     """
-    out = []
-    for seconds in (DAY, WEEK):
-        if seconds % step == 0:
-            m = seconds // step
-            if m >= 2 and n >= min_cycles * m:
-                out.append(m)
-    return tuple(out)
+    day = DAY // step if DAY % step == 0 and DAY // step >= 2 else 0
+    if not day or n < 2 * day:
+        return ()
+    if n >= WEEK // step + 2 * day:
+        return (day, WEEK // step)
+    return (day,)
 
 
-def _phase_median(resid: np.ndarray, m: int) -> np.ndarray:
-    """Median of ``resid`` per phase ``index % m`` over whole cycles, centred to mean 0."""
-    n = len(resid)
-    start = n % m
-    cycles = resid[start:].reshape(-1, m)
-    with np.errstate(all="ignore"):
-        prof = np.nanmedian(cycles, axis=0) if np.isfinite(cycles).any() else np.zeros(m)
-    prof = np.where(np.isfinite(prof), prof, 0.0)
-    prof = np.roll(prof, start)  # column c holds phase (start + c) % m
+def _phase_median(resid: np.ndarray, m: int, width: int) -> np.ndarray:
+    """Median of ``resid`` per phase bin ``(index % m) // width``, centred to mean 0, as a length-m profile."""
+    bins = (np.arange(len(resid)) % m) // width
+    med = pd.Series(resid).groupby(bins).median().reindex(np.arange(-(-m // width)))
+    prof = np.nan_to_num(med.to_numpy(), nan=0.0)[np.arange(m) // width]
     return prof - prof.mean()
 
 
@@ -65,7 +62,7 @@ def seasonal_profiles(y: np.ndarray, periods: tuple[int, ...]) -> list[np.ndarra
     idx = np.arange(len(y))
     out = []
     for m in periods:
-        prof = _phase_median(resid, m)
+        prof = _phase_median(resid, m, 1 if m == periods[0] else max(1, periods[0] // 24))
         resid = resid - prof[idx % m]
         out.append(prof)
     return out

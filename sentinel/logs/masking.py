@@ -38,7 +38,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     ),
     (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 <SECRET>"),
     (r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s\"'<>()\[\]{}]+", "<URL>"),
-    (r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", "<EMAIL>"),
+    (r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b",
+     "<EMAIL>"),
     (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<UUID>"),
     # IPv6 (full, compressed, with an embedded IPv4); needs at least 2 colons and a hex letter or '::'
     (
@@ -52,7 +53,10 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"\b(?:[0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}\b", "<MAC>"),
     # JWT-like and long opaque tokens: 24+ chars of base64/url-safe alphabet with letters and digits
     (r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "<SECRET>"),
-    (r"(?<![\w/.])(?=[A-Za-z0-9_+=-]*\d)(?=[A-Za-z0-9_+=-]*[A-Za-z])[A-Za-z0-9_+=-]{32,}(?![\w/.])", "<SECRET>"),
+    (
+        r"(?<![\w/.+=-])(?=[A-Za-z0-9_+=-]{0,1024}\d)(?=[A-Za-z0-9_+=-]{0,1024}[A-Za-z])[A-Za-z0-9_+=-]{32,}(?![\w/.])",
+        "<SECRET>",
+    ),
     # file paths: two or more segments (unix) or a drive letter (windows)
     (r"(?<![\w/<>])(?:~|\.{1,2})?(?:/[\w.@%+~-]+){2,}/?", "<PATH>"),
     (r"\b[A-Za-z]:\\[^\s\"'<>|]+", "<PATH>"),

@@ -16,7 +16,6 @@ from grafana_foundation_sdk.models.common import (
     BigValueColorMode,
     BigValueGraphMode,
     GraphDrawStyle,
-    GraphThresholdsStyleMode,
     StackingMode,
     VizOrientation,
 )
@@ -91,10 +90,11 @@ def fleet_row(dash: Dashboard, config: Config) -> Dashboard:
     by_sev = by_sev.draw_style(GraphDrawStyle.BARS).fill_opacity(80)
     by_sev = by_sev.stacking(cb.StackingConfig().mode(StackingMode.NORMAL))
     dash = dash.with_panel(by_sev)
-    worst = _series(7, "Highest anomaly score per watch", "max of sentinel_anomaly_score per watch; red line: 0.99.",
-                    (f"max by (watch) ({scored})", "{{watch}}"))
-    worst = worst.min(0).max(1).thresholds(ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(_green_red(0.99)))
-    dash = dash.with_panel(worst.thresholds_style(cb.GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.LINE)))
+    over = _series(7, "Series over their alert threshold",
+                   "Series per watch whose score is at or over the watch's threshold right now; the alert's `for` "
+                   "decides whether it fires (about 1% of normal points cross a 0.99 threshold).",
+                   (f"count by (watch) ({hot})", "{{watch}}"))
+    dash = dash.with_panel(over.draw_style(GraphDrawStyle.BARS).fill_opacity(60).min(0).decimals(0))
     top = (
         bargauge.Panel().id(8).title("Most anomalous series now").datasource(c.DATASOURCE).span(24).height(8)
         .description("The 10 highest scores right now, across the selected watches.")

@@ -19,7 +19,7 @@ from typing import Any
 
 from sentinel.config import Config, WatchConfig, format_duration
 from sentinel.publish import dashboards_common as c
-from sentinel.publish.grafana import panel_for
+from sentinel.publish.grafana import PanelKind, panel_for
 
 ANOMALY = "SentinelAnomalyScoreHigh"
 RUNWAY_WARN = "SentinelCapacityRunwayLow"
@@ -46,15 +46,15 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _link(watch: WatchConfig, config: Config, kind: str | None = None) -> str:
+def _link(watch: WatchConfig, config: Config, kind: PanelKind | None = None) -> str:
     """A Go-templated dashboard link: the watch's panel with the alert's agent selected."""
-    uid, pid = panel_for(watch, config, kind)  # type: ignore[arg-type]
+    uid, pid = panel_for(watch, config, kind)
     base = (config.grafana.url if config.grafana else "http://127.0.0.1:3000").rstrip("/")
     return f"{base}/d/{uid}/{uid}?orgId=1&viewPanel={pid}&var-agent={{{{ $labels.agent }}}}"
 
 
 def _annotations(
-    watch: WatchConfig, config: Config, summary: str, description: str, kind: str | None
+    watch: WatchConfig, config: Config, summary: str, description: str, kind: PanelKind | None
 ) -> dict[str, str]:
     ann = {"summary": summary, "description": description, "dashboard_url": _link(watch, config, kind)}
     if watch.runbook_url:

@@ -40,7 +40,8 @@ from sentinel.sources.metrics import source_metrics
 SOURCE = "simulated"
 BLOCK_STEPS = 360
 """Grid steps per cached block (6 h at a 1-minute step)."""
-CACHE_BLOCKS = 64
+CACHE_VALUES = 8_000_000
+"""Cache budget in float64 values (64 MB); at least the two newest blocks are always kept."""
 
 
 class SimulatedQueryError(SourceError, ValueError):
@@ -53,6 +54,14 @@ class SimulatedQueryError(SourceError, ValueError):
 
 _QUERY = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$", re.S)
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+
+
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t"}
+
+
+def _unescape(value: str) -> str:
+    r"""PromQL string escapes (``\\``, ``\"``, ``\n``, ``\t``); other backslashes are kept (regexes)."""
+    return re.sub(r'\\(.)', lambda m: _ESCAPES.get(m.group(1), m.group(0)), value)
 
 
 def parse_query(query: str) -> tuple[str, list[tuple[str, str, str]]]:
@@ -73,7 +82,7 @@ def parse_query(query: str) -> tuple[str, list[tuple[str, str, str]]]:
         mm = _MATCHER.match(body, pos)
         if not mm or mm.end() == pos:
             raise SimulatedQueryError(f"bad label matcher in {query!r} near {body[pos:]!r}")
-        label, op, value = mm.group(1), mm.group(2), mm.group(3).encode().decode("unicode_escape")
+        label, op, value = mm.group(1), mm.group(2), _unescape(mm.group(3))
         if op in ("=~", "!~"):
             try:
                 re.compile(value)
@@ -98,6 +107,10 @@ def _matches(labels: dict[str, str], matchers: list[tuple[str, str, str]]) -> bo
     return True
 
 
+def _values(block: dict[str, Batch]) -> int:
+    return sum(b.values.size for b in block.values())
+
+
 class SimulatedSource:
     """:class:`~sentinel.sources.base.Source` over a :class:`~sentinel.fleet.Fleet`."""
 
@@ -106,6 +119,7 @@ class SimulatedSource:
         self._metrics = source_metrics(registry)
         self._cache: OrderedDict[tuple[int, int], dict[str, Batch]] = OrderedDict()
         self._lock = threading.Lock()
+        self._size = 0
 
     def _block(self, step: int, index: int) -> dict[str, Batch]:
         key = (step, index)
@@ -117,9 +131,12 @@ class SimulatedSource:
         span = step * BLOCK_STEPS
         block = self.fleet.signals(index * span, (index + 1) * span, step)
         with self._lock:
+            if key in self._cache:  # another thread generated it meanwhile
+                return self._cache[key]
             self._cache[key] = block
-            while len(self._cache) > CACHE_BLOCKS:
-                self._cache.popitem(last=False)
+            self._size += _values(block)
+            while len(self._cache) > 2 and self._size > CACHE_VALUES:
+                self._size -= _values(self._cache.popitem(last=False)[1])
         return block
 
     def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch:
@@ -158,3 +175,4 @@ class SimulatedSource:
         """Drop the cache (the fleet itself holds no resources)."""
         with self._lock:
             self._cache.clear()
+            self._size = 0

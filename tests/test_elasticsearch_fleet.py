@@ -1,0 +1,113 @@
+"""End to end on the simulator's own logs: fleet -> bulk load -> Elasticsearch -> log watches -> alerts.
+
+The fleet (``sentinel.fleet``) writes its ECS records with two log-only
+incidents: a never-seen error template on one agent and an error burst on one
+tool of another.  sentinel's log watches must raise exactly the new patterns
+the ground truth says are new, and the burst must stand out in the per-group
+error counts scored by the default detector and policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from sentinel.alerting.policy import Policy
+from sentinel.config import DetectorConfig, ElasticsearchConfig, WatchConfig
+from sentinel.detect.registry import build_detector
+from sentinel.fleet import Fleet
+from sentinel.fleet.elastic import write_fleet_logs
+from sentinel.fleet.templates import ALL_TEMPLATES
+from sentinel.logs.watch import LogWatch
+from sentinel.series import concat_time
+from sentinel.sources.elasticsearch import ElasticsearchSource
+from tests.es_service import ElasticsearchServer, elasticsearch  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.services
+
+PREFIX = "fleet-logs"
+WARM = 6 * 3600
+TOTAL = 8 * 3600
+
+
+@pytest.fixture(scope="module")
+def fleet_loaded(elasticsearch: ElasticsearchServer) -> Iterator[tuple[Fleet, list[tuple[str, dict[str, Any]]]]]:  # noqa: F811
+    base = Fleet(agents=4, seed=7)
+    t0 = base.start
+    fleet = base.with_incidents([
+        base.make_incident("new_error_pattern", base.agents[0], t0 + 7 * 3600, 1800, template="N02"),
+        base.make_incident("tool_error_burst", base.agents[1], t0 + 7 * 3600 + 1800, 900, tool="search"),
+    ])
+    client = elasticsearch.client()
+    res = write_fleet_logs(client, fleet, t0, t0 + TOTAL, prefix=PREFIX, registry=CollectorRegistry())
+    truth = list(fleet.labelled_logs(t0, t0 + TOTAL))
+    assert (res.written, res.failed) == (len(truth), 0), res.first_error
+    yield fleet, truth
+    client.indices.delete(index=f"{PREFIX}-*")
+    client.close()
+
+
+def _src(server: ElasticsearchServer, reg: CollectorRegistry) -> ElasticsearchSource:
+    return ElasticsearchSource(ElasticsearchConfig(url=server.url, timeout=30), registry=reg)
+
+
+def test_new_error_pattern_from_the_simulator(elasticsearch: ElasticsearchServer, fleet_loaded, tmp_path: Path) -> None:  # noqa: F811
+    fleet, truth = fleet_loaded
+    t0 = fleet.start
+    reg = CollectorRegistry()
+    w = WatchConfig(name="fleet_logs", every=60,
+                    logs={"index": f"{PREFIX}-*", "query": "*", "group_by": ["service.name"]})
+    lw = LogWatch(w, _src(elasticsearch, reg), state_dir=tmp_path, registry=reg)
+    assert lw.cycle(t0, t0 + WARM).new_patterns == []
+    events = []
+    for start in range(t0 + WARM, t0 + TOTAL, 600):
+        cyc = lw.cycle(start, start + 600)
+        assert cyc.errors == []
+        events.extend(cyc.new_patterns)
+    # ground truth: error/warn templates first seen after the warm-up, per agent that first logged them
+    alerting = {"error", "warn"}
+    seen = {tid for tid, rec in truth if rec["log.level"] in alerting and rec["@timestamp"] < _iso(t0 + WARM)}
+    first_new: dict[str, str] = {}
+    for tid, rec in truth:
+        if rec["log.level"] in alerting and tid not in seen and tid not in first_new:
+            first_new[tid] = rec["service.name"]
+    assert "N02" in first_new and first_new["N02"] == fleet.agents[0]
+    got = sorted((dict(e.labels)["service_name"], e.description.split("\n")[0]) for e in events)
+    # exactly the truly new templates, on the agents that logged them: nothing on clean groups
+    assert sorted(dict(e.labels)["service_name"] for e in events) == sorted(first_new.values()), got
+    fixed = ALL_TEMPLATES["N02"].fmt.split("{")[0].strip()
+    n02 = [e for e in events if fixed in e.description]
+    assert len(n02) == 1 and dict(n02[0].labels)["service_name"] == fleet.agents[0]
+    assert "example (masked): " + fixed in n02[0].description
+
+
+def test_tool_error_burst_alerts_through_detector_and_policy(elasticsearch: ElasticsearchServer, fleet_loaded) -> None:  # noqa: F811
+    fleet, _ = fleet_loaded
+    t0 = fleet.start
+    w = WatchConfig(name="error_logs", every=60, alert={"threshold": 0.99, "direction": "up"},
+                    logs={"index": f"{PREFIX}-*", "query": "log.level:error",
+                          "group_by": ["service.name", "labels.tool"], "templates": False})
+    src = _src(elasticsearch, CollectorRegistry())
+    batch = concat_time([src.fetch(w, s, s + 3600) for s in range(t0, t0 + TOTAL, 3600)])
+    assert batch.n_series >= len(fleet.agents)
+    burst = batch.labels.index((("labels_tool", "search"), ("service_name", fleet.agents[1])))
+    inc = (batch.timestamps >= t0 + 7 * 3600 + 1800) & (batch.timestamps < t0 + 7 * 3600 + 2700)
+    assert batch.values[burst, inc].mean() > 3 * batch.values[burst, : WARM // 60].mean()
+    detector = build_detector(DetectorConfig(), step=60)
+    scores = detector.process(batch)
+    events = Policy(w.alert, watch=w.name).update(batch, scores)
+    fired = [e for e in events if e.status == "firing" and e.at >= t0 + WARM]
+    assert any(e.labels == batch.labels[burst] and t0 + 7 * 3600 + 1800 <= e.at < t0 + 7 * 3600 + 2700
+               for e in fired), [(e.labels, e.at - t0) for e in fired]
+    assert np.isfinite(batch.values).all()
+
+
+def _iso(t: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
