@@ -70,12 +70,10 @@ def evaluate(path: str, stride: int) -> dict:
         actual = y[o + 1 : o + 1 + h]
         j = np.arange(h)
         snaive = y[o + 1 + j - DAY * (j // DAY + 1)]
-        hist = hy[np.isfinite(hy)]
         scale.append(np.nanmean(np.abs(hy[DAY:] - hy[:-DAY])) if len(hy) > DAY else np.nan)
-        del hist
         for k, n in HORIZONS.items():
             a = actual[:n]
-            ok = np.isfinite(a)
+            ok = np.isfinite(a) & np.isfinite(snaive[:n])
             err[k].append(np.abs(a - f.yhat_[:n])[ok])
             ref[k].append(np.abs(a - snaive[:n])[ok])
             for lvl, p in ((0.8, p80), (0.95, p95)):

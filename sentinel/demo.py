@@ -1,8 +1,8 @@
 """``sentinel demo``: a simulated week of the agent fleet, watched and scored against ground truth.
 
 The demo is the embedded default (:func:`sentinel.defaults.embedded_config`)
-replayed as fast as the machine allows: the fleet's signals are learned for
-a warm-up period, then every watch runs hourly cycles over one simulated week
+replayed as fast as the machine allows: the fleet's clean history before its
+start is learned as warm-up, then every watch runs hourly cycles over one simulated week
 (the same :class:`~sentinel.watch.WatchRunner` cycles the daemon runs).
 Alerts print as they fire and resolve; at the end a report compares them
 with the incidents the simulator injected: detected or missed, detection
@@ -62,7 +62,7 @@ def run_demo(
     store = Store(db, models_dir=out_dir / "models")
     fleet = Fleet(agents=sim.agents, seed=sim.seed, step=sim.step, incident_rate=sim.incident_rate)
     source = SimulatedSource(fleet)
-    watch_start = fleet.start + warmup_days * DAY
+    watch_start = fleet.start  # the fleet is clean before its start: warm up there
     runners = [WatchRunner(w, source, store, warmup=warmup_days * DAY) for w in cfg.watches]
     console = ConsoleOutput(stream)
     events: list[AlertEvent] = []
@@ -141,8 +141,10 @@ def _plot_incident(outcomes: list[Outcome], kept: dict[str, list[CycleResult]], 
     inc, alert = o.incident, o.alert
     assert alert is not None
     lo, hi = inc.start - 12 * 3600, inc.end + 6 * 3600
-    parts = [r for r in kept[alert.watch]
-             if r.batch.n_steps and r.batch.end >= lo and r.batch.timestamps[0] <= hi and alert.labels in r.batch.labels]
+    parts = [
+        r for r in kept[alert.watch]
+        if r.batch.n_steps and r.batch.end >= lo and r.batch.timestamps[0] <= hi and alert.labels in r.batch.labels
+    ]
     ts = np.concatenate([r.batch.timestamps for r in parts])
     rows = [r.batch.labels.index(alert.labels) for r in parts]
 

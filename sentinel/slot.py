@@ -35,11 +35,11 @@ from sentinel.watch import CycleResult, WatchRunner
 
 log = logging.getLogger(__name__)
 
-_EventId = tuple[str, str, Labels, int]
+_EventId = tuple[str, str, Labels, int, str]
 
 
 def _event_id(e: AlertEvent) -> _EventId:
-    return (e.kind, e.status, e.labels, e.starts_at)
+    return (e.kind, e.status, e.labels, e.starts_at, e.severity)
 
 
 @dataclass
@@ -59,15 +59,11 @@ class WatchSlot:
     def create(cls, cfg: WatchConfig, source: Source, store: Store, warmup: int) -> WatchSlot:
         """A slot resumed from its checkpoint when one fits this watch, else fresh."""
         runner = WatchRunner(cfg, source, store=None, warmup=warmup)
-        restored = checkpoint.load(store.checkpoint_dir(cfg.name), cfg, runner.policy)
-        slot = cls(cfg, runner, store)
-        if restored is not None:
-            runner.detector = restored.detector
-            runner.cursor = restored.cursor
-            slot.restored_from = restored.cursor
+        restored = checkpoint.load(store.checkpoint_dir(cfg.name), runner)
+        slot = cls(cfg, runner, store, restored_from=restored)
         last = store.cursor(cfg.name)
         if last is not None:
-            since = (restored.cursor + 1) if restored is not None else last - warmup
+            since = (restored + 1) if restored is not None else last - warmup
             slot._logged = {_event_id(e) for e in store.events(cfg.name, since=since)}
         return slot
 
@@ -96,11 +92,17 @@ class WatchSlot:
         if self.runner.cursor is not None:
             self.store.set_cursor(self.name, self.runner.cursor)
 
-    def confirms(self, kind: str, series: Labels, starts_at: int) -> bool:
-        """Whether the policy still holds the episode ``(kind, series, starts_at)`` as firing."""
+    def confirms(self, kind: str, series: Labels, starts_at: int, severity: str) -> bool:
+        """Whether the policies still hold the episode ``(kind, series, starts_at, severity)`` as firing."""
+        if kind == "forecast":
+            fp = self.runner.forecast_policy
+            if fp is None or series not in fp.index_:
+                return False
+            r = int(fp.index_.rows([series])[0])
+            return str(fp.severity_[r]) == severity and int(fp.started_[r]) == starts_at
         pol = self.runner.policy
         if kind not in ("anomaly", "absent"):
-            return True
+            return True  # kinds decided elsewhere (log patterns) resolve through their own events
         if not pol.cfg.enabled or series not in pol.index_:
             return False
         row = int(pol.index_.rows([series])[0])
@@ -117,7 +119,6 @@ class WatchSlot:
         if self.runner.cursor is None:
             return 0.0
         t0 = time.perf_counter()
-        checkpoint.save(self.store.checkpoint_dir(self.name), self.cfg, self.runner.cursor,
-                        self.runner.detector, self.runner.policy)
+        checkpoint.save(self.store.checkpoint_dir(self.name), self.runner)
         self.last_checkpoint = time.monotonic()
         return time.perf_counter() - t0

@@ -64,10 +64,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import math
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -128,6 +131,12 @@ def _require(binary: str) -> str:
 # -- generic child process ---------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, even by SIGKILL (Linux), so no server is orphaned."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class _Service:
     """A child process with a log file, a readiness URL and stop/start."""
 
@@ -150,7 +159,9 @@ class _Service:
         if self.running:
             return
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
+            )
         deadline = time.monotonic() + _READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -54,7 +54,7 @@ def test_csv_with_a_watch_from_config(csv_case: tuple[Path, Path], tmp_path: Pat
     cfg = tmp_path / "sentinel.yaml"
     cfg.write_text("watches:\n  - {name: cpu, query: up, every: 5m, alert: {threshold: 0.9999, for: 30m}}\n")
     res = CliRunner().invoke(app, ["backtest", "--config", str(cfg), "--csv", str(f), "--plot", "",
-                                   "--json", str(tmp_path / "r.json"), "-q"])
+                                   "--json", str(tmp_path / "r.json"), "-q", "--detector", "ensemble"])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "r.json").read_text())["watch"] == "cpu"
 
@@ -69,6 +69,7 @@ def test_csv_with_a_watch_from_config(csv_case: tuple[Path, Path], tmp_path: Pat
         (["--csv", "{csv}", "--from", "2014-02-01", "--to", "2014-01-01"], "empty"),
         (["--config", "{cfg}", "--watch", "nope"], "no watch named 'nope'"),
         (["--csv", "{csv}", "--json", "/nonexistent-dir/r.json"], "cannot write"),
+        (["--csv", "{csv}", "--detector", "prophet"], "unknown detector kind 'prophet'"),
         (["--csv", "{csv}", "--series", "agent=zzz", "--plot", "{tmp}/x.png"], "matches none"),
     ],
 )

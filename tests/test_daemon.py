@@ -145,7 +145,7 @@ def test_a_failing_cycle_is_one_line_counted_and_the_rest_carries_on(
     lines = [r for r in caplog.records if "watch bad" in r.getMessage()]
     assert len(lines) == 2 and all(r.exc_info is None and "\n" not in r.getMessage() for r in lines)
     assert "unknown simulated signal" in lines[0].getMessage()
-    assert d.registry.get_sample_value("sentinel_cycle_errors_total", {"watch": "bad", "reason": "data"}) == 2
+    assert d.registry.get_sample_value("sentinel_cycle_errors_total", {"watch": "bad", "reason": "source"}) == 2
     assert d.registry.get_sample_value("sentinel_cycles_total", {"watch": "lat", "outcome": "ok"}) == 2
     assert d.ready()[0] is False and "bad" in d.ready()[1]
     d.stop()

@@ -52,14 +52,16 @@ def test_calibrator_alone_is_uniform_on_its_own_distribution() -> None:
 
 
 def test_member_scores_are_calibrated_on_clean_series() -> None:
-    vals = clean_series(30, 5000)
+    vals = clean_series(30, 6000)
     out = detector().process(batch(vals))
     assert out.members is not None
     for name, m in out.members.items():
-        tail = m[:, 2000:]
+        tail = m[:, 3000:]
         for t in (0.5, 0.7, 0.9, 0.95, 0.99):
             frac = float((tail >= t).mean())
-            assert 0.4 * (1 - t) <= frac <= 1.6 * (1 - t), (name, t, frac)
+            # calibrated within a factor of ~1.5, or conservative (fewer alarms) in the far tail
+            low = 0.6 if t < 0.95 else 0.2
+            assert low * (1 - t) <= frac <= 1.5 * (1 - t), (name, t, frac)
 
 
 def test_combined_score_is_calibrated_or_conservative_on_clean_series() -> None:

@@ -24,7 +24,6 @@ from sentinel.fleet import Fleet
 from sentinel.fleet.elastic import write_fleet_logs
 from sentinel.fleet.templates import ALL_TEMPLATES
 from sentinel.logs.watch import LogWatch
-from sentinel.series import concat_time
 from sentinel.sources.elasticsearch import ElasticsearchSource
 from tests.es_service import ElasticsearchServer, elasticsearch  # noqa: F401  (fixture)
 
@@ -93,7 +92,7 @@ def test_tool_error_burst_alerts_through_detector_and_policy(elasticsearch: Elas
                     logs={"index": f"{PREFIX}-*", "query": "log.level:error",
                           "group_by": ["service.name", "labels.tool"], "templates": False})
     src = _src(elasticsearch, CollectorRegistry())
-    batch = concat_time([src.fetch(w, s, s + 3600) for s in range(t0, t0 + TOTAL, 3600)])
+    batch = src.fetch(w, t0, t0 + TOTAL)
     assert batch.n_series >= len(fleet.agents)
     burst = batch.labels.index((("labels_tool", "search"), ("service_name", fleet.agents[1])))
     inc = (batch.timestamps >= t0 + 7 * 3600 + 1800) & (batch.timestamps < t0 + 7 * 3600 + 2700)

@@ -237,6 +237,16 @@ def test_dashboard_url_lands_on_the_watch_panel_and_time_range(config: Config,
     assert url.startswith(config.grafana.url.rstrip("/") + "/d/")
 
 
+def test_every_watchs_alert_link_opens_an_existing_panel(config: Config,
+                                                         committed: dict[str, dict[str, Any]]) -> None:
+    by_uid = {d["uid"]: {p["id"]: p["title"] for p in all_panels(d)} for d in committed.values()}
+    for w in config.watches:
+        kinds = (["anomaly", "score"] if w.detector else []) + (["forecast", "runway"] if w.forecast else [])
+        for kind in [None, *kinds]:
+            uid, pid = panel_for(w, config, kind)  # type: ignore[arg-type]
+            assert by_uid[uid][pid].startswith(f"{w.name}: "), (w.name, kind)
+
+
 def test_dashboard_url_for_forecast_only_watch_opens_the_forecast(config: Config,
                                                                   committed: dict[str, dict[str, Any]]) -> None:
     uid, pid = panel_for("disk_runway", config)

@@ -201,3 +201,14 @@ def test_cli_push_needs_a_grafana_section(tmp_path: Path) -> None:
     cfg.write_text("prometheus: {}\nwatches: [{name: w, query: up}]\n")
     result = CliRunner().invoke(app, ["dashboards", "push", "--config", str(cfg)])
     assert result.exit_code == 2 and "grafana:" in result.output
+
+
+@pytest.mark.parametrize("grafana", ["annotations.json"], indirect=True)
+def test_publishers_share_their_metrics_in_one_registry(grafana: ReplayGrafana) -> None:
+    reg = CollectorRegistry()
+    first = GrafanaPublisher(_config(grafana.url), registry=reg)
+    second = GrafanaPublisher(_config(grafana.url), registry=reg)
+    first.annotate("task_rate", (("agent", "a"),), "warning", "x", 1_700_000_000)
+    second.annotate("task_rate", (("agent", "a"),), "warning", "y", 1_700_000_060)
+    assert reg.get_sample_value("sentinel_grafana_requests_total", {"operation": "annotate"}) == 2
+    assert reg.get_sample_value("sentinel_grafana_request_duration_seconds_count", {"operation": "annotate"}) == 2

@@ -131,7 +131,7 @@ def test_reconcile_resolves_what_the_policy_no_longer_confirms(store: Store) -> 
     box = Outbox(store, cfg)
     other = labels_key({"agent": "a2"})
     box.observe(cfg.watches[0], [_firing(), _firing(series=other)], interval=60, now=T0)
-    gone = box.reconcile("lat", lambda kind, series, start: series == other, at=T0 + 300, now=T0 + 300)
+    gone = box.reconcile("lat", lambda kind, series, start, severity: series == other, at=T0 + 300, now=T0 + 300)
     assert [a.series_key for a in gone] == [SERIES]
     assert {a.series_key: a.ends_at for a in box.alerts()} == {SERIES: T0 + 300, other: None}
 

@@ -194,7 +194,7 @@ def test_raw_counter_resets_are_repaired(prom: PrometheusServer, registry: Colle
     expected = np.array([_repaired(k) for k in range(N)])
     np.testing.assert_array_equal(batch.values[0], expected)
     labels = {"source": "prometheus", "watch": "w"}
-    assert registry.get_sample_value("sentinel_source_counter_resets_total", labels) == 2
+    assert registry.get_sample_value("sentinel_source_reset_repairs_total", labels) == 2
     # a reset between two fetches is repaired with the carried state
     src2 = _source(prom.url, CollectorRegistry())
     first = src2.fetch(_watch("t_requests_total"), T0, T0 + 60 * 100)
@@ -277,6 +277,12 @@ class _Faulty(BaseHTTPRequestHandler):
             body, status = b"{}", 200
         elif self.mode == "html":
             body, status = b"<html>login</html>", 200
+        elif self.mode == "drop":  # promise 1000 bytes, send 2, hang up
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"')
+            return
         else:
             body, status = b'{"status":"error","errorType":"internal","error":"boom"}', int(self.mode)
         try:
@@ -336,6 +342,7 @@ def faulty() -> Iterator[Callable[[str], tuple[int, type[_Faulty]]]]:
         ("429", "HTTP 429", "http_4xx", 3),
         ("404", "HTTP 404", "http_4xx", 1),
         ("html", "did not answer like a Prometheus API", "bad_response", 1),
+        ("drop", "failed (ChunkedEncodingError) (after 3 attempts)", "connection", 3),
         ("sleep", "within 1s (after 3 attempts)", "timeout", 3),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from prometheus_client import CollectorRegistry, generate_latest
 
 from sentinel.config import PrometheusConfig, WatchConfig
 from sentinel.sources.base import SourceError, grid
 from sentinel.sources.counters import repair_counter_resets
+from sentinel.sources.metrics import source_metrics
 from sentinel.sources.prometheus import PrometheusSource, _http_error
+from sentinel.sources.prometheus_decode import MatrixDecoder
 
 
 @given(st.integers(-10**9, 10**10), st.integers(0, 10**6), st.integers(1, 86_400))
@@ -97,13 +102,29 @@ _series = st.fixed_dictionaries(
 @given(st.lists(_series | _json, max_size=4))
 def test_any_answer_is_a_batch_or_a_source_error(result: list) -> None:
     """Whatever a (broken) server sends as data.result, decoding never raises anything but SourceError."""
-    src = PrometheusSource(PrometheusConfig())
+    decoder = MatrixDecoder(default_cap=3, registry=CollectorRegistry())
     watch = WatchConfig(name="w", query="up", every=60)
     ts = np.arange(0, 1200, 60)
     try:
-        batch = src._decode(watch, [result], ts, 60)
+        batch = decoder.decode(watch, [result], ts)
     except SourceError as exc:
         assert "\n" not in str(exc)
         return
     assert batch.values.shape == (batch.n_series, len(ts))
     assert not np.isinf(batch.values).any()
+
+
+def test_source_metrics_pass_promtool_check() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (scripts/install-services.sh)")
+    registry = CollectorRegistry()
+    m = source_metrics(registry)
+    for family in (m.requests, m.errors):
+        family.labels("prometheus", "w", "ok").inc()
+    m.request_duration.labels("prometheus", "w").observe(0.1)
+    m.series.labels("prometheus", "w").set(3)
+    for c in (m.retries, m.series_dropped, m.nonfinite_samples, m.counter_resets):
+        c.labels("prometheus", "w").inc()
+    out = subprocess.run([promtool, "check", "metrics"], input=generate_latest(registry), capture_output=True)
+    assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()

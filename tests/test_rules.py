@@ -129,3 +129,21 @@ def test_alertmanager_example_inhibits_warning_by_critical_of_the_same_watch() -
     rule = doc["inhibit_rules"][0]
     assert rule["source_matchers"] == ['severity="critical"'] and rule["target_matchers"] == ['severity="warning"']
     assert rule["equal"] == ["watch"]
+
+
+def test_resolve_after_keeps_the_alert_firing_and_is_tested(tmp_path: Path) -> None:
+    """``resolve_after`` becomes ``keep_firing_for``; the generated test checks it (and fails without it)."""
+    cfg = Config.model_validate({"watches": [
+        {"name": "q", "query": "agent_queue_depth", "alert": {"for": "3m", "resolve_after": "10m"}}]})
+    for rel, text in render(cfg).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    rule = yaml.safe_load((tmp_path / "sentinel-watches.yml").read_text())["groups"][0]["rules"][0]
+    assert rule["keep_firing_for"] == "10m" and rule["for"] == "3m"
+    promtool = _tool("promtool")
+    proc = _run(promtool, "test", "rules", "tests/sentinel-watches.test.yml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout
+    rules_file = tmp_path / "sentinel-watches.yml"
+    rules_file.write_text(rules_file.read_text().replace("keep_firing_for: 10m", "keep_firing_for: 2m"))
+    proc = _run(promtool, "test", "rules", "tests/sentinel-watches.test.yml", cwd=tmp_path)
+    assert proc.returncode != 0

@@ -11,8 +11,8 @@ data's own time (the simulator's clock), so a simulated week reads like one.
 >>> c.emit([AlertEvent("firing", "queue", (("agent", "a1"),), 0, 0, value=42.0, expected=10.0,
 ...                    lower=5.0, upper=15.0, score=0.9995)])
 >>> print(out.getvalue().rstrip())
-TIME (UTC)        STATUS    SEVERITY  WATCH                 SERIES                     VALUE  EXPECTED (BAND)              SCORE
-1970-01-01 00:00  FIRING    warning   queue                 {agent="a1"}                  42  10 (5 .. 15)                0.9995
+TIME (UTC)        STATUS    SEVERITY  WATCH               SERIES                   VALUE  EXPECTED (BAND)          SCORE
+1970-01-01 00:00  FIRING    warning   queue               {agent="a1"}                42  10 (5 .. 15)            0.9995
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sentinel.alerting.policy import AlertEvent
 from sentinel.config import format_duration
 from sentinel.series import format_labels
 
-_COLS = "{:<16}  {:<8}  {:<8}  {:<20}  {:<22}  {:>8}  {:<26}  {:>6}"
+_COLS = "{:<16}  {:<8}  {:<8}  {:<18}  {:<20}  {:>8}  {:<22}  {:>6}"
 
 
 def _num(x: float) -> str:
@@ -73,5 +73,5 @@ class ConsoleOutput:
             score = "-" if not math.isfinite(e.score) else f"{e.score:.4f}"
         if e.status == "resolved":
             band = f"after {format_duration(e.at - e.starts_at)}" if e.kind != "absent" else band
-        return _COLS.format(when, status, e.severity, _clip(e.watch, 20), _clip(format_labels(e.labels), 22),
-                            value, _clip(band, 26), score)
+        return _COLS.format(when, status, e.severity, _clip(e.watch, 18), _clip(format_labels(e.labels), 20),
+                            value, _clip(band, 22), score)

@@ -114,7 +114,7 @@ class Notifier:
         self._gauges()
         return changed
 
-    def reconcile(self, watch: str, current: Callable[[str, Labels, int], bool], at: int) -> list[OutboxAlert]:
+    def reconcile(self, watch: str, current: Callable[[str, Labels, int, str], bool], at: int) -> list[OutboxAlert]:
         gone = self.outbox.reconcile(watch, current, at, self.clock())
         if gone:
             log.info("watch %s: resolved %d alert(s) its model no longer confirms", watch, len(gone))

@@ -47,9 +47,10 @@ def rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
 
 
-def episode_key(watch: str, kind: str, series: Labels, starts_at: int) -> str:
-    """The store key of one alert episode."""
-    return f"{watch}|{kind}|{json.dumps(dict(series), sort_keys=True)}|{starts_at}"
+def episode_key(watch: str, kind: str, series: Labels, starts_at: int, severity: str) -> str:
+    """The store key of one alert episode at one severity (a capacity alert escalating from
+    warning to critical is a new Alertmanager alert: the severity is a label)."""
+    return f"{watch}|{kind}|{json.dumps(dict(series), sort_keys=True)}|{starts_at}|{severity}"
 
 
 @dataclass
@@ -130,25 +131,36 @@ class Outbox:
         changed: list[OutboxAlert] = []
         with self._lock:
             for e in events:
-                key = episode_key(e.watch, e.kind, e.labels, e.starts_at)
-                a = self._alerts.get(key)
-                if a is None:
-                    a = self._new(watch, e, key, interval, now)
-                    self._alerts[key] = a
-                elif e.status == "firing" or a.resolved:
-                    continue  # a replayed transition we already hold
-                if e.status == "resolved":
-                    a.ends_at = e.at
-                    a.learned_at = now
-                    a.annotations = render.annotations(
-                        watch, self.config, e.labels, e.kind, a.annotations["summary"], a.annotations["description"],
-                        e.starts_at, e.at)
-                    a.evidence["resolved_value"] = e.value
-                if not self.deliver:
-                    a.firing_delivered_at = a.resolved_delivered_at = now
-                changed.append(a)
+                if e.status == "firing":
+                    key = episode_key(e.watch, e.kind, e.labels, e.starts_at, e.severity)
+                    if key in self._alerts:
+                        continue  # a replayed transition we already hold
+                    a = self._alerts[key] = self._new(watch, e, key, interval, now)
+                    touched = [a]
+                else:  # resolves the episode at whatever severity it is held
+                    base = episode_key(e.watch, e.kind, e.labels, e.starts_at, "")
+                    touched = [a for k, a in self._alerts.items() if k.startswith(base) and not a.resolved]
+                    if not touched:
+                        key = episode_key(e.watch, e.kind, e.labels, e.starts_at, e.severity)
+                        if key in self._alerts:
+                            continue  # a replayed resolution we already hold
+                        # an episode we never saw fire (its state was lost): still owed to Alertmanager
+                        touched = [self._alerts.setdefault(key, self._new(watch, e, key, interval, now))]
+                    for a in touched:
+                        self._resolve(a, watch, e, now)
+                for a in touched:
+                    if not self.deliver:
+                        a.firing_delivered_at = a.resolved_delivered_at = now
+                changed.extend(touched)
             self._persist(changed)
         return changed
+
+    def _resolve(self, a: OutboxAlert, watch: WatchConfig, e: AlertEvent, now: float) -> None:
+        a.ends_at = e.at
+        a.learned_at = now
+        a.annotations = render.annotations(watch, self.config, e.labels, e.kind, a.annotations["summary"],
+                                           a.annotations["description"], e.starts_at, e.at)
+        a.evidence["resolved_value"] = e.value
 
     def _new(self, watch: WatchConfig, e: AlertEvent, key: str, interval: float, now: float) -> OutboxAlert:
         return OutboxAlert(
@@ -165,13 +177,14 @@ class Outbox:
         )
 
     def reconcile(
-        self, watch: str, current: Callable[[str, Labels, int], bool], at: int, now: float
+        self, watch: str, current: Callable[[str, Labels, int, str], bool], at: int, now: float
     ) -> list[OutboxAlert]:
-        """Resolve (at data time ``at``) firing episodes of ``watch`` that ``current(kind, series, starts_at)``
-        no longer confirms: after a crash replay or a removed watch, nothing stays firing by mistake."""
+        """Resolve (at data time ``at``) firing episodes of ``watch`` that ``current(kind, series,
+        starts_at, severity)`` no longer confirms: after a crash replay, a capacity alert's
+        escalation or a removed watch, nothing stays firing by mistake."""
         with self._lock:
-            gone = [a for a in self._alerts.values()
-                    if a.watch == watch and not a.resolved and not current(a.kind, a.series_key, a.starts_at)]
+            gone = [a for a in self._alerts.values() if a.watch == watch and not a.resolved
+                    and not current(a.kind, a.series_key, a.starts_at, a.severity)]
             for a in gone:
                 a.ends_at = max(at, a.starts_at)
                 a.learned_at = now

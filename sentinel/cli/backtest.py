@@ -31,7 +31,7 @@ import numpy as np
 import typer
 
 from sentinel.cli.app import app, fail
-from sentinel.cli.backtest_report import build_report, plot_replay, print_report, truth_from_windows
+from sentinel.cli.backtest_report import build_report, pick_series, plot_replay, print_report, truth_from_windows
 from sentinel.config import Config, WatchConfig, parse_duration
 from sentinel.series import Batch, SeriesIndex
 
@@ -204,9 +204,10 @@ def backtest(
     warmup: str = typer.Option(None, "--warmup", help="history learned before --from, alerts not reported "
                                                       "(default: 0 for CSV, 1d otherwise)"),
     chunk: int = typer.Option(1440, min=1, help="steps per replay cycle"),
-    plot: Path = typer.Option(Path("backtest.png"), "--plot", help="PNG to write ('' for none)"),
+    plot: str = typer.Option("backtest.png", "--plot", help="PNG to write ('' for none)"),
     json_out: Path = typer.Option(None, "--json", help="write the report as JSON here"),
     series: str = typer.Option(None, "--series", help="plot this series, e.g. agent=agent-03"),
+    detector: str = typer.Option(None, "--detector", help="replay with this detector kind instead of the watch's"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Replay a time range through a watch's detector and policy; report alerts and label scores."""
@@ -216,6 +217,9 @@ def backtest(
     from sentinel.sources.base import SourceError
 
     try:
+        for out in (Path(plot) if plot else None, json_out):
+            if out is not None and not out.resolve().parent.is_dir():
+                raise ValueError(f"cannot write {out}: directory {out.resolve().parent} does not exist")
         cfg = load_config(config) if config is not None else None
         fleet = None
         if csv is not None:
@@ -246,6 +250,13 @@ def backtest(
                     raise ValueError("--from is required when replaying from Prometheus")
                 t_from, t_to = parse_time(start), parse_time(end) if end else int(time.time())
             truth = None
+        if detector is not None:
+            from sentinel.config import DetectorConfig
+            from sentinel.detect import KINDS
+
+            if detector not in KINDS:
+                raise ValueError(f"unknown detector kind {detector!r}: choose from {', '.join(KINDS)}")
+            wcfg = wcfg.model_copy(update={"detector": DetectorConfig(kind=detector)})
         result = replay(wcfg, source, t_from, t_to, warmup=learn, chunk=chunk, progress=not quiet)
     except ConfigError as exc:
         fail("; ".join(exc.problems))
@@ -257,11 +268,15 @@ def backtest(
         from sentinel.sources.simulated import parse_query
 
         truth = fleet.truth(parse_query(wcfg.query or "")[0], result.batch)
+    try:
+        shown = pick_series(result, truth, series)
+    except ValueError as exc:
+        fail(str(exc))
     report = build_report(result, truth, fleet)
     print_report(report, result)
     try:
-        if str(plot):
-            plot_replay(result, truth, plot, series)
+        if plot:
+            plot_replay(result, truth, Path(plot), shown)
             typer.echo(f"plot -> {plot}")
         if json_out is not None:
             json_out.write_text(json.dumps(report, indent=2, default=str))

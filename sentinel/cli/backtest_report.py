@@ -86,7 +86,8 @@ def nab_scores(windows: list[list[tuple[int, int]]], detections: np.ndarray) -> 
     return out
 
 
-def _pick_series(r: Replay, truth: np.ndarray | None, series: str | None) -> int:
+def pick_series(r: Replay, truth: np.ndarray | None, series: str | None) -> int:
+    """The row to plot: the one ``series`` (``name=value,...``) names, else the one with most alerts."""
     b = r.batch
     if series:
         want = labels_key(dict(kv.split("=", 1) for kv in series.split(",") if "=" in kv))
@@ -103,14 +104,13 @@ def _pick_series(r: Replay, truth: np.ndarray | None, series: str | None) -> int
     return int(np.argmax(counts))
 
 
-def plot_replay(r: Replay, truth: np.ndarray | None, path: Path, series: str | None = None) -> None:
-    """PNG of one series: value, expected band, alerts (red) and truth windows (green); score below."""
+def plot_replay(r: Replay, truth: np.ndarray | None, path: Path, i: int) -> None:
+    """PNG of series row ``i``: value, expected band, alerts (red) and truth windows (green); score below."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    i = _pick_series(r, truth, series)
     b, s = r.batch, r.scores
     t = b.timestamps.astype("datetime64[s]")
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, height_ratios=[3, 1])

@@ -115,6 +115,8 @@ class OnlineDetector:
 
     def process(self, batch: Batch) -> Scores:
         """Score every column, then learn it (causal: row t sees rows < t)."""
+        if batch.n_series == 0:  # an empty query result: nothing to score or learn
+            return Scores.empty(0, batch.n_steps)
         self._on_batch(batch)
         rows, state = self._gather(batch)
         out = Scores.empty(batch.n_series, batch.n_steps)

@@ -2,9 +2,12 @@
 
 One baseline per series, all series in one set of numpy arrays:
 
-- ``level``: the de-seasonalised level the expected value is built on
-  (guarded: it learns only what the guard lets through, with residuals
-  clipped to a few scales, so a spike cannot drag it);
+- ``local``: a local level (exponentially weighted, ~10 steps), the
+  expected value of a series without seasonality;
+- ``level``: the slower de-seasonalised level the seasonal profiles sit on
+  (slow, so that it does not absorb the daily swing before the profile
+  learns it); both are guarded: they learn only what the guard lets through,
+  with residuals clipped to a few scales, so a spike cannot drag them;
 - ``slow``: a long memory of the level (guarded), the reference of the change
   member;
 - ``fast`` and ``mid``: short memories that learn *everything*, so they
@@ -13,7 +16,7 @@ One baseline per series, all series in one set of numpy arrays:
   guard judges a shift to be permanent;
 - seasonal profiles: a daily one (up to 288 slots) and a weekly one on top
   (up to 168 slots, i.e. hour-of-week), both learned all the time; which of
-  *none / daily / daily+weekly* a series uses is chosen online per series by
+  *local level / level+daily / level+daily+weekly* a series uses is chosen online per series by
   the decayed absolute error of each candidate's one-step prediction, with a
   small bias toward the simpler model;
 - ``scale``: the decayed mean absolute residual (robust: residuals are clipped
@@ -58,7 +61,8 @@ class SeasonalBaseline:
     def __init__(
         self,
         step: int,
-        alpha_level: float = 0.1,
+        alpha_local: float = 0.1,
+        alpha_level: float = 0.02,
         alpha_slow: float = 0.01,
         alpha_fast: float = 0.25,
         alpha_mid: float = 1 / 16,
@@ -71,9 +75,12 @@ class SeasonalBaseline:
         warmup: int = 12,
         rough_floor: float = 0.1,
     ) -> None:
+        if int(step) <= 0:
+            raise ValueError(f"the sampling step must be a positive number of seconds, got {step}")
         self.step = int(step)
         self.warmup = warmup
         self.rough_floor = rough_floor
+        self.alpha_local = alpha_local
         self.alpha_level = alpha_level
         self.alpha_slow = alpha_slow
         self.alpha_fast = alpha_fast
@@ -90,6 +97,7 @@ class SeasonalBaseline:
     def init_state(self, n: int) -> dict[str, np.ndarray]:
         nan = np.full(n, np.nan)
         return {
+            "b.local": nan.copy(),
             "b.level": nan.copy(),
             "b.slow": nan.copy(),
             "b.fast": nan.copy(),
@@ -145,7 +153,7 @@ class SeasonalBaseline:
         """Expected value and the seasonal part in use, per series."""
         daily, weekly, model, _, _ = self.components(st, t)
         season = np.where(model >= 1, daily, 0.0) + np.where(model >= 2, weekly, 0.0)
-        return st["b.level"] + season, season
+        return np.where(model == 0, st["b.local"], st["b.level"] + season), season
 
     def scale(self, st: dict[str, np.ndarray]) -> np.ndarray:
         """Residual scale with a floor (relative to the level) for near-constant series."""
@@ -155,58 +163,51 @@ class SeasonalBaseline:
     # -- learning ------------------------------------------------------------------
     def learn(self, st: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         """Learn one step; ``weight`` (0..1) gates the guarded memories only."""
-        seen = np.isfinite(x)
+        seen = ~np.isnan(x)
         if not seen.any():
             return
         x0 = np.where(seen, x, 0.0)
         daily, weekly, model, d_slot, w_slot = self.components(st, t)
         season = np.where(model >= 1, daily, 0.0) + np.where(model >= 2, weekly, 0.0)
-        level = st["b.level"]
-        fresh = seen & ~np.isfinite(level)
+        fresh = seen & np.isnan(st["b.local"])
         if fresh.any():  # first value of a series: start every memory there
-            for k in ("b.level", "b.slow", "b.fast", "b.mid"):
+            for k in ("b.local", "b.level", "b.slow", "b.fast", "b.mid"):
                 st[k][fresh] = x0[fresh]
-            level = st["b.level"]
-        n = st["b.n"]
+        local, level, n = st["b.local"], st["b.level"], st["b.n"]
         w = np.where(seen, weight, 0.0)
-        sc = self.scale(st)
-        lim = np.where(n >= self.warmup, self.clip * sc, np.inf)  # no clipping while the scale is unknown
+        lim = np.where(n >= self.warmup, self.clip * self.scale(st), np.inf)  # no clipping while the scale is unknown
+        warm = 1.0 / (n + 1.0)
         # candidate errors (only for what the guard accepts)
-        cand = np.stack([level, level + daily, level + daily + weekly], axis=1)
-        err = np.abs(x0[:, None] - cand)
-        a_sel = np.maximum(self.alpha_select, 1.0 / (n + 1.0))[:, None] * w[:, None]
+        r_season = x0 - level - daily - weekly
+        err = np.abs(np.stack([x0 - local, x0 - level - daily, r_season], axis=1))
+        a_sel = (np.maximum(self.alpha_select, warm) * w)[:, None]
         st["b.err"] += a_sel * (np.minimum(err, lim[:, None]) - st["b.err"])
         # residual scale of the model in use
-        resid = x0 - level - season
-        a_sc = np.maximum(self.alpha_scale, 1.0 / np.maximum(n, 1.0)) * w
+        resid = np.abs(x0 - np.where(model == 0, local, level + season))
         prev = _nan0(st["b.scale"])
-        new_scale = prev + a_sc * (np.minimum(np.abs(resid), lim) - prev)
-        learn_scale = (w > 0) & ~fresh
-        st["b.scale"] = np.where(learn_scale, np.where(n > 1, new_scale, np.abs(resid)), st["b.scale"])
-        # guarded memories, robust to outliers
-        deseason = x0 - season
-        r_level = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
-        a_lv = np.maximum(self.alpha_level, 1.0 / (n + 1.0)) * w
-        st["b.level"] = level + a_lv * r_level
-        a_sl = np.maximum(self.alpha_slow, 1.0 / (n + 1.0)) * w
-        st["b.slow"] += a_sl * np.minimum(np.maximum(deseason - st["b.slow"], -lim), lim)
-        r_s = np.minimum(np.maximum(x0 - level - daily - weekly, -lim), lim)
+        a_sc = np.maximum(self.alpha_scale, 1.0 / np.maximum(n, 1.0)) * w
+        new_scale = np.where(n > 1, prev + a_sc * (np.minimum(resid, lim) - prev), resid)
+        st["b.scale"] = np.where((w > 0) & ~fresh, new_scale, st["b.scale"])
+        # guarded memories, robust to outliers: a local level, and a slow level + profiles
+        st["b.local"] = local + np.maximum(self.alpha_local, warm) * w * np.minimum(np.maximum(x0 - local, -lim), lim)
+        r_s = np.minimum(np.maximum(r_season, -lim), lim)
+        st["b.level"] = level + np.maximum(self.alpha_level, warm) * w * r_s
         self._add(st["b.daily"], d_slot, self.alpha_season * w * r_s)
         self._add(st["b.weekly"], w_slot, 0.5 * self.alpha_season * w * r_s)
+        deseason = x0 - season
+        a_sl = np.maximum(self.alpha_slow, warm) * w
+        st["b.slow"] += a_sl * np.minimum(np.maximum(deseason - st["b.slow"], -lim), lim)
         # fast memories learn everything that was seen
-        a_f = np.where(seen, np.maximum(self.alpha_fast, 1.0 / (n + 1.0)), 0.0)
-        st["b.fast"] += a_f * (deseason - st["b.fast"])
-        a_m = np.where(seen, np.maximum(self.alpha_mid, 1.0 / (n + 1.0)), 0.0)
-        st["b.mid"] += a_m * (deseason - st["b.mid"])
+        st["b.fast"] += np.where(seen, np.maximum(self.alpha_fast, warm), 0.0) * (deseason - st["b.fast"])
+        st["b.mid"] += np.where(seen, np.maximum(self.alpha_mid, warm), 0.0) * (deseason - st["b.mid"])
         # roughness: unguarded mean |step change|, a floor for the scale of spiky, mostly flat series
-        jump = np.abs(x0 - st["b.last"])
+        jump = x0 - st["b.last"]
         known = seen & ~np.isnan(jump)
-        st["b.rough"] = np.where(known, st["b.rough"] + self.alpha_scale * (np.where(known, jump, 0.0)
-                                                                            - st["b.rough"]), st["b.rough"])
+        st["b.rough"] += np.where(known, self.alpha_scale, 0.0) * (np.abs(np.where(known, jump, 0.0)) - st["b.rough"])
         st["b.last"] = np.where(seen, x0, st["b.last"])
         st["b.n"] = n + seen
 
     def rebase(self, st: dict[str, np.ndarray], mask: np.ndarray) -> None:
         """Accept a sustained shift: re-anchor the guarded memories to the fast one."""
-        for k in ("b.level", "b.slow", "b.mid"):
+        for k in ("b.local", "b.level", "b.slow", "b.mid"):
             st[k][mask] = st["b.fast"][mask]

@@ -194,6 +194,17 @@ def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> Non
         os.close(dfd)
 
 
+def _sweep_stale_temps(path: Path, older_than: float = 3600.0) -> None:
+    """Remove temporary files a killed writer left next to ``path`` (old ones only: a live writer's are new)."""
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+        except OSError:
+            pass
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -269,6 +280,8 @@ def save(detector: Any, target: str | Path, *, watch: str | None = None, trained
         card = model_card(detector, tree, watch=watch, trained_from=trained_from, trained_to=trained_to)
         meta = json.dumps({"format": FORMAT, "model": tree, "card": card}).encode()
         arrays = {**enc.arrays, _META: np.frombuffer(meta, dtype=np.uint8)}
+        for target_file in (path, card_json, card_md):
+            _sweep_stale_temps(target_file)
         _atomic_write(path, lambda f: np.savez(f, **arrays))
         _atomic_write(card_json, lambda f: f.write(json.dumps(card, indent=2).encode()))
         _atomic_write(card_md, lambda f: f.write(_card_markdown(card).encode()))

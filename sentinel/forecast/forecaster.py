@@ -34,7 +34,8 @@ _METHODS = {
     "naive": "naive",
     "seasonal_naive": "seasonal_naive",
     "linear": "linear",
-    "ets": "ets_damped",
+    "quadratic": "quadratic",
+    "ets": "ets_",
     "holt_winters": "holt_winters",
     "decomposed": "decomposed",
 }
@@ -96,9 +97,10 @@ class Forecaster:
     """Choose a member by rolling-origin validation, forecast, and calibrate intervals on its errors.
 
     ``method`` restricts the candidates (``auto`` tries all: seasonal-naive,
-    damped ETS, robust linear trends and, with two days of history, damped
-    Holt-Winters and seasonal decomposition + trend).  ``level`` is the
-    central coverage of ``lower``/``upper``.
+    damped and undamped trend ETS, robust linear and quadratic trends and,
+    with two days of training data, damped Holt-Winters and seasonal
+    decomposition + trend; see ``members.py``).  ``level`` is the central
+    coverage of ``lower``/``upper``.
     """
 
     def __init__(self, method: str = "auto", level: float = 0.95, max_origins: int = 100) -> None:

@@ -11,9 +11,10 @@ origin would cost seconds per series, so every member splits into
   ``y[: o + 1]`` only).
 
 Members: seasonal-naive (the reference), robust linear trend (Theil-Sen-style
-median of slopes over a recent window), damped-trend exponential smoothing,
-damped Holt-Winters with a daily season, and a robust seasonal decomposition
-(daily + weekly) with a damped or linear trend on the adjusted series.
+median of slopes over a recent window), a quadratic trend (acceleration),
+damped and undamped trend exponential smoothing, damped Holt-Winters with a
+daily season, and a robust seasonal decomposition (daily + weekly) with a
+damped or linear trend on the adjusted series.
 ``y`` is gap-filled by the caller; members see no NaN.
 
 >>> y = np.arange(48, dtype=float)
@@ -95,18 +96,40 @@ class RobustLinear:
         return level[:, None] + slope[:, None] * np.arange(1, h + 1)
 
 
-class HoltWinters:
-    """Damped additive trend exponential smoothing, optionally with an additive season of ``m`` steps."""
+class Quadratic:
+    """Least-squares parabola through the last ``window`` samples: growth that accelerates (a leak
+    that speeds up, compounding usage).  Validation keeps it away from series where it overshoots."""
 
-    def __init__(self, m: int = 0) -> None:
+    def __init__(self, window: int) -> None:
+        self.window = max(6, window)
+        self.name = f"quadratic({self.window})"
+        self.min_origin = self.window - 1
+
+    def fit(self, y: np.ndarray) -> Self:
+        return self
+
+    def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+        w = self.window
+        x = (np.arange(w) - (w - 1)) / w  # scaled: well-conditioned normal equations
+        coef = np.linalg.pinv(np.column_stack([np.ones(w), x, x * x])) @ sliding_window_view(y, w)[origins - w + 1].T
+        xf = np.arange(1, h + 1) / w
+        return coef[0][:, None] + coef[1][:, None] * xf + coef[2][:, None] * xf * xf
+
+
+class HoltWinters:
+    """Additive-trend exponential smoothing (damped or not), optionally with an additive season of ``m`` steps."""
+
+    def __init__(self, m: int = 0, damped: bool = True) -> None:
         self.m = m
-        self.name = f"holt_winters_damped({m})" if m else "ets_damped"
+        self.damped = damped
+        kind = "damped" if damped else "trend"
+        self.name = f"holt_winters_{kind}({m})" if m else f"ets_{kind}"
         self.min_origin = 0
         self.params_: dict[str, float | np.ndarray] = {}
 
     def _model(self, y: np.ndarray, **init: object) -> ExponentialSmoothing:
         seasonal = {"seasonal": "add", "seasonal_periods": self.m} if self.m else {}
-        return ExponentialSmoothing(y, trend="add", damped_trend=True, **seasonal, **init)
+        return ExponentialSmoothing(y, trend="add", damped_trend=self.damped, **seasonal, **init)
 
     def fit(self, y: np.ndarray) -> Self:
         init = "heuristic" if self.m else "estimated"
@@ -119,14 +142,16 @@ class HoltWinters:
     def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
         p = self.params_
         init: dict[str, object] = {"initial_level": p["initial_level"], "initial_trend": p["initial_trend"]}
-        smooth = {k: p[k] for k in ("smoothing_level", "smoothing_trend", "damping_trend")}
+        smooth = {k: p[k] for k in ("smoothing_level", "smoothing_trend")}
+        if self.damped:
+            smooth["damping_trend"] = p["damping_trend"]
         if self.m:
             init["initial_seasonal"] = p["initial_seasons"]
             smooth["smoothing_seasonal"] = p["smoothing_seasonal"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = self._model(y, initialization_method="known", **init).fit(optimized=False, **smooth)
-        phi = float(p["damping_trend"])
+        phi = float(p["damping_trend"]) if self.damped else 1.0
         damp = np.cumsum(phi ** np.arange(1, h + 1))
         out = res.level[origins, None] + res.trend[origins, None] * damp
         if self.m:
@@ -160,8 +185,9 @@ def candidates(step: int, n_train: int, periods: tuple[int, ...]) -> list[Member
     day = periods[0] if periods else 1
     short, long = (max(12, -(-seconds // step)) for seconds in (6 * 3600, 48 * 3600))
     windows = sorted({min(w, n_train) for w in (short, long)})
-    members: list[Member] = [SeasonalNaive(day), HoltWinters()]
+    members: list[Member] = [SeasonalNaive(day), HoltWinters(), HoltWinters(damped=False)]
     members += [RobustLinear(w) for w in windows]
+    members.append(Quadratic(windows[-1]))
     if periods:
         members += [
             HoltWinters(day),

@@ -4,7 +4,10 @@ The history is split once: members estimate their parameters on the first
 part (the training prefix), then forecast from a set of origins spread over
 the rest, each origin seeing only the samples up to itself.  The member with
 the lowest mean absolute error (averaged per horizon, so long horizons count
-as much as short ones) wins, and its residuals calibrate the intervals.
+as much as short ones; origins weighted by recency with a half-life of a
+quarter of their span, so a regime change such as a deploy that starts a
+leak counts more than the quiet days before it) wins, and its residuals
+calibrate the intervals.
 
 >>> plan = ValidationPlan.make(n=2016, horizon=576, max_origins=100)
 >>> plan.train, plan.horizon, len(plan.origins), int(plan.origins[0])
@@ -69,6 +72,8 @@ def validate(
     best: tuple[float, Member, np.ndarray, np.ndarray] | None = None
     scores: dict[str, float] = {}
     origins = np.append(plan.origins, len(filled) - 1)
+    age = (plan.origins[-1] - plan.origins) / max(1.0, (plan.origins[-1] - plan.origins[0]) / 4)
+    weight = 0.5**age
     for member in members:
         try:
             member.fit(filled[: plan.train])
@@ -76,8 +81,10 @@ def validate(
         except (ValueError, np.linalg.LinAlgError, IndexError):
             continue
         res = residual_matrix(fc[:-1, : plan.horizon], observed, plan.origins)
+        err = np.abs(res)
+        ok = np.isfinite(err)
         with np.errstate(all="ignore"):
-            per_h = np.nanmean(np.abs(res), axis=0)
+            per_h = (np.where(ok, err, 0) * weight[:, None]).sum(axis=0) / (ok * weight[:, None]).sum(axis=0)
         score = float(np.nanmean(per_h)) if np.isfinite(per_h).any() else np.inf
         if not np.isfinite(fc).all():
             score = np.inf

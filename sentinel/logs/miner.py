@@ -51,7 +51,6 @@ logging.getLogger("drain3").setLevel(logging.WARNING)  # it logs every start and
 OVERFLOW_ID = 0
 """Template id of lines that matched nothing once the template cap was reached."""
 
-_CACHE_LIMIT = 200_000
 _STATE_VERSION = 1
 
 
@@ -99,7 +98,9 @@ class _AtomicFile(PersistenceHandler):
             self.loaded_meta = dict(doc.get("meta") or {})
             return base64.b64decode(doc["drain"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StateError(f"{self.path}: unreadable miner state ({exc.__class__.__name__}); move it away to start fresh") from None
+            raise StateError(
+                f"{self.path}: unreadable miner state ({exc.__class__.__name__}); move it away to start fresh"
+            ) from None
 
 
 class LogMiner:
@@ -108,6 +109,8 @@ class LogMiner:
     ``sim_th`` is drain's similarity threshold (share of equal constant tokens
     for a line to join a template) and ``depth`` its prefix-tree depth; the
     defaults were chosen on the labelled corpora of ``benchmarks/logs.py``.
+    ``cache_size`` bounds the masked-line cache (0 disables it); it is cleared
+    when full, which only costs speed.
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class LogMiner:
         sim_th: float = 0.5,
         depth: int = 4,
         state_path: str | Path | None = None,
+        cache_size: int = 200_000,
         registry: CollectorRegistry | None = None,
     ) -> None:
         if max_templates <= 0:
@@ -137,6 +141,7 @@ class LogMiner:
         self._tm = TemplateMiner(None, cfg)
         self._drain = self._tm.drain
         self._cache: dict[str, int] = {}
+        self._cache_size = cache_size
         self._warned_cap = False
         self._metrics = logs_metrics(registry)
         self._handler: _AtomicFile | None = None
@@ -173,9 +178,10 @@ class LogMiner:
         created = change == "cluster_created"
         if created:
             self._metrics.templates.labels(self.watch).set(len(drain.id_to_cluster))
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[masked] = cluster.cluster_id
+        if self._cache_size:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[masked] = cluster.cluster_id
         return Mined(cluster.cluster_id, created)
 
     def _overflow(self) -> None:

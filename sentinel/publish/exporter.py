@@ -107,6 +107,8 @@ class ResultCollector(Collector):
 
     def update(self, result: CycleResult) -> None:
         """Take the newest finite score, value and band of every series in ``result``."""
+        if result.forecast is not None:
+            self.update_forecast(**result.forecast.exporter_args())  # type: ignore[arg-type]
         batch = result.batch
         if batch.n_series == 0 or batch.n_steps == 0:
             return

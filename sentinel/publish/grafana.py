@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,7 +28,7 @@ from urllib.parse import urlencode
 import niquests
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from sentinel.config import Config, GrafanaConfig, WatchConfig
 from sentinel.publish import dashboards_common as c
@@ -108,14 +109,28 @@ class PublishError(Exception):
 class _Metrics:
     requests: Counter
     errors: Counter
+    latency: Histogram
 
-    @classmethod
-    def create(cls, registry: CollectorRegistry) -> _Metrics:
-        return cls(
-            Counter("sentinel_grafana_requests", "Grafana API calls by operation.", ["operation"], registry=registry),
-            Counter("sentinel_grafana_errors", "Failed Grafana API calls by operation.", ["operation"],
-                    registry=registry),
+
+_METRICS: dict[int, tuple[CollectorRegistry, _Metrics]] = {}
+_METRICS_LOCK = threading.Lock()
+
+
+def grafana_metrics(registry: CollectorRegistry) -> _Metrics:
+    """The Grafana client's collectors in ``registry``, created once (several publishers may share it)."""
+    with _METRICS_LOCK:
+        hit = _METRICS.get(id(registry))
+        if hit is not None and hit[0] is registry:
+            return hit[1]
+        r = {"registry": registry}
+        m = _Metrics(
+            Counter("sentinel_grafana_requests", "Grafana API calls by operation.", ["operation"], **r),
+            Counter("sentinel_grafana_errors", "Failed Grafana API calls by operation.", ["operation"], **r),
+            Histogram("sentinel_grafana_request_duration_seconds", "Wall time of one Grafana API call.",
+                      ["operation"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), **r),
         )
+        _METRICS[id(registry)] = (registry, m)
+        return m
 
 
 class GrafanaPublisher:
@@ -126,8 +141,7 @@ class GrafanaPublisher:
     follows ``tls_verify``.
     """
 
-    def __init__(self, config: Config, *, registry: CollectorRegistry | None = REGISTRY,
-                 metrics: _Metrics | None = None) -> None:
+    def __init__(self, config: Config, *, registry: CollectorRegistry | None = REGISTRY) -> None:
         self.config = config
         g = config.grafana or GrafanaConfig()
         self.grafana = g
@@ -137,12 +151,13 @@ class GrafanaPublisher:
             raise PublishError(f"grafana: cannot read the token/password file {exc.filename}: {exc.strerror}") from None
         self.api = GrafanaApi.from_url(g.url, credential=credential, timeout=float(g.timeout))
         self.api.client.verify = g.tls_verify
-        self.metrics = metrics or _Metrics.create(registry or CollectorRegistry())
+        self.metrics = grafana_metrics(registry or CollectorRegistry())
 
     def _call(self, operation: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         self.metrics.requests.labels(operation).inc()
         try:
-            return fn(*args, **kwargs)
+            with self.metrics.latency.labels(operation).time():
+                return fn(*args, **kwargs)
         except (GrafanaException, niquests.exceptions.RequestException) as exc:
             self.metrics.errors.labels(operation).inc()
             raise PublishError(f"grafana {operation} at {self.grafana.url}: {_reason(exc)}") from None
@@ -152,7 +167,8 @@ class GrafanaPublisher:
         uid = c.dashboard_uid(f"folder-{self.grafana.folder}")
         self.metrics.requests.labels("get_folder").inc()
         try:
-            return str(self.api.folder.get_folder(uid)["uid"])
+            with self.metrics.latency.labels("get_folder").time():
+                return str(self.api.folder.get_folder(uid)["uid"])
         except GrafanaClientError as exc:
             if exc.status_code != 404:
                 self.metrics.errors.labels("get_folder").inc()

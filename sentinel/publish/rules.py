@@ -2,9 +2,9 @@
 
 For teams that prefer Prometheus-evaluated alerts, the watches' alert
 policies become rules on sentinel's exported metrics (score over threshold
-for ``for``; time to limit under the warn/critical runway).  Hysteresis,
-direction and minimum deviation stay with sentinel's own policy, which sees
-the raw values.  A second file watches sentinel itself: an always-firing
+for ``for``, kept firing for ``resolve_after``; time to limit under the
+warn/critical runway).  Hysteresis, direction and minimum deviation stay
+with sentinel's own policy, which sees the raw values.  A second file watches sentinel itself: an always-firing
 Watchdog (dead-man's switch: silence means the alerting path is broken),
 sentinel down/absent, stale cycles, growing alert state, source errors and
 failing notifications.  Rules and tests come from the same code, and the
@@ -73,6 +73,8 @@ def watch_rules(config: Config) -> list[dict[str, Any]]:
             }
             if w.alert.for_:
                 rule["for"] = _dur(w.alert.for_)
+            if w.alert.resolve_after:
+                rule["keep_firing_for"] = _dur(w.alert.resolve_after)
             rule["labels"] = {"watch": w.name, "severity": w.alert.severity, **w.labels}
             rule["annotations"] = _annotations(
                 w, config, _SUMMARY,

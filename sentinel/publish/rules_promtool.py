@@ -76,12 +76,17 @@ def watch_cases(config: Config) -> list[dict[str, Any]]:
             if rule["alert"] == ANOMALY:
                 threshold = float(rule["expr"].rsplit(">=", 1)[1])
                 wait = _minutes(parse_duration(rule.get("for", 0)))
+                keep = _minutes(parse_duration(rule.get("keep_firing_for", 0)))
                 below = round(max(threshold - 0.01, threshold / 2), 6)  # just under: a lowered threshold fires
-                series += [{"series": _series(c.SCORE, hot), "values": f"{below:g}x5 1x{wait + 6}"},
-                           {"series": _series(c.SCORE, calm), "values": f"{below:g}x{wait + 12}"}]
+                # hot: over the threshold from 6m for exactly `for`, then just under it again
+                series += [{"series": _series(c.SCORE, hot), "values": f"{below:g}x5 1x{wait} {below:g}x{keep + 6}"},
+                           {"series": _series(c.SCORE, calm), "values": f"{below:g}x{wait + keep + 12}"}]
+                fired = [_alert(rule, hot, "1.000")]
                 cases += [{"eval_time": f"{5 + wait}m", "alertname": ANOMALY, "exp_alerts": []},
-                          {"eval_time": f"{6 + wait}m", "alertname": ANOMALY,
-                           "exp_alerts": [_alert(rule, hot, "1.000")]}]
+                          {"eval_time": f"{6 + wait}m", "alertname": ANOMALY, "exp_alerts": fired}]
+                if keep:
+                    cases.append({"eval_time": f"{6 + wait + keep}m", "alertname": ANOMALY, "exp_alerts": fired})
+                cases.append({"eval_time": f"{7 + wait + keep}m", "alertname": ANOMALY, "exp_alerts": []})
         runway = {r["alert"]: r for r in rules if r["alert"] in (RUNWAY_WARN, RUNWAY_CRIT)}
         if runway:
             warn = int(runway[RUNWAY_WARN]["expr"].rsplit("<", 1)[1])

@@ -82,8 +82,8 @@ def source_metrics(registry: CollectorRegistry = REGISTRY) -> SourceMetrics:
                 **kw,
             ),
             counter_resets=Counter(
-                "sentinel_source_counter_resets",
-                "Counter resets repaired in raw counter series.",
+                "sentinel_source_reset_repairs",
+                "Resets (drops to a lower value) repaired in raw counter series.",
                 ["source", "watch"],
                 **kw,
             ),

@@ -35,8 +35,8 @@ What this module guarantees (DESIGN §3), and why:
   unless ``tls_verify`` is false or a CA bundle path.
 
 The HTTP call goes through prometheus-api-client's ``custom_query_range``;
-decoding flattens every sample of a response into two numpy conversions
-(no per-point Python arithmetic).  ``last_timings`` holds the query/decode
+decoding (:mod:`sentinel.sources.prometheus_decode`) flattens every sample of
+a response into two numpy conversions (no per-point Python arithmetic).  ``last_timings`` holds the query/decode
 split of the last fetch for benchmarks.
 """
 
@@ -47,10 +47,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import chain
-from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -60,19 +58,15 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from urllib3.util.retry import Retry
 
 from sentinel.config import PrometheusConfig, WatchConfig
-from sentinel.series import Batch, Labels, format_labels
+from sentinel.series import Batch
 from sentinel.sources.base import SourceError, grid
-from sentinel.sources.counters import is_raw_counter_query, repair_counter_resets
 from sentinel.sources.metrics import source_metrics
+from sentinel.sources.prometheus_decode import SOURCE, MatrixDecoder, Result
 
 log = logging.getLogger(__name__)
 
-SOURCE = "prometheus"
 _MAX_BACKOFF = 10.0
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.S)
-
-Result = list[dict[str, Any]]
-
 
 class PrometheusSource:
     """:class:`~sentinel.sources.base.Source` over a Prometheus HTTP API.
@@ -117,10 +111,7 @@ class PrometheusSource:
             retry=Retry(0, read=False),
             timeout=cfg.timeout,
         )
-        self._admitted: dict[str, list[Labels]] = {}
-        self._key_cache: dict[str, dict[tuple[tuple[str, str], ...], Labels]] = {}
-        self._last_keys: dict[str, tuple[list[dict[str, str]], list[Labels]]] = {}
-        self._counters: dict[str, dict[Labels, tuple[float, float]]] = {}
+        self._decoder = MatrixDecoder(cfg.max_series_per_watch, registry)
         self.last_timings: dict[str, float] = {"query": 0.0, "decode": 0.0}
 
     # -- public ---------------------------------------------------------------
@@ -141,7 +132,7 @@ class PrometheusSource:
             parts.append(self._query(watch, int(timestamps[c0]), int(timestamps[c1 - 1]), step))
             query_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        batch = self._decode(watch, parts, timestamps, step)
+        batch = self._decoder.decode(watch, parts, timestamps)
         self.last_timings = {"query": query_s, "decode": time.perf_counter() - t0}
         self._metrics.series.labels(SOURCE, watch.name).set(batch.n_series)
         return batch
@@ -180,8 +171,12 @@ class PrometheusSource:
                 reason = f"no answer from {self._where} within {self._cfg.timeout}s"
             except requests.exceptions.ConnectionError:
                 outcome, transient, reason = "connection", True, f"cannot connect to {self._where}"
-            except (ValueError, KeyError, TypeError) as exc:
-                outcome, reason = "bad_response", f"{self._where} did not answer like a Prometheus API ({exc})"
+            except (requests.exceptions.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+                detail = _one_line(str(exc), 120)
+                outcome, reason = "bad_response", f"{self._where} did not answer like a Prometheus API ({detail})"
+            except requests.exceptions.RequestException as exc:  # e.g. the connection dropped mid-answer
+                outcome, transient = "connection", True
+                reason = f"request to {self._where} failed ({type(exc).__name__})"
             finally:
                 self._metrics.request_duration.labels(SOURCE, watch.name).observe(time.perf_counter() - t0)
             self._metrics.requests.labels(SOURCE, watch.name, outcome).inc()
@@ -196,134 +191,6 @@ class PrometheusSource:
             self._metrics.retries.labels(SOURCE, watch.name).inc()
             self._sleep(delay)
         raise AssertionError("unreachable")
-
-    # -- decoding -------------------------------------------------------------
-
-    def _decode(self, watch: WatchConfig, parts: Sequence[Result], timestamps: np.ndarray, step: int) -> Batch:
-        """Responses (one per chunk) -> one batch on ``timestamps``, series capped."""
-        try:
-            part_keys = [self._keys(watch.name, result) for result in parts]
-            part_values = [[s["values"] for s in result] for result in parts]
-        except (KeyError, AttributeError, TypeError) as exc:
-            raise SourceError(f"watch {watch.name!r}: malformed series in Prometheus' answer ({exc})") from None
-        if len(parts) == 1:
-            keys = part_keys[0]
-        else:
-            order: dict[Labels, None] = {}
-            for keys in part_keys:
-                order.update(dict.fromkeys(keys))
-            keys = list(order)
-        kept = self._cap(watch, keys)
-        row_of = None if kept is keys and len(parts) == 1 else {k: i for i, k in enumerate(kept)}
-        values = np.full((len(kept), len(timestamps)), np.nan)
-        nonfinite = 0
-        first = int(timestamps[0]) if len(timestamps) else 0
-        for keys, series_values in zip(part_keys, part_values, strict=True):
-            if row_of is None:
-                rows = np.arange(len(keys))
-            else:
-                rows = np.fromiter((row_of.get(k, -1) for k in keys), dtype=np.intp, count=len(keys))
-            nonfinite += self._fill(watch, values, series_values, rows, first, step)
-        if nonfinite:
-            self._metrics.nonfinite_samples.labels(SOURCE, watch.name).inc(nonfinite)
-        assert watch.query is not None
-        if kept and is_raw_counter_query(watch.query):
-            values = self._repair_counters(watch.name, kept, values)
-        return Batch(timestamps, values, tuple(kept), step)
-
-    def _keys(self, watch_name: str, result: Result) -> list[Labels]:
-        """Canonical (sorted) label keys of a response's series.
-
-        Steady-state cycles return the same series in the same order, so the
-        whole list of label dicts is first compared with the last response's
-        (a C-level comparison); otherwise each series goes through a per-watch
-        cache, so only new series pay for sorting.
-        """
-        metrics = [s["metric"] for s in result]
-        last = self._last_keys.get(watch_name)
-        if last is not None and last[0] == metrics:
-            return last[1]
-        cache = self._key_cache.setdefault(watch_name, {})
-        if len(cache) > 2 * self._cfg.max_series_per_watch + len(result):
-            cache.clear()  # bounded under label churn
-        keys = []
-        for m in metrics:
-            raw = tuple(m.items())
-            key = cache.get(raw)
-            if key is None:
-                key = cache[raw] = tuple(sorted((str(k), str(v)) for k, v in raw))
-            keys.append(key)
-        self._last_keys[watch_name] = (metrics, keys)
-        return keys
-
-    @staticmethod
-    def _fill(
-        watch: WatchConfig, values: np.ndarray, series_values: list[Any], rows: np.ndarray, first: int, step: int
-    ) -> int:
-        """Scatter one response's samples into ``values`` (``rows``: target row or -1); returns non-finite count."""
-        take = np.flatnonzero(rows >= 0)
-        if not len(take):
-            return 0
-        picked = series_values if len(take) == len(rows) else [series_values[i] for i in take.tolist()]
-        try:
-            lengths = np.fromiter(map(len, picked), dtype=np.intp, count=len(picked))
-            flat = list(chain.from_iterable(chain.from_iterable(picked)))
-            if len(flat) != 2 * int(lengths.sum()):
-                raise ValueError("samples are not [time, value] pairs")
-            n = len(flat) // 2
-            ts = np.fromiter(flat[0::2], dtype=np.float64, count=n)
-            vs = np.fromiter(map(float, flat[1::2]), dtype=np.float64, count=n)
-        except (TypeError, ValueError) as exc:
-            raise SourceError(f"watch {watch.name!r}: malformed samples in Prometheus' answer ({exc})") from None
-        pos = (ts - first) / step
-        pos[~np.isfinite(pos) | (pos < 0) | (pos >= values.shape[1])] = -0.5  # off the grid
-        col = np.rint(pos).astype(np.intp)
-        on_grid = pos == col
-        row = np.repeat(rows[take], lengths)
-        finite = np.isfinite(vs)
-        ok = on_grid & finite
-        values[row[ok], col[ok]] = vs[ok]
-        return int((on_grid & ~finite).sum())
-
-    def _cap(self, watch: WatchConfig, keys: list[Labels]) -> list[Labels]:
-        """Apply the per-watch series cap: known series first, then new ones in order."""
-        cap = watch.max_series or self._cfg.max_series_per_watch
-        if len(keys) <= cap:
-            self._admitted[watch.name] = keys
-            return keys
-        known = set(self._admitted.get(watch.name, ()))
-        room = cap - sum(1 for k in keys if k in known)
-        kept: list[Labels] = []
-        for k in keys:
-            if k in known:
-                kept.append(k)
-            elif room > 0:
-                kept.append(k)
-                room -= 1
-        dropped = len(keys) - len(kept)
-        kept_set = set(kept)
-        self._admitted[watch.name] = kept
-        self._metrics.series_dropped.labels(SOURCE, watch.name).inc(dropped)
-        log.warning(
-            "watch %r: query returned %d series, over the cap of %d (watch.max_series or "
-            "prometheus.max_series_per_watch); dropped %d new series, e.g. %s; aggregate the query "
-            "(sum by (...)) or raise the cap",
-            watch.name,
-            len(keys),
-            cap,
-            dropped,
-            format_labels(next(k for k in keys if k not in kept_set)),
-        )
-        return kept
-
-    def _repair_counters(self, watch_name: str, keys: list[Labels], values: np.ndarray) -> np.ndarray:
-        state = self._counters.setdefault(watch_name, {})
-        carry = np.array([state.get(k, (np.nan, 0.0)) for k in keys], dtype=np.float64)
-        repaired, last, offset, resets = repair_counter_resets(values, carry[:, 0], carry[:, 1])
-        self._counters[watch_name] = {k: (float(a), float(b)) for k, a, b in zip(keys, last, offset, strict=True)}
-        if resets:
-            self._metrics.counter_resets.labels(SOURCE, watch_name).inc(resets)
-        return repaired
 
 
 def _http_error(message: str) -> tuple[int, str]:
