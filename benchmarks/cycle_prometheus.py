@@ -5,7 +5,7 @@ For 1k and 10k series of a gauge backfilled into a fresh Prometheus 2.42
 with the default detector and the real :class:`PrometheusSource` first warms
 up on 4 h of history, then runs
 
-- ``steady``: 10 cycles of one new 60 s step each (the daemon's normal cycle);
+- ``steady``: 20 cycles of one new 60 s step each (the daemon's normal cycle);
 - ``catchup``: 3 cycles of 15 new steps each (after a short outage).
 
 Each cycle's wall time is split into *query* (the HTTP round trip through
@@ -53,7 +53,7 @@ from tests.services import backfill, start_prometheus  # noqa: E402
 STEP = 60
 T0 = 1_700_006_400  # a multiple of 3600
 WARMUP_STEPS = 240
-STEADY_CYCLES = 10
+STEADY_CYCLES = 20
 CATCHUP_CYCLES, CATCHUP_STEPS = 3, 15
 GOAL = 0.25
 

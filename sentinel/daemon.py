@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from sentinel.alerting.console import ConsoleOutput
 from sentinel.alerting.notifier import Notifier
-from sentinel.alerting.outbox import OutboxAlert, rfc3339
+from sentinel.alerting.outbox import rfc3339
 from sentinel.checkpoint import fingerprint
 from sentinel.clock import SimulatedClock, WallClock
 from sentinel.config import Config, ConfigError, load_config
@@ -190,7 +190,7 @@ class Daemon:
                 result = slot.cycle(self.clock.now() if now is None else now)
                 if result is not None:
                     self._publish(slot, result)
-                    self._stages(result, start_ns)
+                    self.tracing.stages(result.timings, start_ns, watch=name)
             except Exception as exc:  # one line, counted; the next cycle retries from the cursor
                 reason = "source" if isinstance(exc, SourceError) else "data" if isinstance(exc, ValueError) \
                     else "internal"
@@ -235,15 +235,6 @@ class Daemon:
         m.series_tracked.labels(watch=name).set(slot.runner.detector.n_series)
         if slot.runner.cursor is not None:
             m.data_timestamp.labels(watch=name).set(slot.runner.cursor)
-
-    def _stages(self, result: CycleResult, start_ns: int) -> None:
-        if not self.tracing.enabled:
-            return
-        t = start_ns
-        for stage in ("fetch", "score", "decide"):
-            d = int(result.timings.get(stage, 0.0) * 1e9)
-            self.tracing.stage(f"sentinel.{stage}", t, t + d, watch=result.watch)
-            t += d
 
     def _checkpoint(self, slot: WatchSlot) -> None:
         try:
@@ -328,17 +319,7 @@ class Daemon:
         return True, "sentinel is ready"
 
     def alerts_json(self, watch: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
-        return [_alert_json(a) for a in self.notifier.outbox.alerts(watch, firing_only=not include_resolved)]
-
-
-def _alert_json(a: OutboxAlert) -> dict[str, Any]:
-    return {
-        "status": "resolved" if a.resolved else "firing", "watch": a.watch, "kind": a.kind,
-        "labels": a.labels, "annotations": a.annotations, "generatorURL": a.generator_url,
-        "startsAt": rfc3339(a.starts_at), "endsAt": rfc3339(a.ends_at) if a.ends_at is not None else None,
-        "evidence": a.evidence, "delivered": {"firing": a.firing_delivered_at is not None,
-                                              "resolved": a.resolved_delivered_at is not None},
-    }
+        return [a.as_json() for a in self.notifier.outbox.alerts(watch, firing_only=not include_resolved)]
 
 
 def _now_dt() -> Any:

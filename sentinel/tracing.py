@@ -64,6 +64,16 @@ class Tracing:
         s = self.tracer.start_span(name, start_time=start_ns, attributes=attributes)
         s.end(end_time=end_ns)
 
+    def stages(self, timings: dict[str, float], start_ns: int, **attributes: Any) -> None:
+        """Child spans for a cycle's stages, laid end to end from ``start_ns`` (durations in seconds)."""
+        if not self.enabled:
+            return
+        t = start_ns
+        for stage, seconds in timings.items():
+            d = int(seconds * 1e9)
+            self.stage(f"sentinel.{stage}", t, t + d, **attributes)
+            t += d
+
     def shutdown(self) -> None:
         """Export what is buffered and stop."""
         if self.provider is not None:

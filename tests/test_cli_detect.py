@@ -78,7 +78,10 @@ def test_missing_and_non_numeric_values_score_empty(tmp_path: Path) -> None:
 
 
 def test_unsorted_and_duplicate_rows_are_sorted_and_kept(tmp_path: Path) -> None:
-    text = "timestamp,value\n2024-01-01 00:10:00,3\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,2\n2024-01-01 00:05:00,9\n"
+    text = (
+        "timestamp,value\n2024-01-01 00:10:00,3\n2024-01-01 00:00:00,1\n"
+        "2024-01-01 00:05:00,2\n2024-01-01 00:05:00,9\n"
+    )
     res = run(str(write(tmp_path / "in.csv", text)), "--output", str(tmp_path / "out.csv"))
     assert res.exit_code == 0
     assert "sorted" in res.output and "repeated" in res.output

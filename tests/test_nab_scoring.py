@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from nab_scoring import MAX_TP, PROFILES, FileTruth, best_threshold, normalise, sigma  # noqa: E402
+from nab_scoring import MAX_TP, PROFILES, FileTruth, best_threshold, normalise, sigma
 
 STD = PROFILES["standard"]
 

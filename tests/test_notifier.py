@@ -7,14 +7,18 @@ send path only ever meets a closed port (a real refused connection, no mock).
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from sentinel.alerting.notifier import Notifier
 from sentinel.alerting.outbox import Outbox, rfc3339
 from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.render import alert_labels
 from sentinel.config import Config
 from sentinel.series import labels_key
 from sentinel.store import Store
@@ -177,3 +181,13 @@ def test_a_refused_send_is_counted_logged_once_without_secrets_and_owed(
     warnings = [r.getMessage() for r in caplog.records if "notify" in r.getMessage()]
     assert len(warnings) == 1 and "re-sent next cycle" in warnings[0]
     assert not any(s in caplog.text for s in ("s3cr3t-token", "pa55word"))
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=6), max_size=6),
+       st.dictionaries(st.from_regex(r"team_[a-z]{1,4}", fullmatch=True), st.text(max_size=6), max_size=3))
+def test_alert_label_names_are_always_valid_for_alertmanager(series: dict[str, str], extra: dict[str, str]) -> None:
+    got = alert_labels(labels_key(series), "w", "anomaly", "warning", extra)
+    assert all(re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", k) and not k.startswith("__") for k in got)
+    assert (got["alertname"], got["severity"], got["watch"]) == ("SentinelAnomaly", "warning", "w")
+    kept = {k: v for k, v in series.items() if k != "__name__" and re.sub(r"[^a-zA-Z0-9_]", "_", k) not in extra}
+    assert len(got) >= len(kept) + 3  # renamed, never merged away

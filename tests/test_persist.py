@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from sentinel.config import DetectorConfig
 from sentinel.detect import build_detector, persist
@@ -183,3 +186,20 @@ def test_kill_9_during_saves_leaves_a_loadable_checkpoint(tmp_path: Path) -> Non
         os.utime(tmp, (time.time() - 7200, time.time() - 7200))
     persist.save(model, tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(2, 80)),
+                      elements=st.one_of(st.floats(-1e6, 1e6), st.just(np.nan))),
+    trend_window=st.integers(60, 86400),
+    band_prob=st.floats(0.5, 0.999),
+)
+def test_any_fitted_stl_round_trips_exactly(tmp_path: Path, values: np.ndarray, trend_window: int,
+                                           band_prob: float) -> None:
+    b = Batch.from_rows([{"s": str(i)} for i in range(len(values))], np.arange(values.shape[1]) * 60, values)
+    det = STLDetector(trend_window=trend_window, band_prob=band_prob).fit(b)
+    persist.save(det, tmp_path / "h")
+    again = persist.load(tmp_path / "h")
+    assert again.get_params() == det.get_params()
+    assert same(det.score(b), again.score(b))

@@ -158,9 +158,19 @@ def test_nan_and_inf_are_missing_and_counted(prom: PrometheusServer, registry: C
     assert registry.get_sample_value("sentinel_source_nonfinite_samples_total", labels) == 3
 
 
-def test_empty_result_is_an_empty_batch_on_the_grid(prom: PrometheusServer, registry: CollectorRegistry) -> None:
-    batch = _source(prom.url, registry).fetch(_watch("no_such_metric"), T0, T0 + 300)
+def test_empty_result_is_an_empty_batch_on_the_grid(
+    prom: PrometheusServer, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = _source(prom.url, registry)
+    batch = src.fetch(_watch("no_such_metric"), T0, T0 + 300)
     assert batch.n_series == 0 and batch.timestamps.tolist() == [T0 + 60 * k for k in range(5)]
+    assert registry.get_sample_value("sentinel_source_series", {"source": "prometheus", "watch": "w"}) == 0
+    # a watch whose series all vanish says so once
+    src.fetch(_watch("t_gauge"), T0, T0 + 300)
+    with caplog.at_level(logging.WARNING, logger="sentinel.sources.prometheus"):
+        src.fetch(_watch("t_gauge"), T0 + 86_400, T0 + 86_700)
+        src.fetch(_watch("t_gauge"), T0 + 86_700, T0 + 87_000)
+    assert caplog.text.count("returned no series") == 1
 
 
 def test_functions_drop_name(prom: PrometheusServer, registry: CollectorRegistry) -> None:

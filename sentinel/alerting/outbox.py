@@ -100,6 +100,16 @@ class OutboxAlert:
             "startsAt": rfc3339(start), "endsAt": rfc3339(end),
         }
 
+    def as_json(self) -> dict[str, Any]:
+        """The alert as ``/alerts`` shows it (data times, evidence, delivery state)."""
+        return {
+            "status": "resolved" if self.resolved else "firing", "watch": self.watch, "kind": self.kind,
+            "labels": self.labels, "annotations": self.annotations, "generatorURL": self.generator_url,
+            "startsAt": rfc3339(self.starts_at), "endsAt": rfc3339(self.ends_at) if self.ends_at is not None else None,
+            "evidence": self.evidence, "delivered": {"firing": self.firing_delivered_at is not None,
+                                                   "resolved": self.resolved_delivered_at is not None},
+        }
+
     def store_row(self) -> tuple[str, dict[str, Any], int | None]:
         """``(key, doc, drop_after)``: the store's ``ends_at`` column holds the wall time the
         retention starts counting from, set only once the resolution was delivered."""

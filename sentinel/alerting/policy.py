@@ -76,9 +76,12 @@ def describe(event: AlertEvent) -> tuple[str, str]:
     who = format_labels(event.labels)
     direction = "above" if event.value > event.upper else "below" if event.value < event.lower else "outside"
     summary = f"{event.watch}: {who} is {direction} its expected range"
+    deviation = event.value - event.expected
+    half_band = (event.upper - event.lower) / 2
+    widths = f" = {abs(deviation) / half_band:.1f} half-bands" if half_band > 0 else ""
     desc = (
         f"value {event.value:.4g}, expected {event.expected:.4g} "
-        f"(band {event.lower:.4g} .. {event.upper:.4g}), score {event.score:.4f}"
+        f"(band {event.lower:.4g} .. {event.upper:.4g}), deviation {deviation:+.4g}{widths}, score {event.score:.4f}"
     )
     if event.members:
         desc += f"; flagged by {', '.join(event.members)}"

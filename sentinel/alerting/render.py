@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from sentinel.config import Config, WatchConfig
+from sentinel.publish.labels import clean_label_name
 from sentinel.series import Labels
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,11 @@ def alert_labels(series: Labels, watch: str, kind: str, severity: str, extra: Ma
     for name, value in series:
         if name == "__name__":
             continue
+        name = clean_label_name(name)  # Alertmanager refuses the whole batch on one invalid name
         while name in _RESERVED or name in out:
             name = "exported_" + name
         out[name] = value
-    out.update({k: v for k, v in extra.items() if k not in _RESERVED})
+    out.update({clean_label_name(k): v for k, v in extra.items() if k not in _RESERVED})
     out.update({"alertname": alertname(kind), "severity": severity, "watch": watch})
     return out
 

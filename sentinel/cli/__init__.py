@@ -7,6 +7,7 @@ stays fast.
 from __future__ import annotations
 
 from sentinel.cli import (  # noqa: F401  (each module registers its commands)
+    backtest,
     configcmd,
     dashboards,
     demo,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,10 +136,16 @@ def plot_replay(r: Replay, truth: np.ndarray | None, path: Path, i: int) -> None
         for axis in (ax, ax2):
             axis.axvspan(np.datetime64(a, "s"), np.datetime64(max(z, a + b.step), "s"), color="tab:red", alpha=0.25,
                          label="alert" if k == 0 and axis is ax else None)
-    ax2.plot(t, s.score[i], color="tab:purple", lw=0.8)
+    # a week of 1-minute scores is a solid block at plot width: show the max per pixel-sized bucket
+    k = max(1, b.n_steps // 2000)
+    cut = b.n_steps // k * k
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        peak = np.nanmax(s.score[i, :cut].reshape(-1, k), axis=1) if cut else s.score[i]
+    ax2.plot(t[:cut:k] if cut else t, peak, color="tab:purple", lw=0.8)
     ax2.axhline(r.watch.alert.threshold, color="tab:red", ls="--", lw=0.8)
     ax2.set_ylim(0, 1.02)
-    ax2.set_ylabel("score")
+    ax2.set_ylabel("score" if k == 1 else f"score (max of {k})")
     ax.set_title(f"{r.watch.name} {format_labels(b.labels[i])}")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
@@ -212,7 +219,8 @@ def print_report(rep: dict[str, Any], r: Replay) -> None:
         typer.echo(f"  ... {len(r.events) - 50} more (use --json)")
     for name, scores in rep.get("nab", {}).items():
         if scores is not None:
-            typer.echo(f"NAB-style ({name}): " + ", ".join(f"{k} {v:.1f}" for k, v in scores.items()))
+            what = "alert onsets" if name == "alerts" else "every row with score >= threshold"
+            typer.echo(f"NAB-style ({what}): " + ", ".join(f"{k} {v:.1f}" for k, v in scores.items()))
     if "incidents" in rep:
         inc = rep["incidents"]
         typer.echo(f"incidents on this watch: {inc['detected']}/{inc['affecting_this_watch']} detected, "

@@ -68,7 +68,7 @@ class SeasonalBaseline:
         alpha_mid: float = 1 / 16,
         alpha_season: float = 0.2,
         alpha_scale: float = 0.02,
-        alpha_select: float = 0.005,
+        alpha_select: float = 0.01,
         clip: float = 4.0,
         daily_slots: int = 288,
         weekly_slots: int = 168,
@@ -192,8 +192,14 @@ class SeasonalBaseline:
         st["b.local"] = local + np.maximum(self.alpha_local, warm) * w * np.minimum(np.maximum(x0 - local, -lim), lim)
         r_s = np.minimum(np.maximum(r_season, -lim), lim)
         st["b.level"] = level + np.maximum(self.alpha_level, warm) * w * r_s
-        self._add(st["b.daily"], d_slot, self.alpha_season * w * r_s)
-        self._add(st["b.weekly"], w_slot, 0.5 * self.alpha_season * w * r_s)
+        # profiles: the first cycles are averaged, then exponentially weighted; the weekly
+        # profile learns only what the daily one (just updated) leaves
+        if self.n_daily:
+            d_step = self._season_rate(n, DAY, self.n_daily) * w * r_s
+            self._add(st["b.daily"], d_slot, d_step)
+            r_s = r_s - d_step
+        if self.n_weekly:
+            self._add(st["b.weekly"], w_slot, self._season_rate(n, WEEK, self.n_weekly) * w * r_s)
         deseason = x0 - season
         a_sl = np.maximum(self.alpha_slow, warm) * w
         st["b.slow"] += a_sl * np.minimum(np.maximum(deseason - st["b.slow"], -lim), lim)
@@ -207,7 +213,22 @@ class SeasonalBaseline:
         st["b.last"] = np.where(seen, x0, st["b.last"])
         st["b.n"] = n + seen
 
+    def _season_rate(self, n: np.ndarray, period: int, n_slots: int) -> np.ndarray:
+        """Learning rate of a profile slot: a running mean over the first cycles, then ``alpha_season``."""
+        per_slot = period / (n_slots * self.step)  # points that fall in one slot per cycle
+        cycles = (n * self.step) // period
+        return np.maximum(self.alpha_season, 1.0 / (cycles + 1.0)) / per_slot
+
     def rebase(self, st: dict[str, np.ndarray], mask: np.ndarray) -> None:
-        """Accept a sustained shift: re-anchor the guarded memories to the fast one."""
-        for k in ("b.local", "b.level", "b.slow", "b.mid"):
+        """Accept a sustained shift: re-anchor the guarded memories of the model in use to the fast one.
+
+        ``fast`` follows the series as the model in use sees it (raw for the
+        local level, de-seasonalised otherwise), so only that model's level
+        moves: a daily swing seen before its profile is learned must not drag
+        the seasonal level along.
+        """
+        seasonal = np.argmin(st["b.err"] * self.bias, axis=1) >= 1
+        for k in ("b.slow", "b.mid"):
             st[k][mask] = st["b.fast"][mask]
+        st["b.local"][mask & ~seasonal] = st["b.fast"][mask & ~seasonal]
+        st["b.level"][mask & seasonal] = st["b.fast"][mask & seasonal]

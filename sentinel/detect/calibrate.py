@@ -148,11 +148,10 @@ class TailCalibrator:
         if not ok.any():
             return
         inc = state[f"{p}.inc"]
-        add = np.where(ok, w2 * inc, 0.0)
+        add = np.where(ok, w2 * inc, 0.0) * np.where(r2 == 0, 0.5, 1.0)  # an exact 0 is half up, half down
         mask = np.abs(r2)[..., None] >= self.edges
-        up = (r2 >= 0)[..., None]
-        tail[..., :nb] += (mask & up) * add[..., None]
-        tail[..., nb:] += (mask & ~up) * add[..., None]
+        tail[..., :nb] += mask * np.where(r2 >= 0, add, 0.0)[..., None]
+        tail[..., nb:] += mask * np.where(r2 <= 0, add, 0.0)[..., None]
         inc *= np.where(ok, self.grow, 1.0)
         big = inc > 1e18
         if big.any():

@@ -29,6 +29,7 @@ fresh EWMA; features unseen in the fit are ignored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -37,7 +38,7 @@ from scipy.special import ndtr, ndtri
 from sklearn.covariance import MinCovDet
 
 from sentinel.detect.base import Scores
-from sentinel.detect.stl import STLDetector
+from sentinel.detect.stl import FIT_SECONDS, STLDetector
 from sentinel.detect.tail import TailCalibration
 from sentinel.series import Batch, Labels, SeriesIndex
 
@@ -118,6 +119,7 @@ class AgentMultivariateDetector:
     # -- fit / score ----------------------------------------------------------------
     def fit(self, history: Inputs) -> AgentMultivariateDetector:
         """Learn per-signal decompositions, the robust covariance and the distance calibration."""
+        t0 = time.perf_counter()
         if not 0 < self.smoothing <= 1 or not 0.5 <= self.band_prob < 1:
             raise ValueError("smoothing must be in (0, 1] and band_prob in [0.5, 1)")
         parts = self._split(history)
@@ -146,6 +148,7 @@ class AgentMultivariateDetector:
             sample = sample[rng.choice(len(sample), self.max_fit_samples, replace=False)]
         self.location_, self.precision_ = self._covariance(sample)
         self.tail_ = TailCalibration().fit(self._distance(e[:, :, warm:]).reshape(1, -1))
+        FIT_SECONDS.labels("multivariate").observe(time.perf_counter() - t0)
         return self
 
     def _covariance(self, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

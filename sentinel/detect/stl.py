@@ -38,7 +38,10 @@ is split from the history's end on, and a refit is what moves the baseline.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+from prometheus_client import Histogram
 
 from sentinel.detect.base import Scores
 from sentinel.detect.tail import TailCalibration, robust_scale, row_nanquantiles
@@ -46,6 +49,9 @@ from sentinel.series import Batch, SeriesIndex
 
 DAY = 86400
 WEEK = 7 * DAY
+
+FIT_SECONDS = Histogram("sentinel_batch_fit_seconds", "Time to fit a batch detector on a history, by detector",
+                        ["detector"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300))
 
 
 def _bins(timestamps: np.ndarray, step: int, period: int, n_bins: int) -> np.ndarray:
@@ -167,6 +173,7 @@ class STLDetector:
         (leave-one-cycle-out profiles, trailing level), which is what a downstream
         model such as :mod:`sentinel.detect.multivariate` should learn from.
         """
+        t0 = time.perf_counter()
         self._check_params()
         if not isinstance(history, Batch):
             raise TypeError(f"fit expects a Batch, got {type(history).__name__}")
@@ -210,6 +217,7 @@ class STLDetector:
         self.tail_ = TailCalibration().fit(np.abs(resid) / self.scale_[:, None])
         self.last_y_ = y[:, -self.window_:].copy()
         self.last_w_ = w[:, -self.window_:].copy()
+        FIT_SECONDS.labels("stl").observe(time.perf_counter() - t0)
         return resid / self.scale_[:, None]
 
     def _decompose_fast(self, xf: np.ndarray, ok: np.ndarray, bins: list[np.ndarray]

@@ -24,7 +24,6 @@ alerts resolve through the policy's ``absent_for``).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,20 +33,11 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from sentinel.publish import metrics as m
+from sentinel.publish.labels import clean_label_name
 from sentinel.series import Labels, SeriesIndex
 from sentinel.watch import CycleResult, latest_scores
 
 _RESERVED = ("watch", "bound", "horizon")
-_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def _clean_name(name: str) -> str:
-    name = _BAD_CHARS.sub("_", name) or "_"
-    if name[0].isdigit():
-        name = "_" + name
-    if name.startswith("__"):
-        name = "exported_" + name
-    return name
 
 
 def export_labels(labels: Labels, watch: str, reserved: Sequence[str] = _RESERVED) -> dict[str, str]:
@@ -56,7 +46,7 @@ def export_labels(labels: Labels, watch: str, reserved: Sequence[str] = _RESERVE
     for name, value in labels:
         if name == "__name__":
             continue
-        name = _clean_name(name)
+        name = clean_label_name(name)
         while name in reserved or name in out:
             name = "exported_" + name
         out[name] = value

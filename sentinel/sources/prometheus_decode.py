@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ log = logging.getLogger("sentinel.sources.prometheus")
 
 SOURCE = "prometheus"
 Result = list[dict[str, Any]]
+_METRIC, _VALUES = itemgetter("metric"), itemgetter("values")
 
 
 class MatrixDecoder:
@@ -51,6 +53,7 @@ class MatrixDecoder:
         self._key_cache: dict[str, dict[tuple[tuple[str, str], ...], Labels]] = {}
         self._last_keys: dict[str, tuple[list[dict[str, str]], list[Labels]]] = {}
         self._counters: dict[str, dict[Labels, tuple[float, float]]] = {}
+        self._seen: dict[str, bool] = {}  # did the last answer have series?
 
     def decode(self, watch: WatchConfig, parts: Sequence[Result], timestamps: np.ndarray) -> Batch:
         """Responses (``data.result`` of each chunk, in time order) -> one batch on ``timestamps``.
@@ -60,7 +63,7 @@ class MatrixDecoder:
         step = watch.sample_step
         try:
             part_keys = [self._keys(watch.name, result) for result in parts]
-            part_values = [[s["values"] for s in result] for result in parts]
+            part_values = [list(map(_VALUES, result)) for result in parts]
         except (KeyError, AttributeError, TypeError) as exc:
             raise SourceError(f"watch {watch.name!r}: malformed series in Prometheus' answer ({exc})") from None
         if len(parts) == 1:
@@ -83,6 +86,10 @@ class MatrixDecoder:
             nonfinite += self._fill(watch, values, series_values, rows, first, step)
         if nonfinite:
             self._metrics.nonfinite_samples.labels(SOURCE, watch.name).inc(nonfinite)
+            log.info("watch %r: %d NaN/Inf samples treated as missing", watch.name, nonfinite)
+        if not kept and self._seen.get(watch.name):
+            log.warning("watch %r: the query returned no series (it did last time)", watch.name)
+        self._seen[watch.name] = bool(kept)
         assert watch.query is not None
         if kept and is_raw_counter_query(watch.query):
             values = self._repair_counters(watch.name, kept, values)
@@ -96,7 +103,7 @@ class MatrixDecoder:
         (a C-level comparison); otherwise each series goes through a per-watch
         cache, so only new series pay for sorting.
         """
-        metrics = [s["metric"] for s in result]
+        metrics = list(map(_METRIC, result))
         last = self._last_keys.get(watch_name)
         if last is not None and last[0] == metrics:
             return last[1]

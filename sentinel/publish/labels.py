@@ -1,0 +1,26 @@
+"""Label names as Prometheus and Alertmanager accept them: ``[a-zA-Z_][a-zA-Z0-9_]*``, no ``__`` prefix.
+
+Series from Elasticsearch fields or the simulator may carry names like
+``service.name`` or ``9lives``; one invalid name makes Alertmanager refuse a
+whole batch and Prometheus a whole scrape, so the exporter and the notifier
+both pass names through :func:`clean_label_name`.
+
+>>> clean_label_name("service.name"), clean_label_name("9lives"), clean_label_name("__meta"), clean_label_name("")
+('service_name', '_9lives', 'exported___meta', '_')
+"""
+
+from __future__ import annotations
+
+import re
+
+_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def clean_label_name(name: str) -> str:
+    """Invalid characters become ``_``, a leading digit gets ``_``, reserved ``__`` names ``exported_``."""
+    name = _BAD_CHARS.sub("_", name) or "_"
+    if name[0].isdigit():
+        name = "_" + name
+    if name.startswith("__"):
+        name = "exported_" + name
+    return name
