@@ -12,8 +12,7 @@ demo: install       ## a simulated week of the agent fleet, caught by sentinel, 
 
 install-test:       ## everything the tests need: test deps, Prometheus, Alertmanager, Elasticsearch
 	$(PIP) -e '.[test]'
-	bash scripts/install-services.sh
-	bash scripts/install-elasticsearch.sh
+	bash scripts/install-services.sh   # Prometheus, Alertmanager (Debian) and an Elasticsearch node (Maven Central)
 
 lint:
 	$(PYTHON) -m ruff check sentinel tests benchmarks

@@ -144,6 +144,7 @@ class LogMiner:
         self._cache_size = cache_size
         self._warned_cap = False
         self._metrics = logs_metrics(registry)
+        self._lines = self._metrics.lines.labels(watch)
         self._handler: _AtomicFile | None = None
         if state_path is not None:
             self._handler = _AtomicFile(Path(state_path), lambda: self.meta)
@@ -164,7 +165,7 @@ class LogMiner:
 
     def add_masked(self, masked: str) -> Mined:
         """Assign an already masked line to a template."""
-        self._metrics.lines.labels(self.watch).inc()
+        self._lines.inc()
         tid = self._cache.get(masked)
         if tid is not None:
             return Mined(tid, False)
