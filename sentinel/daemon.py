@@ -232,7 +232,8 @@ class Daemon:
             m.stage_duration.labels(watch=name, stage=stage).observe(seconds)
         m.stage_duration.labels(watch=name, stage="publish").observe(time.perf_counter() - t0)
         m.model_fit.labels(watch=name).observe(result.timings.get("score", 0.0))
-        m.series_tracked.labels(watch=name).set(slot.runner.detector.n_series)
+        det = slot.runner.detector
+        m.series_tracked.labels(watch=name).set(det.n_series if det is not None else result.batch.n_series)
         if slot.runner.cursor is not None:
             m.data_timestamp.labels(watch=name).set(slot.runner.cursor)
 

@@ -9,7 +9,10 @@ policy an SRE would accept as a starting point:
 - ``min_deviation``: relative for quantities with a natural scale (latency,
   rates, memory, disk), absolute for ratios that sit near zero (error
   ratios: 5 percentage points) and for the queue (5 tasks);
-- ``for``: 5 minutes (the score must stay high that long before paging);
+- ``for``: 2 minutes.  The default ensemble absorbs a level shift within
+  ~10-15 minutes, so a longer ``for`` lets most incidents slip through:
+  measured over 2 simulated days (8 agents, 8 incidents), ``for: 5m``
+  raised no alert at all, ``for: 2m`` raised 4, all true, none on clean series;
 - ``absent_for`` on the task rate: a silent agent is an incident.
 
 Alerts go to the console and the local store (no Alertmanager).
@@ -47,7 +50,7 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
 
 def _watch(sig: Signal) -> dict[str, Any]:
     alert: dict[str, Any] = {
-        "threshold": 0.99, "for": "5m", "direction": sig.direction,
+        "threshold": 0.99, "for": "2m", "direction": sig.direction,
         "min_deviation": _MIN_DEVIATION[sig.kind], "severity": "warning",
     }
     alert.update(_OVERRIDES.get(sig.name, {}))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,11 +28,13 @@ from sentinel.alerting.policy import AlertEvent, Policy
 from sentinel.config import WatchConfig
 from sentinel.detect import build_detector
 from sentinel.detect.base import OnlineDetector, Scores
-from sentinel.forecast.policy import ForecastPolicy
-from sentinel.forecast.result import BatchForecast, forecast_batch
 from sentinel.series import Batch, append_window
 from sentinel.sources.base import Source
 from sentinel.store import Store
+
+if TYPE_CHECKING:  # the forecast stack (statsmodels, scipy) loads only for watches that forecast
+    from sentinel.forecast.policy import ForecastPolicy
+    from sentinel.forecast.result import BatchForecast
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +80,11 @@ class WatchRunner:
             detector = build_detector(cfg.detector, step=cfg.sample_step)
         self.detector = detector
         self.policy = Policy(cfg.alert, cfg.name)
-        fc = cfg.forecast
-        self.forecast_policy = ForecastPolicy(fc, cfg.name) if fc is not None and fc.limit is not None else None
+        self.forecast_policy: ForecastPolicy | None = None
+        if cfg.forecast is not None and cfg.forecast.limit is not None:
+            from sentinel.forecast.policy import ForecastPolicy
+
+            self.forecast_policy = ForecastPolicy(cfg.forecast, cfg.name)
         self.history: Batch | None = None
         self.warmup = warmup
         self.cursor: int | None = store.cursor(cfg.name) if store else None
@@ -111,6 +117,8 @@ class WatchRunner:
         events = self.policy.update(batch, scores) if self.detector is not None else []
         forecast = None
         if self.cfg.forecast is not None:
+            from sentinel.forecast.result import forecast_batch
+
             self.history = append_window(self.history, batch, self.cfg.forecast.history)
             forecast = forecast_batch(self.history, self.cfg.forecast, watch=self.cfg.name)
             if self.forecast_policy is not None:

@@ -161,7 +161,8 @@ class ElasticsearchServer:
             self.proc.wait(10)
 
     def client(self, **kw: object) -> Elasticsearch:
-        return Elasticsearch(self.url, request_timeout=30, **kw)  # type: ignore[arg-type]
+        kw.setdefault("request_timeout", 30)
+        return Elasticsearch(self.url, **kw)  # type: ignore[arg-type]
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -174,6 +175,7 @@ def start_elasticsearch(workdir: Path | None = None) -> ElasticsearchServer:
     """Install if needed and start a node in ``workdir`` (a new temp dir by default)."""
     install = install_elasticsearch()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="sentinel-es-"))
+    workdir.chmod(0o755)  # the node runs as another user
     err: ServiceError | None = None
     for attempt in range(3):
         server = ElasticsearchServer(install, workdir / f"node{attempt}", free_port())
@@ -192,7 +194,6 @@ def start_elasticsearch(workdir: Path | None = None) -> ElasticsearchServer:
 def elasticsearch() -> Iterator[ElasticsearchServer]:
     # Not under pytest's tmp dir: that one is 0700 root, and the node runs as another user.
     workdir = Path(tempfile.mkdtemp(prefix="sentinel-es-"))
-    workdir.chmod(0o755)
     try:
         server = start_elasticsearch(workdir)
         yield server

@@ -105,6 +105,7 @@ def test_restart_resumes_from_the_checkpoint_and_only_fills_the_gap(tmp_path: Pa
     b.stop()
 
 
+@pytest.mark.slow
 def test_crash_replay_gives_the_same_episodes_as_an_uninterrupted_run(tmp_path: Path) -> None:
     ref = Daemon(_config(tmp_path / "ref"))
     ref.start(schedule=False, serve=False)
@@ -171,3 +172,26 @@ def test_reload_keeps_learned_state_applies_policy_and_resolves_removed_watches(
     assert not d.reload()
     assert d.registry.get_sample_value("sentinel_config_reload_errors_total") == 1
     d.stop()
+
+
+def test_forecast_watch_exports_forecasts_and_restarts_with_its_history(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, watches=[{
+        "name": "disk", "query": "node_filesystem_avail_bytes", "every": "5m", "detector": None,
+        "forecast": {"horizon": "6h", "limit": 0, "history": "6h", "warn_within": "3h", "critical_within": "1h"},
+    }])
+    a = Daemon(cfg)
+    a.start(schedule=False, serve=False)
+    _drive(a, T0, T0 + 2 * HOUR)
+    assert a.registry.get_sample_value("sentinel_cycles_total", {"watch": "disk", "outcome": "ok"}) == 3
+    got = {(s.name, s.labels.get("horizon")) for fam in a.registry.collect() for s in fam.samples
+           if s.name.startswith("sentinel_forecast_value") and s.labels["watch"] == "disk"}
+    assert {("sentinel_forecast_value", h) for h in ("1h", "6h")} <= got
+    history = a.slots["disk"].runner.history
+    a.stop()
+    b = Daemon(cfg)
+    b.start(schedule=False, serve=False)
+    runner = b.slots["disk"].runner
+    assert runner.detector is None and runner.history is not None
+    assert runner.history.n_steps == history.n_steps and runner.history.labels == history.labels
+    assert b.run_cycle("disk", T0 + 3 * HOUR) is not None
+    b.stop()

@@ -80,7 +80,7 @@ def test_embedded_default_has_one_watch_per_signal_with_harmful_directions() -> 
     cfg = embedded_config()
     by = {w.name: w.alert for w in cfg.watches}
     assert by["node_filesystem_avail_bytes"].direction == "down"
-    assert by["agent_task_latency_p95"].direction == "up" and by["agent_task_latency_p95"].for_ == 300
+    assert by["agent_task_latency_p95"].direction == "up" and by["agent_task_latency_p95"].for_ == 120
     assert by["agent_task_rate"].absent_for == 600
     assert by["agent_task_error_ratio"].min_deviation.relative is False
 

@@ -43,7 +43,7 @@ _FILL: dict[str, Any] = {
     "task_id": lambda r: f"task-{r.randint(1, 10**6)}",
     "n": lambda r: r.randint(1, 500),
     "ms": lambda r: r.randint(1, 9000),
-    "uuid": lambda r: "%08x-%04x-%04x-%04x-%012x" % tuple(r.getrandbits(b) for b in (32, 16, 16, 16, 48)),
+    "uuid": lambda r: "-".join(f"{r.getrandbits(4 * n):0{n}x}" for n in (8, 4, 4, 4, 12)),
     "email": lambda r: f"{r.choice(['ann', 'bo', 'cy'])}.{r.randint(1, 99)}@example.com",
     "path": lambda r: f"/var/lib/agent/{r.choice(['out', 'tmp'])}/{r.randint(1, 999)}.json",
     "url": lambda r: f"https://site{r.randint(1, 50)}.example.org/page/{r.randint(1, 99)}",

@@ -18,8 +18,8 @@ from sentinel.logs.masking import mask
 from sentinel.logs.miner import OVERFLOW_ID, LogMiner, StateError
 from sentinel.logs.parse import MAX_LINE_BYTES, ParseError, parse_file
 from sentinel.logs.patterns import TemplateTracker
+from sentinel.logs.records import LogRecord, Sample
 from sentinel.series import labels_key
-from sentinel.sources.elasticsearch import LogRecord, Sample
 
 # -- masking --------------------------------------------------------------------------
 
@@ -43,7 +43,10 @@ SECRETS = {
         ("mac 00:1A:2b:3C:4d:5E up", "mac <MAC> up"),
         ("addr 0x7ffd5f3a ptr deadbeef12", "addr <*> ptr <*>"),
         ("key AKIAIOSFODNN7EXAMPLEwJalrXUtnFEMIK7MDENGbPxRfiCY in use", "key <*> in use"),
-        ("PacketResponder 1 for block blk_-1608999687919862906 terminating", "PacketResponder <*> for block <*> terminating"),
+        (
+            "PacketResponder 1 for block blk_-1608999687919862906 terminating",
+            "PacketResponder <*> for block <*> terminating",
+        ),
         ('user said "hello there 42" and left', "user said <STR> and left"),
         ("session 123e4567-e89b-12d3-a456-426614174000 closed", "session <UUID> closed"),
         ("listening on [::1]:8080 and 10.1.2.3:9200", "listening on [<IP>]<*> and <IP>"),
@@ -174,7 +177,7 @@ def test_tracker_counts_per_template_and_reports_new_error_pattern_masked() -> N
     assert first.new_patterns == []  # warm-up: learn what exists
     assert first.templates.values.sum() == len(base)
     secret_line = f"credential for {SECRETS['email']} expired at {SECRETS['ipv4']}"
-    recs = base + [(650, "error", secret_line), (700, "info", "brand new info line here")]
+    recs = [*base, (650, "error", secret_line), (700, "info", "brand new info line here")]
     second = tr.update(Sample(_records([(t + 600, lv, m) for t, lv, m in recs]), 1260.0, 0), 600, 1260, 60)
     assert len(second.new_patterns) == 1
     ev = second.new_patterns[0]

@@ -25,6 +25,7 @@ resolved ``endsAt`` are never later than the wall clock.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,11 @@ def rfc3339(t: float) -> str:
     '1970-01-01T00:00:00Z'
     """
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+def _finite_or_none(v: Any) -> Any:
+    """NaN / Inf are not JSON: an absent series has no value, so it shows as null."""
+    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 def episode_key(watch: str, kind: str, series: Labels, starts_at: int, severity: str) -> str:
@@ -106,8 +112,9 @@ class OutboxAlert:
             "status": "resolved" if self.resolved else "firing", "watch": self.watch, "kind": self.kind,
             "labels": self.labels, "annotations": self.annotations, "generatorURL": self.generator_url,
             "startsAt": rfc3339(self.starts_at), "endsAt": rfc3339(self.ends_at) if self.ends_at is not None else None,
-            "evidence": self.evidence, "delivered": {"firing": self.firing_delivered_at is not None,
-                                                   "resolved": self.resolved_delivered_at is not None},
+            "evidence": {k: _finite_or_none(v) for k, v in self.evidence.items()},
+            "delivered": {"firing": self.firing_delivered_at is not None,
+                          "resolved": self.resolved_delivered_at is not None},
         }
 
     def store_row(self) -> tuple[str, dict[str, Any], int | None]:

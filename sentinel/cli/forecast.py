@@ -130,7 +130,7 @@ def capacity_report_cmd(
     csv_dir: Path = typer.Option(None, "--csv-dir", help="forecast each timestamp,value CSV here, not the fleet"),
     agents: int = typer.Option(20, help="simulated fleet: agents"),
     seed: int = typer.Option(7, help="simulated fleet: seed"),
-    days: int = typer.Option(14, min=3, help="simulated fleet: days of history"),
+    days: int = typer.Option(21, min=3, help="simulated fleet: days of history (21: weekly season usable)"),
     step: str = typer.Option("5m", help="simulated fleet: sample step"),
     horizon: str = typer.Option("7d", help="how far ahead to plan"),
     headroom: str = typer.Option("20%", help="margin on top of the upper bound of the peak"),

@@ -36,6 +36,8 @@ def run(
     if log_level.lower() not in _LEVELS:
         fail(f"--log-level {log_level!r}: use one of {', '.join(_LEVELS)}")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from prometheus_client import REGISTRY
+
     from sentinel.alerting.console import ConsoleOutput
     from sentinel.config import ConfigError, ServerConfig, SimulatorConfig, load_config
     from sentinel.daemon import Daemon
@@ -58,7 +60,9 @@ def run(
         fail(f"{path}: no watches configured; add a `watches:` list (see the README)")
     show = console if console is not None else cfg.alertmanager is None
     try:
-        daemon = Daemon(cfg, config_path=path, console=ConsoleOutput() if show else None)
+        # the process-wide registry: it also carries what other stages count there (model checkpoints,
+        # forecasts) and the process / platform / GC collectors
+        daemon = Daemon(cfg, config_path=path, console=ConsoleOutput() if show else None, registry=REGISTRY)
     except (OSError, ValueError) as exc:
         fail(" ".join(str(exc).split()))
     try:

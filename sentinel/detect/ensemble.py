@@ -10,7 +10,11 @@ and a list of members (:mod:`sentinel.detect.members`).  Per step it
 4. combines them Bonferroni-style, ``p = min(1, k * min_i p_i)``, which keeps
    the combined score calibrated (never more alarming than its members
    justify) while one member alone can still fire,
-5. reports ``score = 1 - p``, each member's own score (``Scores.members``: the
+5. optionally (``refractory`` > 0, a half-life in steps) scores an ongoing
+   episode only by what exceeds its decaying peak surprise ``-log10 p``
+   (counted from ``episode_floor`` up), so one event raises one alarm, not
+   one per point, while a worsening event still scores,
+6. reports ``score = 1 - p``, each member's own score (``Scores.members``: the
    alert says which fired) and the band ``expected +- band * scale``.
 
 Learning (``_learn_step``) is gated by a per-series weight: the guard
@@ -49,6 +53,8 @@ class Ensemble(OnlineDetector):
         cal_floor: float = 0.2,
         stride: int = 1,
         baseline: dict[str, Any] | None = None,
+        refractory: float = 0.0,
+        episode_floor: float = 3.0,
     ) -> None:
         super().__init__()
         unknown = [m for m in members if m not in MEMBERS]
@@ -60,16 +66,20 @@ class Ensemble(OnlineDetector):
         self.half_life = half_life
         self.cal_floor = cal_floor
         self.stride = stride
+        self.refractory = refractory
+        self.episode_floor = episode_floor
         self.baseline = dict(baseline or {})
         self._members: list[Member] = [MEMBERS[m]() for m in self.members]
         self._cal = TailCalibrator(prefix="cal", half_life=half_life, stride=stride)
         self.base_: SeasonalBaseline | None = None if step is None else SeasonalBaseline(step, **self.baseline)
-        self._cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._cache: tuple | None = None
+        self._peak_decay = 0.5 ** (1.0 / refractory) if refractory else 0.0
 
     def get_params(self) -> dict[str, Any]:
         return {
             "step": self.step, "members": self.members, "band": self.band, "half_life": self.half_life,
             "cal_floor": self.cal_floor, "stride": self.stride, "baseline": self.baseline,
+            "refractory": self.refractory, "episode_floor": self.episode_floor,
         }
 
     # -- OnlineDetector hooks ---------------------------------------------------------
@@ -84,35 +94,44 @@ class Ensemble(OnlineDetector):
         for m in self._members:
             st.update(m.init_state(n))
         st.update(self._cal.init_state(n, len(self._members)))
+        if self.refractory:
+            st["e.peak"] = np.zeros(n)
         return st
 
-    def _stats(self, st: dict[str, np.ndarray], t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Expected value and the members' statistics, shape (series, members)."""
+    def _evidence(self, st: dict[str, np.ndarray], t: int, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Expected value, member statistics (series x members), member p-values, combined p."""
         assert self.base_ is not None
         if self._cache is not None and self._cache[0] == t and self._cache[1] is x:
-            return self._cache[2], self._cache[3]
+            return self._cache[2:]
         expected, season = self.base_.expected(st, t)
         stats = np.stack([m.statistic(st, self.base_, x, expected, season) for m in self._members], axis=1)
-        self._cache = (t, x, expected, stats)
-        return expected, stats
+        pvals = self._cal.pvalue(st, stats)
+        p = np.minimum(1.0, pvals.shape[1] * np.fmin.reduce(pvals, axis=1))
+        p = np.where(np.isnan(p) & ~np.isnan(x), 1.0, p)  # warming up: seen, not judged
+        self._cache = (t, x, expected, stats, pvals, p)
+        return expected, stats, pvals, p
 
     def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
         assert self.base_ is not None
-        expected, stats = self._stats(state, t, x)
-        pvals = self._cal.pvalue(state, stats)
-        p = np.minimum(1.0, pvals.shape[1] * np.fmin.reduce(pvals, axis=1))
-        p = np.where(np.isnan(p) & ~np.isnan(x), 1.0, p)  # warming up: seen, not judged
+        expected, _, pvals, p = self._evidence(state, t, x)
+        if self.refractory:
+            # an ongoing episode only scores what exceeds its (decaying) peak surprise
+            q = -np.log10(np.maximum(p, 1e-300))
+            p = 10.0 ** -(q - np.minimum(q, state["e.peak"]))
         members = {m: 1.0 - pvals[:, i] for i, m in enumerate(self.members)}
         half = self.band * self.base_.scale(state)
         return StepScores(1.0 - p, expected, expected - half, expected + half, members)
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         assert self.base_ is not None
-        _, stats = self._stats(state, t, x)
+        _, stats, _, p = self._evidence(state, t, x)
         self._cal.learn(state, stats, np.maximum(weight, self.cal_floor))
         for i, m in enumerate(self._members):
             m.learn(state, stats[:, i], weight)
         self.base_.learn(state, t, x, weight)
+        if self.refractory:
+            q = -np.log10(np.maximum(np.where(np.isnan(p), 1.0, p), 1e-300))
+            state["e.peak"] = np.maximum(state["e.peak"] * self._peak_decay, np.where(q >= self.episode_floor, q, 0.0))
         self._cache = None
 
     def _rebase(self, state: dict[str, np.ndarray], mask: np.ndarray) -> None:

@@ -9,7 +9,9 @@ common [0, 1] scale with its own :class:`~sentinel.detect.calibrate.TailCalibrat
 - :class:`ChangeMember`: how far the recent level (short windows of 4 and 16
   steps, the latest value included) is from the long memory, in standard
   errors of those means (level shifts, drifts, changes too small to show as
-  one bad point but persistent).
+  one bad point but persistent);
+- :class:`VolatilityMember`: how the recent typical residual size compares to
+  the learned one (a series turning erratic, or going flat).
 """
 
 from __future__ import annotations
@@ -98,3 +100,46 @@ class ChangeMember:
         alpha = np.maximum(self.alpha_norm, 1.0 / np.maximum(k, 1.0)) * weight
         upd = np.where(known, norm, 0.0) + alpha * (raw - np.where(known, norm, 0.0))
         st["c.norm"] = np.where(ok, upd, norm)
+
+
+class VolatilityMember:
+    """Recent typical residual size vs the learned one: noise bursts up, flatlines down.
+
+    ``log`` of a short exponentially weighted mean of ``|residual| / scale``
+    (the latest point included); the scale is the long, guarded mean of
+    ``|residual|``, so the statistic sits near 0 on normal data, is large and
+    positive when a series turns erratic and large and negative when it goes
+    flat (a stuck sensor, a silent agent that reports a constant).
+    """
+
+    name: ClassVar[str] = "volatility"
+
+    def __init__(self, alpha: float = 1 / 8, alpha_norm: float = 0.01) -> None:
+        self.alpha = alpha
+        self.alpha_norm = alpha_norm
+
+    def init_state(self, n: int) -> State:
+        return {"v.short": np.ones(n), "v.next": np.ones(n), "v.norm": np.full(n, np.nan), "v.k": np.zeros(n)}
+
+    def statistic(self, st: State, base: SeasonalBaseline, x: np.ndarray, expected: np.ndarray,
+                  season: np.ndarray) -> np.ndarray:
+        z = np.minimum(np.abs(x - expected) / base.scale(st), 50.0)
+        nxt = st["v.short"] + self.alpha * (z - st["v.short"])
+        st["v.next"] = np.where(np.isnan(nxt), st["v.short"], nxt)
+        raw = np.log(np.maximum(nxt, 1e-3))
+        norm = st["v.norm"]
+        out = raw / np.where(norm > 0, norm, 1.0)
+        return np.where(st["b.n"] >= base.warmup, out, np.nan)
+
+    def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
+        ok = ~np.isnan(stat)
+        st["v.short"] = np.where(ok, st["v.next"], st["v.short"])
+        norm = st["v.norm"]
+        known = norm > 0
+        raw = np.abs(stat) * np.where(known, norm, 1.0)
+        raw = np.minimum(raw, np.where(known, 5.0 * norm, np.inf))
+        use = ok & (weight > 0)
+        st["v.k"] = k = st["v.k"] + use
+        alpha = np.maximum(self.alpha_norm, 1.0 / np.maximum(k, 1.0)) * weight
+        base = np.where(known, norm, 0.0)
+        st["v.norm"] = np.where(use, base + alpha * (raw - base), norm)

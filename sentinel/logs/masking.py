@@ -85,8 +85,9 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "<DURATION>",
         _DIGIT,
     ),
-    # catch-all: a word that still holds a digit is a variable (ids, counters, hex, versions, host names,
-    # long opaque tokens such as API keys)
+    # plain numbers first (cheap: digit-first), then the catch-all: a word that still holds a digit is a
+    # variable (ids, counters, hex, versions, host names, long opaque tokens such as API keys)
+    (r"\d(?<![\w.:/@+#~-]\d)[\d.,]*(?<![.,])(?![\w.:/@+#~-])", "<*>", _DIGIT),
     (r"(?<![\w.:/@+#~-])[\w.:/@+#~-]*\d[\w.:/@+#~-]*", "<*>", _DIGIT),
     # adjacent masks (a date, a list of ids) collapse into one
     (r"<(?:[A-Z]+|\*)>(?:[\s,]+<(?:[A-Z]+|\*)>)+", "<*>", ("> <", ">,")),
@@ -111,7 +112,8 @@ class Masker:
     def __init__(self) -> None:
         (
             self._kv, self._bearer, self._url, self._email, self._uuid, self._ip6, self._mac, self._jwt, self._win,
-            self._q_kv, self._sq_kv, self._q, self._sq, self._ip4, self._path, self._dur, self._num, self._collapse,
+            self._q_kv, self._sq_kv, self._q, self._sq, self._ip4, self._path, self._dur, self._plain, self._num,
+            self._collapse,
         ) = tuple((re.compile(pattern).sub, repl) for pattern, repl, _ in _RULES)
         self._keywords = re.compile("|".join(_KEYWORDS)).search
 
@@ -157,7 +159,10 @@ class Masker:
             sub, repl = self._path
             m = sub(repl, m)
         if _HAS_DIGIT(m):
-            for sub, repl in (self._dur, self._num):
+            for sub, repl in (self._dur, self._plain):
+                m = sub(repl, m)
+            if _HAS_DIGIT(m):
+                sub, repl = self._num
                 m = sub(repl, m)
         if "> <" in m or ">," in m:
             sub, repl = self._collapse

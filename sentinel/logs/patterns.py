@@ -29,9 +29,9 @@ from sentinel.alerting.policy import AlertEvent
 from sentinel.logs.metrics import logs_metrics
 from sentinel.logs.miner import OVERFLOW_ID, LogMiner
 from sentinel.logs.parse import clip
+from sentinel.logs.records import Sample
 from sentinel.series import Batch, labels_key
 from sentinel.sources.base import grid
-from sentinel.sources.elasticsearch import Sample
 
 _EXAMPLE_CHARS = 500
 

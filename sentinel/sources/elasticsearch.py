@@ -26,10 +26,8 @@ Label names are the field names with every character outside
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +43,7 @@ from prometheus_client import CollectorRegistry
 
 from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
 from sentinel.logs.metrics import logs_metrics
+from sentinel.logs.records import LogRecord, Sample, field_value, label_name
 from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError, grid
 from sentinel.sources.metrics import source_metrics
@@ -54,61 +53,6 @@ log = logging.getLogger(__name__)
 SOURCE = "elasticsearch"
 _PAGE = 1000  # hits per search_after page
 _GROUP_PAGE = 200  # composite buckets per page
-
-
-def label_name(field: str) -> str:
-    """The Prometheus-safe label name of a document field.
-
-    >>> label_name("service.name"), label_name("labels.tool")
-    ('service_name', 'labels_tool')
-    """
-    return re.sub(r"[^a-zA-Z0-9_]", "_", field)
-
-
-def field_value(doc: Mapping[str, Any], path: str) -> Any:
-    """A dotted field from a ``_source`` that may be nested, flat (``"log.level": ...``) or mixed.
-
-    >>> field_value({"log": {"level": "error"}}, "log.level"), field_value({"log.level": "warn"}, "log.level")
-    ('error', 'warn')
-    >>> field_value({"labels": {"tool.name": "x"}}, "labels.tool.name"), field_value({}, "a.b") is None
-    ('x', True)
-    """
-    if path in doc:
-        return doc[path]
-    head, dot, rest = path.partition(".")
-    while dot:
-        sub = doc.get(head)
-        if isinstance(sub, Mapping):
-            found = field_value(sub, rest)
-            if found is not None:
-                return found
-        nxt, dot, rest = rest.partition(".")
-        head = f"{head}.{nxt}"
-    return None
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    """One sampled log line: when, at which level, the raw message (never stored), its group labels."""
-
-    timestamp: float
-    level: str
-    message: str
-    labels: Labels
-
-
-@dataclass(frozen=True)
-class Sample:
-    """The messages of one cycle, in time order.
-
-    ``complete_until``: every message before this Unix time is in ``records``
-    (``end`` when nothing was cut by ``max_messages_per_cycle``).
-    ``skipped``: documents without a usable message field.
-    """
-
-    records: list[LogRecord]
-    complete_until: float
-    skipped: int
 
 
 class ElasticsearchSource:

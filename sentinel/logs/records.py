@@ -1,0 +1,70 @@
+"""What a log source hands to template mining: records with their group labels, and a bounded sample.
+
+Also the two field helpers every log source needs: ECS documents arrive nested
+(``{"log": {"level": ...}}``), flat (``{"log.level": ...}``) or mixed, and
+field names must become Prometheus-safe label names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sentinel.series import Labels
+
+
+def label_name(field: str) -> str:
+    """The Prometheus-safe label name of a document field.
+
+    >>> label_name("service.name"), label_name("labels.tool")
+    ('service_name', 'labels_tool')
+    """
+    return re.sub(r"[^a-zA-Z0-9_]", "_", field)
+
+
+def field_value(doc: Mapping[str, Any], path: str) -> Any:
+    """A dotted field from a ``_source`` that may be nested, flat (``"log.level": ...``) or mixed.
+
+    >>> field_value({"log": {"level": "error"}}, "log.level"), field_value({"log.level": "warn"}, "log.level")
+    ('error', 'warn')
+    >>> field_value({"labels": {"tool.name": "x"}}, "labels.tool.name"), field_value({}, "a.b") is None
+    ('x', True)
+    """
+    if path in doc:
+        return doc[path]
+    head, dot, rest = path.partition(".")
+    while dot:
+        sub = doc.get(head)
+        if isinstance(sub, Mapping):
+            found = field_value(sub, rest)
+            if found is not None:
+                return found
+        nxt, dot, rest = rest.partition(".")
+        head = f"{head}.{nxt}"
+    return None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One sampled log line: when, at which level, the raw message (never stored), its group labels."""
+
+    timestamp: float
+    level: str
+    message: str
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The messages of one cycle, in time order.
+
+    ``complete_until``: every message before this Unix time is in ``records``
+    (``end`` when nothing was cut by ``max_messages_per_cycle``).
+    ``skipped``: documents without a usable message field.
+    """
+
+    records: list[LogRecord]
+    complete_until: float
+    skipped: int
