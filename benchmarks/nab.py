@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sentinel.config import AlertPolicyConfig
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nab_scoring import PROFILES, FileTruth, best_threshold, normalise
 
@@ -37,14 +39,14 @@ SCOREBOARD = {
 }
 
 
-def run_files(paths: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
+def run_files(paths: list[Path], threshold: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Score the files through the detect command's body; return each file's scores and decisions."""
     from sentinel.cli.detect import detect_files
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         pairs = [(p, Path(tmp) / f"{i}.csv") for i, p in enumerate(paths)]
-        detect_files(pairs)
+        detect_files(pairs, threshold=threshold)
         for _, dst in pairs:
             with open(dst, newline="") as fh:
                 rows = list(csv.DictReader(fh))
@@ -68,6 +70,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nab", type=Path, default=DEFAULT_NAB)
     ap.add_argument("--only", default="", help="only files whose path contains this")
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="alert policy threshold for the decisions (default: the policy's own default)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "nab.json")
     args = ap.parse_args()
 
@@ -75,7 +79,7 @@ def main() -> None:
     paths = sorted(p for p in (args.nab / "data").glob("*/*.csv") if args.only in str(p))
     keys = {str(p): f"{p.parent.name}/{p.name}" for p in paths}
     t0, c0 = time.perf_counter(), time.process_time()
-    results = run_files(paths)
+    results = run_files(paths, args.threshold)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     truths = [truth_for(p, keys[str(p)], windows) for p in paths]
     scores = [r[0] for r in results]
@@ -83,7 +87,8 @@ def main() -> None:
     rows = sum(t.rows for t in truths)
 
     report: dict = {"files": len(paths), "rows": rows, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
-                    "detector": "default", "default_decisions": {}, "optimised_threshold": {}, "per_file": {}}
+                    "detector": "default", "policy_threshold": args.threshold or AlertPolicyConfig().threshold,
+                    "default_decisions": {}, "optimised_threshold": {}, "per_file": {}}
     for name, prof in PROFILES.items():
         raw = sum(t.score(d, prof) for t, d in zip(truths, decisions, strict=True))
         null = sum(t.null(prof) for t in truths)
@@ -106,7 +111,7 @@ def main() -> None:
         }
     report["scoreboard"] = SCOREBOARD
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.only:
+    if not args.only and args.threshold is None:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 
     print(f"NAB: {len(paths)} files, {rows} rows, {wall:.0f}s wall, {cpu:.0f}s cpu")

@@ -13,7 +13,9 @@ policy an SRE would accept as a starting point:
   ~10-15 minutes, so a longer ``for`` lets most incidents slip through:
   measured over 2 simulated days (8 agents, 8 incidents), ``for: 5m``
   raised no alert at all, ``for: 2m`` raised 4, all true, none on clean series;
-- ``absent_for`` on the task rate: a silent agent is an incident.
+- ``absent_for`` on the task rate: a silent agent is an incident;
+- memory and free disk get *runway* watches instead (forecast to the 2 GiB
+  memory limit and to 0 bytes free: warning under 24 h, critical under 4 h).
 
 Alerts go to the console and the local store (no Alertmanager).
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.config import Config, SimulatorConfig
+from sentinel.fleet.baseline import MEMORY_LIMIT
 from sentinel.fleet.signals import SIGNALS, Signal
 
 _MIN_DEVIATION = {
@@ -41,7 +44,6 @@ _MIN_DEVIATION = {
 }
 _OVERRIDES: dict[str, dict[str, Any]] = {
     "agent_queue_depth": {"min_deviation": 5},
-    "node_filesystem_avail_bytes": {"min_deviation": "10%", "severity": "critical"},
     "agent_task_rate": {"absent_for": "10m"},
     "gen_ai_tokens_per_second": {"min_deviation": "50%"},
     "agent_log_error_rate": {"min_deviation": "100%"},
@@ -57,9 +59,23 @@ def _watch(sig: Signal) -> dict[str, Any]:
     return {"name": sig.name, "query": sig.name, "every": "1m", "alert": alert}
 
 
+_CAPACITY: dict[str, dict[str, Any]] = {
+    "process_resident_memory_bytes": {"name": "memory_runway", "limit": MEMORY_LIMIT, "direction": "up"},
+    "node_filesystem_avail_bytes": {"name": "disk_runway", "limit": 0, "direction": "down"},
+}
+"""Capacity signals get a runway watch instead of an anomaly watch: a leak or a fill is a slow
+ramp that an anomaly detector learns as normal, and the question an SRE asks is "when does it run out"."""
+
+
+def _runway(signal: str, spec: dict[str, Any]) -> dict[str, Any]:
+    forecast = {k: v for k, v in spec.items() if k != "name"}
+    return {
+        "name": spec["name"], "query": signal, "every": "5m", "detector": None,
+        "forecast": {"horizon": "48h", "warn_within": "24h", "critical_within": "4h", "history": "2d", **forecast},
+    }
+
+
 def embedded_config(simulator: SimulatorConfig | None = None) -> Config:
     """The default config: the simulator plus one watch per signal (see the module docstring)."""
-    return Config.model_validate({
-        "simulator": (simulator or SimulatorConfig()).model_dump(),
-        "watches": [_watch(s) for s in SIGNALS.values()],
-    })
+    watches = [_runway(s.name, _CAPACITY[s.name]) if s.name in _CAPACITY else _watch(s) for s in SIGNALS.values()]
+    return Config.model_validate({"simulator": (simulator or SimulatorConfig()).model_dump(), "watches": watches})

@@ -35,6 +35,7 @@ from sentinel.store import Store
 if TYPE_CHECKING:  # the forecast stack (statsmodels, scipy) loads only for watches that forecast
     from sentinel.forecast.policy import ForecastPolicy
     from sentinel.forecast.result import BatchForecast
+    from sentinel.forecast.runner import ForecastRunner
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +81,19 @@ class WatchRunner:
             detector = build_detector(cfg.detector, step=cfg.sample_step)
         self.detector = detector
         self.policy = Policy(cfg.alert, cfg.name)
-        self.forecast_policy: ForecastPolicy | None = None
-        if cfg.forecast is not None and cfg.forecast.limit is not None:
-            from sentinel.forecast.policy import ForecastPolicy
+        self.forecaster: ForecastRunner | None = None
+        if cfg.forecast is not None:
+            from sentinel.forecast.runner import ForecastRunner
 
-            self.forecast_policy = ForecastPolicy(cfg.forecast, cfg.name)
+            self.forecaster = ForecastRunner(cfg)
         self.history: Batch | None = None
         self.warmup = warmup
         self.cursor: int | None = store.cursor(cfg.name) if store else None
+
+    @property
+    def forecast_policy(self) -> ForecastPolicy | None:
+        """The predictive-alert state (checkpointed with the rest)."""
+        return self.forecaster.policy if self.forecaster is not None else None
 
     def reconfigure(self, cfg: WatchConfig) -> None:
         """Take a new alert policy without losing learned state (detector changes need a rebuild)."""
@@ -116,13 +122,11 @@ class WatchRunner:
         t2 = time.perf_counter()
         events = self.policy.update(batch, scores) if self.detector is not None else []
         forecast = None
-        if self.cfg.forecast is not None:
-            from sentinel.forecast.result import forecast_batch
-
+        if self.forecaster is not None and self.cfg.forecast is not None:
             self.history = append_window(self.history, batch, self.cfg.forecast.history)
-            forecast = forecast_batch(self.history, self.cfg.forecast, watch=self.cfg.name)
-            if self.forecast_policy is not None:
-                events += self.forecast_policy.update(forecast)
+            if self.forecaster.due(self.history.end):
+                forecast, predicted = self.forecaster.run(self.history)
+                events += predicted
         if warmup:
             events = _still_firing(events)
         if self.store is not None:

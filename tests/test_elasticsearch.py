@@ -158,6 +158,17 @@ def test_composite_paging_and_group_cap(elasticsearch: ElasticsearchServer, load
                                 {"source": "elasticsearch", "watch": "capped"}) == 1
 
 
+def test_long_ranges_are_split_under_the_bucket_limit(elasticsearch: ElasticsearchServer, loaded, monkeypatch) -> None:  # noqa: F811
+    src = ElasticsearchSource(_cfg(elasticsearch), registry=CollectorRegistry())
+    whole = src.fetch(_watch(name="whole"), T0, T0 + HOURS * 3600)
+    monkeypatch.setattr(es_source, "_MAX_STEPS", 100)  # 480 steps -> 5 time chunks
+    monkeypatch.setattr(es_source, "_MAX_BUCKETS", 250)  # -> 2 groups per composite page
+    split = src.fetch(_watch(name="split"), T0, T0 + HOURS * 3600)
+    order = [split.labels.index(lb) for lb in whole.labels]
+    assert sorted(whole.labels) == sorted(split.labels)
+    assert np.array_equal(whole.values, split.values[order])
+
+
 def test_group_that_goes_silent_comes_back_as_zeros(elasticsearch: ElasticsearchServer, loaded) -> None:  # noqa: F811
     src = ElasticsearchSource(_cfg(elasticsearch), registry=CollectorRegistry())
     w = _watch(name="new_errors", query=f'labels.template_id:{NEW_TEMPLATE.id}', group_by=["service.name"])

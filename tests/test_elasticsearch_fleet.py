@@ -88,7 +88,8 @@ def test_new_error_pattern_from_the_simulator(elasticsearch: ElasticsearchServer
 def test_tool_error_burst_alerts_through_detector_and_policy(elasticsearch: ElasticsearchServer, fleet_loaded) -> None:  # noqa: F811
     fleet, _ = fleet_loaded
     t0 = fleet.start
-    w = WatchConfig(name="error_logs", every=60, alert={"threshold": 0.99, "direction": "up"},
+    # 5-minute counts: at one minute an agent's per-tool error count is mostly 0 or 1, too sparse to score
+    w = WatchConfig(name="error_logs", every=300, alert={"threshold": 0.99, "direction": "up"},
                     logs={"index": f"{PREFIX}-*", "query": "log.level:error",
                           "group_by": ["service.name", "labels.tool"], "templates": False})
     src = _src(elasticsearch, CollectorRegistry())
@@ -96,8 +97,8 @@ def test_tool_error_burst_alerts_through_detector_and_policy(elasticsearch: Elas
     assert batch.n_series >= len(fleet.agents)
     burst = batch.labels.index((("labels_tool", "search"), ("service_name", fleet.agents[1])))
     inc = (batch.timestamps >= t0 + 7 * 3600 + 1800) & (batch.timestamps < t0 + 7 * 3600 + 2700)
-    assert batch.values[burst, inc].mean() > 3 * batch.values[burst, : WARM // 60].mean()
-    detector = build_detector(DetectorConfig(), step=60)
+    assert batch.values[burst, inc].mean() > 3 * batch.values[burst, : WARM // 300].mean()
+    detector = build_detector(DetectorConfig(), step=300)
     scores = detector.process(batch)
     events = Policy(w.alert, watch=w.name).update(batch, scores)
     fired = [e for e in events if e.status == "firing" and e.at >= t0 + WARM]

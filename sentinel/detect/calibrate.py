@@ -24,7 +24,7 @@ How (vectorised over series, small state):
   so results do not depend on how a stream is cut into batches): the
   distribution needs a fair sample, not every point, and the histogram update
   is the one O(bins) operation per series;
-- a conservative parametric tail: a prior ``(1 + z/3)^-3`` worth
+- a conservative parametric tail: a power-law prior (``(1 + z/2)^-4`` by default) worth
   ``prior_weight`` points is blended in, so a fresh series is judged gently and
   values beyond anything observed get a finite, monotone tail probability.
 
@@ -35,24 +35,21 @@ How (vectorised over series, small state):
 >>> for r in rng.normal(size=4000):
 ...     cal.learn(st, np.array([r]), np.ones(1))
 >>> [round(float(cal.score(st, np.array([r]))[0]), 3) for r in (0.0, 1.0, 2.6, -2.6, 8.0)]
-[0.023, 0.699, 0.979, 0.993, 1.0]
+[0.023, 0.7, 0.982, 0.994, 1.0]
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_PRIOR_SCALE = 3.0
 
+def prior_tail(z: np.ndarray, scale: float = 2.0, power: float = 4.0) -> np.ndarray:
+    """One-sided prior tail ``(1 + z/scale)^-power`` for a statistic in units of its mean absolute value.
 
-def prior_tail(z: np.ndarray) -> np.ndarray:
-    """One-sided prior tail ``(1 + z/3)^-3`` for a statistic in units of its mean absolute value.
-
-    Heavier than Gaussian or Laplace on purpose: before a series has shown its
-    tail, a big value is judged gently.
+    A power law, heavier than Gaussian or Laplace on purpose: before a series
+    has shown its tail, a big value is judged gently.
     """
-    u = 1.0 / (1.0 + np.maximum(z, 0.0) * (1.0 / _PRIOR_SCALE))
-    return u * u * u
+    return (1.0 + np.maximum(z, 0.0) * (1.0 / scale)) ** -power
 
 
 class TailCalibrator:
@@ -71,6 +68,8 @@ class TailCalibrator:
         half_life: float = 3000.0,
         stride: int = 1,
         prior_weight: float = 10.0,
+        prior_scale: float = 2.0,
+        prior_power: float = 4.0,
     ) -> None:
         self.prefix = prefix
         self.edges = np.concatenate([[0.0], np.geomspace(z_min, z_max, n_bins - 1)])
@@ -79,6 +78,8 @@ class TailCalibrator:
         self.stride = stride
         self.grow = 0.5 ** (-stride / half_life)  # per learned point
         self.prior_weight = prior_weight
+        self.prior_scale = prior_scale
+        self.prior_power = prior_power
         widths = np.diff(self.log_edges[1:])
         self._inv_width = np.r_[0.0, 1.0 / widths, 0.0]
         self._inv_first = 1.0 / self.edges[1]
@@ -113,13 +114,13 @@ class TailCalibrator:
         # interpolate in log |r| inside the bin (linearly in |r| in the first bin)
         lz = np.log(np.maximum(z, self.edges[1]))
         frac = np.where(k == 0, z * self._inv_first, (lz - self.log_edges[k]) * self._inv_width[k])
-        pr = prior_tail(z)
+        pr = prior_tail(z, self.prior_scale, self.prior_power)
         frac = np.minimum(frac, 1.0)
         # tails fall off like a power of |r| inside a bin (log-log interpolation); past the
         # last occupied edge they decay like the prior
         with np.errstate(divide="ignore", invalid="ignore"):
             power = c_lo * (c_hi / c_lo) ** frac
-            decay = c_lo * pr / prior_tail(self.edges[k])
+            decay = c_lo * pr / prior_tail(self.edges[k], self.prior_scale, self.prior_power)
         emp = np.where(last | (c_hi <= 0), decay, np.where(k == 0, c_lo + (c_hi - c_lo) * frac, power))
         emp = np.where(c_lo > 0, emp, 0.0)
         total = np.take(flat, row) + np.take(flat, row + nb)
@@ -150,8 +151,9 @@ class TailCalibrator:
         inc = state[f"{p}.inc"]
         add = np.where(ok, w2 * inc, 0.0) * np.where(r2 == 0, 0.5, 1.0)  # an exact 0 is half up, half down
         mask = np.abs(r2)[..., None] >= self.edges
-        tail[..., :nb] += mask * np.where(r2 >= 0, add, 0.0)[..., None]
-        tail[..., nb:] += mask * np.where(r2 <= 0, add, 0.0)[..., None]
+        up, down = tail[..., :nb], tail[..., nb:]
+        np.add(up, np.where(r2 >= 0, add, 0.0).astype(np.float32)[..., None], out=up, where=mask)
+        np.add(down, np.where(r2 <= 0, add, 0.0).astype(np.float32)[..., None], out=down, where=mask)
         inc *= np.where(ok, self.grow, 1.0)
         big = inc > 1e18
         if big.any():

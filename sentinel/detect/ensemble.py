@@ -33,10 +33,12 @@ import numpy as np
 from sentinel.detect.base import OnlineDetector, StepScores
 from sentinel.detect.baseline import SeasonalBaseline
 from sentinel.detect.calibrate import TailCalibrator
-from sentinel.detect.members import ChangeMember, Member, ResidualMember
+from sentinel.detect.members import ChangeMember, Member, RangeMember, ResidualMember, VolatilityMember
 from sentinel.series import Batch
 
-MEMBERS: dict[str, type] = {"residual": ResidualMember, "change": ChangeMember}
+MEMBERS: dict[str, type] = {
+    "residual": ResidualMember, "change": ChangeMember, "volatility": VolatilityMember, "range": RangeMember,
+}
 
 
 class Ensemble(OnlineDetector):
@@ -47,14 +49,15 @@ class Ensemble(OnlineDetector):
     def __init__(
         self,
         step: int | None = None,
-        members: tuple[str, ...] = ("residual", "change"),
+        members: tuple[str, ...] = ("residual", "change", "range"),
         band: float = 4.0,
         half_life: float = 3000.0,
-        cal_floor: float = 0.2,
+        cal_floor: float = 1.0,
         stride: int = 1,
         baseline: dict[str, Any] | None = None,
-        refractory: float = 0.0,
-        episode_floor: float = 3.0,
+        refractory: float = 24.0,
+        episode_floor: float = 2.5,
+        prior: tuple[float, float, float] = (10.0, 2.0, 4.0),
     ) -> None:
         super().__init__()
         unknown = [m for m in members if m not in MEMBERS]
@@ -70,7 +73,9 @@ class Ensemble(OnlineDetector):
         self.episode_floor = episode_floor
         self.baseline = dict(baseline or {})
         self._members: list[Member] = [MEMBERS[m]() for m in self.members]
-        self._cal = TailCalibrator(prefix="cal", half_life=half_life, stride=stride)
+        self.prior = tuple(prior)
+        self._cal = TailCalibrator(prefix="cal", half_life=half_life, stride=stride, prior_weight=prior[0],
+                                   prior_scale=prior[1], prior_power=prior[2])
         self.base_: SeasonalBaseline | None = None if step is None else SeasonalBaseline(step, **self.baseline)
         self._cache: tuple | None = None
         self._peak_decay = 0.5 ** (1.0 / refractory) if refractory else 0.0
@@ -79,7 +84,7 @@ class Ensemble(OnlineDetector):
         return {
             "step": self.step, "members": self.members, "band": self.band, "half_life": self.half_life,
             "cal_floor": self.cal_floor, "stride": self.stride, "baseline": self.baseline,
-            "refractory": self.refractory, "episode_floor": self.episode_floor,
+            "refractory": self.refractory, "episode_floor": self.episode_floor, "prior": self.prior,
         }
 
     # -- OnlineDetector hooks ---------------------------------------------------------
@@ -128,6 +133,8 @@ class Ensemble(OnlineDetector):
         self._cal.learn(state, stats, np.maximum(weight, self.cal_floor))
         for i, m in enumerate(self._members):
             m.learn(state, stats[:, i], weight)
+            if isinstance(m, RangeMember):
+                m.learn_value(state, x, weight)
         self.base_.learn(state, t, x, weight)
         if self.refractory:
             q = -np.log10(np.maximum(np.where(np.isnan(p), 1.0, p), 1e-300))

@@ -46,8 +46,8 @@ class Guard(OnlineDetector):
     def __init__(
         self,
         inner: OnlineDetector,
-        learn_below: float = 0.999,
-        skip_above: float = 0.9999,
+        learn_below: float = 0.99,
+        skip_above: float = 0.999,
         relearn_after: int = 10,
     ) -> None:
         super().__init__()

@@ -143,3 +143,42 @@ class VolatilityMember:
         alpha = np.maximum(self.alpha_norm, 1.0 / np.maximum(k, 1.0)) * weight
         base = np.where(known, norm, 0.0)
         st["v.norm"] = np.where(use, base + alpha * (raw - base), norm)
+
+
+class RangeMember:
+    """How far a value lies beyond the range the series has shown: new records.
+
+    The learned range (``r.hi`` / ``r.lo``) is widened by every accepted point
+    and shrinks slowly (``shrink`` of its width per step) where it is not
+    refreshed, so an old extreme is forgotten over a few thousand steps.
+    The statistic is 0 inside the range and the excess in residual scales
+    outside it: a slow drift to a level never seen before scores even when
+    each step is small.
+    """
+
+    name: ClassVar[str] = "range"
+
+    def __init__(self, shrink: float = 1 / 2000, min_points: int = 50) -> None:
+        self.shrink = shrink
+        self.min_points = min_points
+
+    def init_state(self, n: int) -> State:
+        return {"r.hi": np.full(n, np.nan), "r.lo": np.full(n, np.nan)}
+
+    def statistic(self, st: State, base: SeasonalBaseline, x: np.ndarray, expected: np.ndarray,
+                  season: np.ndarray) -> np.ndarray:
+        hi, lo = st["r.hi"], st["r.lo"]
+        over = np.maximum(x - hi, 0.0) - np.maximum(lo - x, 0.0)
+        out = over / base.scale(st)
+        return np.where((st["b.n"] >= self.min_points) & ~np.isnan(hi), out, np.where(np.isnan(x), np.nan, 0.0))
+
+    def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
+        """Needs the value itself: see :meth:`learn_value` (the ensemble calls both)."""
+
+    def learn_value(self, st: State, x: np.ndarray, weight: np.ndarray) -> None:
+        ok = ~np.isnan(x) & (weight > 0.5)
+        hi, lo = st["r.hi"], st["r.lo"]
+        fresh = ok & np.isnan(hi)
+        width = np.where(np.isnan(hi), 0.0, hi - lo) * self.shrink
+        st["r.hi"] = np.where(fresh, x, np.where(ok, np.maximum(x, hi - width), hi - width))
+        st["r.lo"] = np.where(fresh, x, np.where(ok, np.minimum(x, lo + width), lo + width))

@@ -1,4 +1,4 @@
-"""Self-monitoring of forecasting: fit time per series and series that could not be forecast.
+"""Self-monitoring of forecasting: fit time per series, series screened out and series that failed.
 
 >>> from prometheus_client import CollectorRegistry
 >>> reg = CollectorRegistry()
@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 FIT_SECONDS = "sentinel_forecast_fit_seconds"
 FAILURES = "sentinel_forecast_failures_total"
+SCREENED = "sentinel_forecast_screened_total"
 
 _LOCK = threading.Lock()
 _BY_REGISTRY: dict[int, ForecastMetrics] = {}
@@ -27,6 +28,7 @@ _BY_REGISTRY: dict[int, ForecastMetrics] = {}
 class ForecastMetrics:
     fit_seconds: Histogram
     failures: Counter
+    screened: Counter
 
 
 def forecast_metrics(registry: CollectorRegistry = REGISTRY) -> ForecastMetrics:
@@ -42,6 +44,11 @@ def forecast_metrics(registry: CollectorRegistry = REGISTRY) -> ForecastMetrics:
                 failures=Counter(
                     FAILURES.removesuffix("_total"), "Series that could not be forecast, by reason.",
                     ["watch", "reason"], registry=registry,
+                ),
+                screened=Counter(
+                    SCREENED.removesuffix("_total"),
+                    "Series skipped by the screen: no plausible trend toward the limit.",
+                    ["watch"], registry=registry,
                 ),
             )
             _BY_REGISTRY[id(registry)] = hit

@@ -28,8 +28,9 @@ import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sentinel.config import ForecastConfig
-from sentinel.forecast.forecaster import Forecaster
+from sentinel.forecast.forecaster import MIN_SAMPLES, Forecaster
 from sentinel.forecast.metrics import forecast_metrics
+from sentinel.forecast.screen import screen
 from sentinel.series import Batch, Labels
 
 EXPORT_HORIZONS: tuple[tuple[str, int], ...] = (("1h", 3600), ("6h", 6 * 3600), ("24h", 86400))
@@ -76,7 +77,9 @@ def forecast_batch(
 
     A series that cannot be forecast (too short, constant failures) gets NaN
     everywhere and is counted in ``sentinel_forecast_failures_total``; it
-    never stops the others.
+    never stops the others.  With a limit, series that cannot plausibly reach
+    it are screened out first (:mod:`sentinel.forecast.screen`) and get the
+    plain least-squares line as forecast, no runway and probability 0.
     """
     metrics = forecast_metrics(registry)
     n = batch.n_series
@@ -90,7 +93,18 @@ def forecast_batch(
     prob = np.full(n, np.nan)
     way = np.zeros(n)
     methods = [""] * n
-    for s in range(n):
+    fit = np.ones(n, dtype=bool)
+    if cfg.limit is not None and len(ts) >= 2:
+        fit, line = screen(ts, values, cfg.limit, cfg.direction, cfg.horizon)
+        fit |= np.isfinite(values).sum(axis=1) < MIN_SAMPLES  # the forecaster says why it cannot
+        for name, secs in horizons:
+            if name in yhat:
+                yhat[name][~fit] = line(batch.end + secs)[~fit]
+        prob[~fit] = 0.0
+        for s in np.flatnonzero(~fit):
+            methods[s] = "screened"
+        metrics.screened.labels(watch=watch).inc(int((~fit).sum()))
+    for s in np.flatnonzero(fit):
         f = Forecaster(cfg.method, level=level)
         t0 = time.perf_counter()
         try:

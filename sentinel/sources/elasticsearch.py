@@ -52,7 +52,9 @@ log = logging.getLogger(__name__)
 
 SOURCE = "elasticsearch"
 _PAGE = 1000  # hits per search_after page
-_GROUP_PAGE = 200  # composite buckets per page
+_GROUP_PAGE = 200  # composite buckets per page (at most)
+_MAX_BUCKETS = 50_000  # groups x steps per request, under Elasticsearch's default search.max_buckets (65,536)
+_MAX_STEPS = 10_000  # steps per request; longer ranges are split in time
 
 
 class ElasticsearchSource:
@@ -82,22 +84,27 @@ class ElasticsearchSource:
         timestamps = np.arange(first, stop, step, dtype=np.int64)
         cap = min(q.max_groups, watch.max_series or q.max_groups)
         counts: dict[Labels, np.ndarray] = {}
-        if len(timestamps):
+        for c0 in range(first, stop, _MAX_STEPS * step):  # long ranges (backfills) in time chunks
+            c1 = min(stop, c0 + _MAX_STEPS * step)
             hist = {
                 "date_histogram": {
                     "field": self.cfg.timestamp_field,
                     "fixed_interval": f"{step}s",
                     "min_doc_count": 0,
-                    "extended_bounds": {"min": first * 1000, "max": (stop - step) * 1000},
+                    "extended_bounds": {"min": c0 * 1000, "max": (c1 - step) * 1000},
                 }
             }
-            for key, buckets in self._groups(watch, q, first, stop, hist, cap):
-                row = np.zeros(len(timestamps))
+            page = max(1, min(_GROUP_PAGE, cap, _MAX_BUCKETS // ((c1 - c0) // step)))
+            for key, buckets in self._groups(watch, q, c0, c1, hist, cap, page):
+                row = counts.get(key)
+                if row is None:
+                    if len(counts) >= cap:
+                        continue
+                    row = counts[key] = np.zeros(len(timestamps))
                 for b in buckets:
                     i = (int(b["key"]) // 1000 - first) // step
                     if 0 <= i < len(row):
                         row[i] = float(b["doc_count"])
-                counts[key] = row
         known = self._known.setdefault(watch.name, {})
         for key in counts:
             known.setdefault(key, None)
@@ -109,9 +116,12 @@ class ElasticsearchSource:
         return Batch(timestamps, values, tuple(keys), step)
 
     def _groups(
-        self, watch: WatchConfig, q: LogsQueryConfig, first: int, stop: int, hist: dict[str, Any], cap: int
+        self, watch: WatchConfig, q: LogsQueryConfig, first: int, stop: int, hist: dict[str, Any], cap: int, page: int
     ) -> Iterator[tuple[Labels, list[dict[str, Any]]]]:
-        """(group labels, histogram buckets) for every group, paging the composite aggregation."""
+        """(group labels, histogram buckets) for every group, paging the composite aggregation.
+
+        ``page`` groups per request keeps groups x steps under the node's ``search.max_buckets``.
+        """
         query = self._query(q, first, stop)
         if not q.group_by:
             resp = self._search(watch, "counts", query=query, size=0, aggs={"h": hist})
@@ -122,7 +132,7 @@ class ElasticsearchSource:
         after: dict[str, Any] | None = None
         seen = 0
         while True:
-            comp: dict[str, Any] = {"size": min(_GROUP_PAGE, cap), "sources": sources}
+            comp: dict[str, Any] = {"size": page, "sources": sources}
             if after is not None:
                 comp["after"] = after
             resp = self._search(
