@@ -58,7 +58,12 @@ class WatchSlot:
     @classmethod
     def create(cls, cfg: WatchConfig, source: Source, store: Store, warmup: int) -> WatchSlot:
         """A slot resumed from its checkpoint when one fits this watch, else fresh."""
-        runner = WatchRunner(cfg, source, store=None, warmup=warmup)
+        patterns = None
+        if cfg.logs is not None and cfg.logs.templates:
+            from sentinel.logs.watch import LogWatch
+
+            patterns = LogWatch(cfg, source, state_dir=store.models_dir / "logs")  # type: ignore[arg-type]
+        runner = WatchRunner(cfg, source, store=None, warmup=warmup, patterns=patterns)
         restored = checkpoint.load(store.checkpoint_dir(cfg.name), runner)
         slot = cls(cfg, runner, store, restored_from=restored)
         last = store.cursor(cfg.name)

@@ -5,7 +5,8 @@ A :class:`WatchRunner` is the unit the daemon schedules, ``demo`` and
 samples since the last processed step (the cursor, kept in the store so a
 restart fills the gap), runs them through the watch's detector (causal:
 score, then learn) and its policy, forecasts the watch's rolling history
-when it has a ``forecast`` section, and returns what happened.  Outputs
+when it has a ``forecast`` section, mines log templates for log watches
+(new-pattern alerts), and returns what happened.  Outputs
 (Alertmanager, /metrics, console, Grafana) consume the :class:`CycleResult`;
 the runner itself never talks to them.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -38,6 +39,12 @@ if TYPE_CHECKING:  # the forecast stack (statsmodels, scipy) loads only for watc
     from sentinel.forecast.runner import ForecastRunner
 
 log = logging.getLogger(__name__)
+
+
+class PatternStage(Protocol):
+    """Log template mining for a log watch (:class:`sentinel.logs.watch.LogWatch`)."""
+
+    def new_patterns(self, start: int, end: int) -> list[AlertEvent]: ...
 
 
 def aligned_end(now: float, watch: WatchConfig) -> int:
@@ -73,6 +80,7 @@ class WatchRunner:
         store: Store | None = None,
         detector: OnlineDetector | None = None,
         warmup: int = 7 * 86400,
+        patterns: PatternStage | None = None,
     ) -> None:
         self.cfg = cfg
         self.source = source
@@ -87,6 +95,7 @@ class WatchRunner:
 
             self.forecaster = ForecastRunner(cfg)
         self.history: Batch | None = None
+        self.patterns = patterns
         self.warmup = warmup
         self.cursor: int | None = store.cursor(cfg.name) if store else None
 
@@ -127,6 +136,8 @@ class WatchRunner:
             if self.forecaster.due(self.history.end):
                 forecast, predicted = self.forecaster.run(self.history)
                 events += predicted
+        if self.patterns is not None:
+            events += self.patterns.new_patterns(start, end)
         if warmup:
             events = _still_firing(events)
         if self.store is not None:

@@ -18,7 +18,8 @@ Typical wiring (daemon / tests)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -30,6 +31,8 @@ from sentinel.logs.patterns import TemplateTracker
 from sentinel.series import Batch
 from sentinel.sources.base import SourceError
 from sentinel.sources.elasticsearch import ElasticsearchSource
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,10 +72,38 @@ class LogWatch:
                              registry=registry)
         except StateError as exc:
             raise SourceError(f"watch {watch.name!r}: {exc}") from None
+        self._open: dict[tuple[tuple[str, str], ...], AlertEvent] = {}
         self.tracker = TemplateTracker(
             miner, watch=watch.name, levels=watch.logs.new_pattern_levels, severity=watch.alert.severity,
             registry=registry,
         )
+
+    def new_patterns(self, start: int, end: int) -> list[AlertEvent]:
+        """The pattern stage of a watch cycle: mine ``[start, end)``, return new-pattern transitions.
+
+        A new pattern is news, not a state: its alert fires once and resolves
+        after ``watch.alert.resolve_after`` (at least one hour), so nothing stays
+        firing forever.  A failed sample is logged and the counts go on.
+        """
+        events: list[AlertEvent] = []
+        hold = max(self.watch.alert.resolve_after, 3600)
+        for key, ev in list(self._open.items()):
+            if end - ev.starts_at >= hold:
+                events.append(replace(ev, status="resolved", at=end))
+                del self._open[key]
+        assert self.watch.logs is not None
+        if not self.watch.logs.templates:
+            return events
+        try:
+            sample = self.source.sample(self.watch, start, end)
+        except SourceError as exc:
+            log.warning("%s", exc)
+            return events
+        result = self.tracker.update(sample, start, end, self.watch.sample_step)
+        self.tracker.miner.save()
+        for ev in result.new_patterns:
+            self._open[ev.labels] = ev
+        return events + result.new_patterns
 
     def cycle(self, start: int, end: int) -> LogCycle:
         """Fetch counts, then (if the watch mines templates) sample, mine and report new patterns."""
