@@ -111,3 +111,25 @@ def _iso(t: int) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_watch_cycle_raises_and_resolves_new_pattern(elasticsearch: ElasticsearchServer, fleet_loaded,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    """The daemon's path: a WatchRunner with the LogWatch pattern stage fires on N02 and resolves it later."""
+    from sentinel.watch import WatchRunner
+
+    fleet, _ = fleet_loaded
+    t0 = fleet.start
+    reg = CollectorRegistry()
+    w = WatchConfig(name="fleet_logs_cycle", every=600, detector=None,
+                    logs={"index": f"{PREFIX}-*", "query": "*", "group_by": ["service.name"]})
+    src = _src(elasticsearch, reg)
+    runner = WatchRunner(w, src, warmup=WARM, patterns=LogWatch(w, src, state_dir=tmp_path, registry=reg))
+    events = []
+    for now in range(t0 + WARM, t0 + TOTAL + 2 * 3600, 600):
+        res = runner.cycle(now)
+        if res is not None and not res.warmup:
+            events.extend(res.events)
+    n02 = [e for e in events if e.kind == "new_pattern" and dict(e.labels)["service_name"] == fleet.agents[0]]
+    statuses = [e.status for e in n02]
+    assert statuses[:2] == ["firing", "resolved"]

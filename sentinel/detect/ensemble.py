@@ -55,7 +55,7 @@ class Ensemble(OnlineDetector):
         cal_floor: float = 1.0,
         stride: int = 1,
         baseline: dict[str, Any] | None = None,
-        refractory: float = 24.0,
+        refractory: float = 48.0,
         episode_floor: float = 2.5,
         prior: tuple[float, float, float] = (10.0, 2.0, 4.0),
     ) -> None:
