@@ -11,17 +11,16 @@ True
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+from sentinel.telemetry import per_registry
 
 FIT_SECONDS = "sentinel_forecast_fit_seconds"
 FAILURES = "sentinel_forecast_failures_total"
 SCREENED = "sentinel_forecast_screened_total"
 
-_LOCK = threading.Lock()
-_BY_REGISTRY: dict[int, ForecastMetrics] = {}
 
 
 @dataclass(frozen=True)
@@ -31,25 +30,21 @@ class ForecastMetrics:
     screened: Counter
 
 
+@per_registry
 def forecast_metrics(registry: CollectorRegistry = REGISTRY) -> ForecastMetrics:
     """The forecasting collectors registered in ``registry`` (created on first use)."""
-    with _LOCK:
-        hit = _BY_REGISTRY.get(id(registry))
-        if hit is None:
-            hit = ForecastMetrics(
-                fit_seconds=Histogram(
-                    FIT_SECONDS, "Wall time to select, fit and forecast one series.", ["watch"],
-                    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=registry,
-                ),
-                failures=Counter(
-                    FAILURES.removesuffix("_total"), "Series that could not be forecast, by reason.",
-                    ["watch", "reason"], registry=registry,
-                ),
-                screened=Counter(
-                    SCREENED.removesuffix("_total"),
-                    "Series skipped by the screen: no plausible trend toward the limit.",
-                    ["watch"], registry=registry,
-                ),
-            )
-            _BY_REGISTRY[id(registry)] = hit
-        return hit
+    return ForecastMetrics(
+        fit_seconds=Histogram(
+            FIT_SECONDS, "Wall time to select, fit and forecast one series.", ["watch"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=registry,
+        ),
+        failures=Counter(
+            FAILURES.removesuffix("_total"), "Series that could not be forecast, by reason.",
+            ["watch", "reason"], registry=registry,
+        ),
+        screened=Counter(
+            SCREENED.removesuffix("_total"),
+            "Series skipped by the screen: no plausible trend toward the limit.",
+            ["watch"], registry=registry,
+        ),
+    )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from sentinel.telemetry import per_registry
 
 
 @dataclass(frozen=True)
@@ -29,16 +31,10 @@ class LogsMetrics:
     docs_failed: Counter
 
 
-_BY_REGISTRY: dict[int, LogsMetrics] = {}
-
-
-def logs_metrics(registry: CollectorRegistry | None = None) -> LogsMetrics:
+@per_registry
+def logs_metrics(reg: CollectorRegistry) -> LogsMetrics:
     """The metrics bound to ``registry`` (default: the global one), created on first use."""
-    reg = REGISTRY if registry is None else registry
-    found = _BY_REGISTRY.get(id(reg))
-    if found is not None:
-        return found
-    m = LogsMetrics(
+    return LogsMetrics(
         lines=Counter("sentinel_log_lines_mined", "Log lines masked and mined into templates", ["watch"], registry=reg),
         truncated=Counter(
             "sentinel_log_lines_truncated", "Log lines cut at the maximum line length before mining", ["watch"],
@@ -73,5 +69,3 @@ def logs_metrics(registry: CollectorRegistry | None = None) -> LogsMetrics:
             registry=reg,
         ),
     )
-    _BY_REGISTRY[id(reg)] = m
-    return m

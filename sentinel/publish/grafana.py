@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +33,7 @@ from sentinel.config import Config, GrafanaConfig, WatchConfig
 from sentinel.publish import dashboards_common as c
 from sentinel.publish.dashboards_files import build_dashboards
 from sentinel.series import Labels, format_labels
+from sentinel.telemetry import per_registry
 
 PanelKind = Literal["anomaly", "score", "forecast", "runway"]
 
@@ -112,25 +112,17 @@ class _Metrics:
     latency: Histogram
 
 
-_METRICS: dict[int, tuple[CollectorRegistry, _Metrics]] = {}
-_METRICS_LOCK = threading.Lock()
-
-
+@per_registry
 def grafana_metrics(registry: CollectorRegistry) -> _Metrics:
     """The Grafana client's collectors in ``registry``, created once (several publishers may share it)."""
-    with _METRICS_LOCK:
-        hit = _METRICS.get(id(registry))
-        if hit is not None and hit[0] is registry:
-            return hit[1]
-        r = {"registry": registry}
-        m = _Metrics(
-            Counter("sentinel_grafana_requests", "Grafana API calls by operation.", ["operation"], **r),
-            Counter("sentinel_grafana_errors", "Failed Grafana API calls by operation.", ["operation"], **r),
-            Histogram("sentinel_grafana_request_duration_seconds", "Wall time of one Grafana API call.",
-                      ["operation"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), **r),
-        )
-        _METRICS[id(registry)] = (registry, m)
-        return m
+    r = {"registry": registry}
+    m = _Metrics(
+        Counter("sentinel_grafana_requests", "Grafana API calls by operation.", ["operation"], **r),
+        Counter("sentinel_grafana_errors", "Failed Grafana API calls by operation.", ["operation"], **r),
+        Histogram("sentinel_grafana_request_duration_seconds", "Wall time of one Grafana API call.",
+                  ["operation"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), **r),
+    )
+    return m
 
 
 class GrafanaPublisher:

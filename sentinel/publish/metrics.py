@@ -28,10 +28,11 @@ True
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from sentinel.telemetry import per_registry
 
 # -- results (exporter) ------------------------------------------------------------
 ANOMALY_SCORE = "sentinel_anomaly_score"
@@ -111,78 +112,72 @@ class SelfMetrics:
     notify_last_success: Gauge
 
 
-_LOCK = threading.Lock()
-_BY_REGISTRY: dict[int, tuple[CollectorRegistry, SelfMetrics]] = {}
 _SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
+@per_registry
 def self_metrics(registry: CollectorRegistry = REGISTRY) -> SelfMetrics:
     """The self-monitoring collectors registered in ``registry`` (created on first use)."""
-    with _LOCK:
-        hit = _BY_REGISTRY.get(id(registry))
-        if hit is not None and hit[0] is registry:
-            return hit[1]
-        r = {"registry": registry}
-        m = SelfMetrics(
-            cycles=Counter(
-                _plain(CYCLES), "Watch cycles run, by outcome (ok, idle, error).", ["watch", "outcome"], **r
-            ),
-            cycle_errors=Counter(
-                _plain(CYCLE_ERRORS), "Cycles that failed, by reason (source, data, internal).",
-                ["watch", "reason"], **r,
-            ),
-            cycle_duration=Histogram(
-                CYCLE_DURATION, "Wall time of one watch cycle (fetch, score, decide, publish).", ["watch"],
-                buckets=_SECONDS, **r,
-            ),
-            stage_duration=Histogram(
-                CYCLE_STAGE_DURATION, "Wall time of one stage of a watch cycle.", ["watch", "stage"],
-                buckets=_SECONDS, **r,
-            ),
-            model_fit=Histogram(
-                MODEL_FIT, "Wall time the watch's models spent scoring and learning in one cycle.", ["watch"],
-                buckets=_SECONDS, **r,
-            ),
-            series_tracked=Gauge(_plain(SERIES_TRACKED), "Series a watch's model has state for.", ["watch"], **r),
-            last_success=Gauge(LAST_SUCCESS, "Wall-clock time of the watch's last successful cycle.", ["watch"], **r),
-            data_timestamp=Gauge(
-                DATA_TIMESTAMP, "Timestamp of the newest sample a watch has processed (its cursor).", ["watch"], **r
-            ),
-            watch_ready=Gauge(WATCH_READY, "1 once the watch has completed its first cycle.", ["watch"], **r),
-            checkpoints=Counter(_plain(CHECKPOINTS), "Model and policy checkpoints written.", ["watch"], **r),
-            checkpoint_errors=Counter(_plain(CHECKPOINT_ERRORS), "Checkpoints that failed.", ["watch"], **r),
-            checkpoint_duration=Histogram(
-                CHECKPOINT_DURATION, "Wall time of writing one watch checkpoint.", ["watch"], buckets=_SECONDS, **r
-            ),
-            config_reloads=Counter(_plain(CONFIG_RELOADS), "Configuration reloads applied (SIGHUP).", **r),
-            config_reload_errors=Counter(
-                _plain(CONFIG_RELOAD_ERRORS), "Configuration reloads refused (old config kept).", **r
-            ),
-            alerts_active=Gauge(
-                ALERTS_ACTIVE, "Alerts firing now, by watch and severity.", ["watch", "severity"], **r
-            ),
-            alert_events=Counter(
-                _plain(ALERT_EVENTS), "Alert transitions decided, by watch and status.", ["watch", "status"], **r
-            ),
-            outbox_alerts=Gauge(
-                OUTBOX_ALERTS, "Alerts in the notifier's persisted desired state, by state.", ["state"], **r
-            ),
-            sent=Counter(_plain(NOTIFICATIONS_SENT), "Alerts delivered to Alertmanager.", **r),
-            failed=Counter(
-                _plain(NOTIFICATIONS_FAILED), "Alerts in batches Alertmanager did not accept, by reason.",
-                ["reason"], **r,
-            ),
-            dropped=Counter(
-                _plain(NOTIFICATIONS_DROPPED), "Alerts dropped because the send queue was full.", **r
-            ),
-            latency=Histogram(
-                NOTIFICATION_LATENCY, "Wall time of one batch POST to Alertmanager.", buckets=_SECONDS, **r
-            ),
-            queue_length=Gauge(NOTIFICATIONS_QUEUE_LENGTH, "Alerts waiting in the send queue.", **r),
-            queue_capacity=Gauge(NOTIFICATIONS_QUEUE_CAPACITY, "Capacity of the send queue.", **r),
-            notify_last_success=Gauge(
-                NOTIFICATION_LAST_SUCCESS, "Wall-clock time of the last batch Alertmanager accepted.", **r
-            ),
-        )
-        _BY_REGISTRY[id(registry)] = (registry, m)
-        return m
+    r = {"registry": registry}
+    m = SelfMetrics(
+        cycles=Counter(
+            _plain(CYCLES), "Watch cycles run, by outcome (ok, idle, error).", ["watch", "outcome"], **r
+        ),
+        cycle_errors=Counter(
+            _plain(CYCLE_ERRORS), "Cycles that failed, by reason (source, data, internal).",
+            ["watch", "reason"], **r,
+        ),
+        cycle_duration=Histogram(
+            CYCLE_DURATION, "Wall time of one watch cycle (fetch, score, decide, publish).", ["watch"],
+            buckets=_SECONDS, **r,
+        ),
+        stage_duration=Histogram(
+            CYCLE_STAGE_DURATION, "Wall time of one stage of a watch cycle.", ["watch", "stage"],
+            buckets=_SECONDS, **r,
+        ),
+        model_fit=Histogram(
+            MODEL_FIT, "Wall time the watch's models spent scoring and learning in one cycle.", ["watch"],
+            buckets=_SECONDS, **r,
+        ),
+        series_tracked=Gauge(_plain(SERIES_TRACKED), "Series a watch's model has state for.", ["watch"], **r),
+        last_success=Gauge(LAST_SUCCESS, "Wall-clock time of the watch's last successful cycle.", ["watch"], **r),
+        data_timestamp=Gauge(
+            DATA_TIMESTAMP, "Timestamp of the newest sample a watch has processed (its cursor).", ["watch"], **r
+        ),
+        watch_ready=Gauge(WATCH_READY, "1 once the watch has completed its first cycle.", ["watch"], **r),
+        checkpoints=Counter(_plain(CHECKPOINTS), "Model and policy checkpoints written.", ["watch"], **r),
+        checkpoint_errors=Counter(_plain(CHECKPOINT_ERRORS), "Checkpoints that failed.", ["watch"], **r),
+        checkpoint_duration=Histogram(
+            CHECKPOINT_DURATION, "Wall time of writing one watch checkpoint.", ["watch"], buckets=_SECONDS, **r
+        ),
+        config_reloads=Counter(_plain(CONFIG_RELOADS), "Configuration reloads applied (SIGHUP).", **r),
+        config_reload_errors=Counter(
+            _plain(CONFIG_RELOAD_ERRORS), "Configuration reloads refused (old config kept).", **r
+        ),
+        alerts_active=Gauge(
+            ALERTS_ACTIVE, "Alerts firing now, by watch and severity.", ["watch", "severity"], **r
+        ),
+        alert_events=Counter(
+            _plain(ALERT_EVENTS), "Alert transitions decided, by watch and status.", ["watch", "status"], **r
+        ),
+        outbox_alerts=Gauge(
+            OUTBOX_ALERTS, "Alerts in the notifier's persisted desired state, by state.", ["state"], **r
+        ),
+        sent=Counter(_plain(NOTIFICATIONS_SENT), "Alerts delivered to Alertmanager.", **r),
+        failed=Counter(
+            _plain(NOTIFICATIONS_FAILED), "Alerts in batches Alertmanager did not accept, by reason.",
+            ["reason"], **r,
+        ),
+        dropped=Counter(
+            _plain(NOTIFICATIONS_DROPPED), "Alerts dropped because the send queue was full.", **r
+        ),
+        latency=Histogram(
+            NOTIFICATION_LATENCY, "Wall time of one batch POST to Alertmanager.", buckets=_SECONDS, **r
+        ),
+        queue_length=Gauge(NOTIFICATIONS_QUEUE_LENGTH, "Alerts waiting in the send queue.", **r),
+        queue_capacity=Gauge(NOTIFICATIONS_QUEUE_CAPACITY, "Capacity of the send queue.", **r),
+        notify_last_success=Gauge(
+            NOTIFICATION_LAST_SUCCESS, "Wall-clock time of the last batch Alertmanager accepted.", **r
+        ),
+    )
+    return m
