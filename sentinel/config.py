@@ -248,6 +248,7 @@ class ForecastConfig(_Strict):
     min_probability: float = Field(0.5, gt=0, le=1)
     history: Duration = 7 * 86400
     method: str = "auto"
+    every: Duration = Field(900, description="re-forecast at most this often (a runway barely moves in minutes)")
 
 
 class LogsQueryConfig(_Strict):

@@ -71,7 +71,8 @@ def _runway(signal: str, spec: dict[str, Any]) -> dict[str, Any]:
     forecast = {k: v for k, v in spec.items() if k != "name"}
     return {
         "name": spec["name"], "query": signal, "every": "5m", "detector": None,
-        "forecast": {"horizon": "48h", "warn_within": "24h", "critical_within": "4h", "history": "2d", **forecast},
+        "forecast": {"horizon": "48h", "warn_within": "24h", "critical_within": "4h", "history": "2d", "every": "1h",
+                     **forecast},
     }
 
 

@@ -147,3 +147,22 @@ def test_garbage_never_crashes(tmp_path: Path, header: str, rows: list[tuple[str
         out = read_out(tmp_path / "g_out.csv")
         scores = [float(r["score"]) for r in out if r["score"]]
         assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_several_files_score_as_if_alone(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    a = series_csv(tmp_path / "a.csv", list(np.round(rng.normal(0, 1, 600), 3)), start="2024-01-01 00:00:00")
+    b = series_csv(tmp_path / "b.csv", list(np.round(rng.normal(5, 2, 400), 3)), start="2024-03-05 07:35:00")
+    c = series_csv(tmp_path / "c.csv", list(np.round(rng.normal(0, 1, 300), 3)), step="1h")
+    res = run(str(a), str(b), str(c), "--output-dir", str(tmp_path / "out"))
+    assert res.exit_code == 0, res.output
+    for src in (a, b, c):
+        alone = tmp_path / f"alone_{src.name}"
+        assert run(str(src), "--output", str(alone)).exit_code == 0
+        assert (tmp_path / "out" / src.name).read_text() == alone.read_text()
+
+
+def test_output_options_are_checked(tmp_path: Path) -> None:
+    src = series_csv(tmp_path / "a.csv", [1.0, 2.0, 3.0])
+    assert "exactly one of" in run(str(src)).output
+    assert "--output-dir" in run(str(src), str(src), "--output", str(tmp_path / "o.csv")).output

@@ -10,15 +10,23 @@ and a list of members (:mod:`sentinel.detect.members`).  Per step it
 4. combines them Bonferroni-style, ``p = min(1, k * min_i p_i)``, which keeps
    the combined score calibrated (never more alarming than its members
    justify) while one member alone can still fire,
-5. optionally (``refractory`` > 0, a half-life in steps) scores an ongoing
-   episode only by what exceeds its decaying peak surprise ``-log10 p``
-   (counted from ``episode_floor`` up), so one event raises one alarm, not
-   one per point, while a worsening event still scores,
+5. scores an ongoing episode only by what exceeds its decaying peak surprise
+   ``-log10 p`` (``refractory``: the peak's half-life in steps, 0 = off;
+   counted from ``episode_floor`` up), so one event raises one alarm, not one
+   per point, while a worsening event still scores.  A consequence for
+   alerting: the score falls back soon after an onset even if the event
+   lasts, so a policy that should stay firing for the whole event needs
+   ``resolve_after``,
 6. reports ``score = 1 - p``, each member's own score (``Scores.members``: the
    alert says which fired) and the band ``expected +- band * scale``.
 
 Learning (``_learn_step``) is gated by a per-series weight: the guard
-(:mod:`sentinel.detect.guard`) decides what may be learned.
+(:mod:`sentinel.detect.guard`) decides what the baseline and the members may
+learn; the calibrators learn every point with at least ``cal_floor`` weight
+(1.0 by default: what a series' tail looks like includes its rare events).
+
+Defaults (members residual, change, range; refractory 48; episode floor 2.5)
+were chosen on the NAB corpus as a whole (``benchmarks/nab.py``), never per file.
 
 The sampling step is learned from the first batch unless given, since the
 seasonal slots depend on it.

@@ -3,7 +3,7 @@
 Fitting costs around 0.1-1.5 s per series (statsmodels fits plus the
 rolling-origin validation), far more than online scoring, and a capacity
 forecast barely moves in a few minutes.  So a runner re-forecasts at most
-every ``every`` seconds (default 15 min) and the cycle skips it otherwise.
+every ``forecast.every`` seconds (default 15 min) and the cycle skips it otherwise.
 The caller fetches the history (``watch.forecast.history`` seconds up to the
 cycle's end), publishes ``bf.exporter_args()`` to the /metrics collector and
 hands the events to the notifier like any other policy's.
@@ -34,12 +34,12 @@ from sentinel.series import Batch
 class ForecastRunner:
     """Forecast and decide for one watch with a ``forecast:`` section."""
 
-    def __init__(self, watch: WatchConfig, every: int = 900, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self, watch: WatchConfig, registry: CollectorRegistry = REGISTRY) -> None:
         if watch.forecast is None:
             raise ValueError(f"watch {watch.name!r} has no forecast section")
         self.watch = watch
         self.cfg = watch.forecast
-        self.every = every
+        self.every = watch.forecast.every
         self.registry = registry
         self.policy = ForecastPolicy(self.cfg, watch.name) if self.cfg.limit is not None else None
         self.last_at: int | None = None

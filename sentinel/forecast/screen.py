@@ -5,8 +5,8 @@ disk and memory series is stable.  So before fitting, every series gets a
 least-squares line over the whole window and over its most recent quarter
 (both vectorised over series, NaN-aware).  A series goes on to the full
 forecaster only when a pessimistic reading of either line (slope moved 3
-standard errors toward the limit) reaches the limit within twice the
-horizon, or it is already at or beyond the limit.  The others are reported
+standard errors toward the limit) reaches the limit within the horizon,
+or it is already at or beyond the limit.  The others are reported
 with the whole-window line as their forecast and no runway.
 
 >>> t = np.arange(0, 86400, 300)
@@ -23,7 +23,6 @@ from collections.abc import Callable
 import numpy as np
 
 _MARGIN_SE = 3.0
-_MARGIN_HORIZON = 2.0
 
 
 def _lines(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -58,11 +57,10 @@ def screen(
     else:
         way = np.full(len(v), 1.0 if direction == "up" else -1.0)
     distance = (limit - last) * way  # > 0: the limit is still ahead
-    reach = _MARGIN_HORIZON * horizon
     at_risk = ~(distance > 0)  # crossed already, or no data (let the forecaster say why)
     for s, e in ((slope, se), (r_slope, r_se)):
         toward = np.nan_to_num(s * way + _MARGIN_SE * e, nan=np.inf)
-        at_risk |= (toward > 0) & (distance <= toward * reach)
+        at_risk |= (toward > 0) & (distance <= toward * horizon)
 
     def line(at: float) -> np.ndarray:
         return vbar + slope * (at - tbar)
