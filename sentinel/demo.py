@@ -165,8 +165,8 @@ def _plot_incident(outcomes: list[Outcome], kept: dict[str, list[CycleResult]], 
     for ax in (ax1, ax2):
         ax.axvspan(0, (inc.end - inc.start) / 3600, color="tab:red", alpha=0.1)
         ax.axvline((alert.at - inc.start) / 3600, color="tab:red", ls="--", lw=1)
-    ax1.set_title(f"{inc.kind} on {inc.agent}: {alert.watch}{format_labels(alert.labels)} "
-                  f"(alert after {format_duration(o.delay or 0)})")
+    ax1.set_title(f"{inc.kind} on {inc.agent}, alert after {format_duration(o.delay or 0)}\n"
+                  f"{alert.watch}{format_labels(alert.labels)}", fontsize=10)
     ax1.legend(loc="upper left", fontsize=8)
     ax2.plot(hours, score[keep], color="tab:purple", lw=0.8)
     ax2.axhline(0.99, color="grey", ls=":", lw=1)

@@ -134,7 +134,7 @@ def test_learn_without_score_matches_process() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"q": 0.3}, {"q": 1.0}, {"eta": 0.0}, {"env_decay": 1.0}, {"env_gain": 0.5},
-                                 {"n_warm": -1}])
+                                 {"n_warm": -1}, {"start": -1.0}])
 def test_bad_params_rejected(bad: dict) -> None:
     with pytest.raises(ValueError, match="likelihood needs"):
         Likelihood(Ensemble(step=STEP), **bad)

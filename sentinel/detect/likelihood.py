@@ -12,7 +12,10 @@ touching the model:
    level ``q`` (up ``eta`` on every exceedance, down ``eta * (1 - q)``
    otherwise), so ``Lrel = max(L - qL, 0)`` is how far beyond the series'
    own 1-in-``1/(1-q)`` level a point is.  It also raises the bar after each
-   detection: repeated similar bursts stop alarming;
+   detection: repeated similar bursts stop alarming.  ``qL`` starts at
+   ``start`` decades: it climbs ``eta`` per exceedance, so from 0 it needs
+   ~``B / eta`` exceedances to reach a calibrated inner's level ``B`` and
+   until then reports more often than ``1 - q`` (see the caveat below);
 3. refractory envelope: ``Lrel`` is reported only when
    ``Lrel > env_gain * env``, ``env = max(env_decay * env, Lrel)``, so one
    event gives one detection while a clearly bigger later one still fires;
@@ -24,6 +27,13 @@ point ``D = 0.999 * min(L, B) < B``.  So ``score > q`` exactly on reported
 points: ``q`` is the a-priori decision threshold.  ``expected``, ``lower``,
 ``upper`` and ``members`` are the inner detector's, unchanged (the band is
 still the inner model's band, not the decision boundary).
+
+Caveat: the output is a *decision* scale, not a tail probability.  Below
+``q`` it keeps the inner's ranking (``D = 0.999 * min(L, B)``), but above
+``q`` the rate of ``score >= t`` is the report rate, which on clean data
+exceeds ``1 - q`` while ``qL`` is still climbing (measured in the team
+notes); the ensemble's own refractory and this envelope both act, so an
+event gives one high score, not a run of them.
 
 The wrapper's state lives next to the inner's in one ``state_`` dict (keys
 ``lk.*``), as :class:`~sentinel.detect.guard.Guard` does, so checkpoints
@@ -65,12 +75,14 @@ class Likelihood(OnlineDetector):
         env_gain: float = 1.3,
         n_warm: int = 150,
         max_L: float = 15.0,
+        start: float = 0.0,
     ) -> None:
         super().__init__()
         if not 0.5 < q < 1 - 1e-12:
             raise ValueError("likelihood needs 0.5 < q < 1 - 1e-12")
-        if eta <= 0 or not 0 <= env_decay < 1 or env_gain < 1 or n_warm < 0 or max_L <= 0:
-            raise ValueError("likelihood needs eta > 0, 0 <= env_decay < 1, env_gain >= 1, n_warm >= 0, max_L > 0")
+        if eta <= 0 or not 0 <= env_decay < 1 or env_gain < 1 or n_warm < 0 or max_L <= 0 or start < 0:
+            raise ValueError("likelihood needs eta > 0, 0 <= env_decay < 1, env_gain >= 1, n_warm >= 0, max_L > 0, "
+                             "start >= 0")
         self.inner = inner
         self.q = q
         self.eta = eta
@@ -78,12 +90,13 @@ class Likelihood(OnlineDetector):
         self.env_gain = env_gain
         self.n_warm = n_warm
         self.max_L = max_L
+        self.start = start
         self._base = float(-np.log10(1.0 - q))
         self.index_ = inner.index_
 
     def get_params(self) -> dict[str, Any]:
         return {"q": self.q, "eta": self.eta, "env_decay": self.env_decay, "env_gain": self.env_gain,
-                "n_warm": self.n_warm, "max_L": self.max_L}
+                "n_warm": self.n_warm, "max_L": self.max_L, "start": self.start}
 
     def _on_batch(self, batch: Batch) -> None:
         self.inner._on_batch(batch)
@@ -93,7 +106,7 @@ class Likelihood(OnlineDetector):
 
     def _init_state(self, n: int) -> dict[str, np.ndarray]:
         st = self.inner._init_state(n)
-        st["lk.q"] = np.zeros(n)  # quantile of L at level q (decades)
+        st["lk.q"] = np.full(n, float(self.start))  # quantile of L at level q (decades)
         st["lk.env"] = np.zeros(n)  # refractory envelope of Lrel
         st["lk.n"] = np.zeros(n, dtype=np.int64)  # scored samples so far
         st["lk.L"] = np.full(n, np.nan)  # L of the last scored step (NaN: no score)

@@ -5,8 +5,9 @@ disk and memory series is stable.  So before fitting, every series gets a
 least-squares line over the whole window and over its most recent quarter
 (both vectorised over series, NaN-aware).  A series goes on to the full
 forecaster only when a pessimistic reading of either line (slope moved 3
-standard errors toward the limit) reaches the limit within the horizon,
-or it is already at or beyond the limit.  The others are reported
+standard errors toward the limit, starting from the farthest the series has
+swung toward the limit around its line: seasonal dips count) reaches the
+limit within the horizon, or it is already at or beyond the limit.  The others are reported
 with the whole-window line as their forecast and no runway.
 
 >>> t = np.arange(0, 86400, 300)
@@ -56,11 +57,15 @@ def screen(
         way = np.where(limit >= last, 1.0, -1.0)
     else:
         way = np.full(len(v), 1.0 if direction == "up" else -1.0)
-    distance = (limit - last) * way  # > 0: the limit is still ahead
-    at_risk = ~(distance > 0)  # crossed already, or no data (let the forecaster say why)
+    at_risk = ~((limit - last) * way > 0)  # crossed already, or no data (let the forecaster say why)
+    # the farthest the series has swung toward the limit from its line (seasonal dips, bursts)
+    with np.errstate(invalid="ignore"):
+        resid = (v - (vbar[:, None] + slope[:, None] * (t - tbar[:, None]))) * way[:, None]
+    swing = np.where(ok & np.isfinite(resid), resid, -np.inf).max(axis=1, initial=-np.inf)
+    distance = (limit - (vbar + slope * (t[-1] - tbar))) * way - np.where(np.isfinite(swing), swing, 0.0)
     for s, e in ((slope, se), (r_slope, r_se)):
         toward = np.nan_to_num(s * way + _MARGIN_SE * e, nan=np.inf)
-        at_risk |= (toward > 0) & (distance <= toward * horizon)
+        at_risk |= (distance <= 0) | ((toward > 0) & (distance <= toward * horizon))
 
     def line(at: float) -> np.ndarray:
         return vbar + slope * (at - tbar)
