@@ -76,10 +76,10 @@ def _drive(d: Daemon, start: int, end: int, every: int = HOUR // 2) -> None:
             d.run_cycle(name, now)
 
 
-def _pump(d: Daemon, until: Callable[[], bool], timeout: float = 60) -> None:
+def _pump(d: Daemon, until: Callable[[], bool], timeout: float = 60, seen: Callable[[], object] = lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not until():
-        assert time.monotonic() < deadline, "alerts did not arrive"
+        assert time.monotonic() < deadline, f"alerts did not arrive; got {seen()}"
         d.notifier.flush()
         d.notifier.drain(5)
         time.sleep(0.3)
@@ -100,7 +100,8 @@ def test_incidents_alert_through_alertmanager_and_resolve(
     d.start(schedule=False)
     try:
         _drive(d, history.start, history.start + 12 * HOUR)
-        _pump(d, lambda: _episodes(am.webhook.alerts(), "resolved") >= EXPECTED)
+        _pump(d, lambda: _episodes(am.webhook.alerts(), "resolved") >= EXPECTED,
+              seen=lambda: [(a["status"], a["labels"]) for a in am.webhook.alerts()])
         alerts = am.webhook.alerts()
         firing = [a for a in alerts if a["status"] == "firing"]
         assert _episodes(alerts, "firing") >= EXPECTED

@@ -18,7 +18,9 @@ STEP = 60
 
 def run(scores: list[float], values: list[float] | None = None, expected: float = 10.0, **cfg):
     n = len(scores)
-    vals = np.array([values if values is not None else [20.0] * n], dtype=float)
+    if values is None:  # outside the band (9 .. 11) exactly when the score is high
+        values = [20.0 if sc >= 0.95 else 10.0 for sc in scores]
+    vals = np.array([values], dtype=float)
     batch = Batch.from_rows([{"agent": "a"}], timestamps=np.arange(n) * STEP, values=vals, step=STEP)
     sc = Scores(np.array([scores], dtype=float), np.full((1, n), expected), np.full((1, n), expected - 1),
                 np.full((1, n), expected + 1))
@@ -41,6 +43,22 @@ def test_hysteresis_keeps_firing_between_levels() -> None:
     assert events == [("firing", 0), ("resolved", 3)]
 
 
+def test_episode_lasts_while_value_stays_outside_band() -> None:
+    # the detector flags the start of an event and lowers the score of its rest (refractory):
+    # the alert still becomes due after `for`, and resolves when the value is back in the band
+    events, _ = run([0.999, 0.2, 0.2, 0.2, 0.2], values=[20.0, 20.0, 20.0, 20.0, 10.0], **{"for": "2m"})
+    assert events == [("firing", 2), ("resolved", 4)]
+    # a value outside the band with a low score does not open an episode on its own
+    assert run([0.2, 0.2], values=[20.0, 20.0])[0] == []
+
+
+def test_flagged_early_fires_once_deviation_is_big_enough() -> None:
+    # expected 10, band 9 .. 11; 20% = 2: the score flags 11.5 (too small a move), the value keeps
+    # growing outside the band while the score falls back, and the alert fires at 12.5
+    events, _ = run([0.999, 0.3, 0.3, 0.1], values=[11.5, 11.8, 12.5, 10.0], min_deviation="20%")
+    assert events == [("firing", 2), ("resolved", 3)]
+
+
 def test_resolve_after_waits() -> None:
     events, _ = run([0.999, 0.1, 0.1, 0.1], resolve_after="2m")
     assert events == [("firing", 0), ("resolved", 3)]
@@ -57,7 +75,7 @@ def test_direction_and_min_deviation() -> None:
 
 def test_missing_data_holds_state_and_absent_alert() -> None:
     nan = float("nan")
-    events, _ = run([0.999, nan, nan, 0.1], values=[20.0, nan, nan, 20.0])
+    events, _ = run([0.999, nan, nan, 0.1], values=[20.0, nan, nan, 10.0])
     assert events == [("firing", 0), ("resolved", 3)]
     events, _ = run([0.1, nan, nan, nan, 0.1], values=[20.0, nan, nan, nan, 20.0], absent_for="2m")
     assert events == [("firing", 2), ("resolved", 4)]

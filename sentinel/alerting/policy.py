@@ -3,13 +3,19 @@
 The rules an SRE expects from Prometheus alerting, plus the ones that keep
 anomaly alerts quiet:
 
-- **threshold**: a point breaches when its score >= threshold;
+- **threshold**: a point breaches when its score >= threshold; once an
+  episode has started (pending or firing) it also goes on while the value
+  stays outside the expected band, because detectors may lower the score of
+  the rest of an event they already flagged (and re-anchor after a lasting
+  shift): the episode lasts as long as the deviation, not the surprise;
 - **direction** and **min_deviation**: it only counts when the value moved
-  the harmful way and by enough (absolute, or relative to the expected value:
-  a 3-sigma wobble of 2 ms is not worth a page);
+  the harmful way, and the alert only fires once the deviation is big enough
+  (absolute, or relative to the expected value: a 3-sigma wobble of 2 ms is
+  not worth a page; a change flagged early may still grow past the minimum);
 - **for**: the breach must last this long before the alert fires;
 - **hysteresis** / **resolve_after**: a firing alert resolves only once the
-  score has stayed below ``threshold - hysteresis`` for ``resolve_after``;
+  score has stayed below ``threshold - hysteresis`` and the value inside the
+  band for ``resolve_after``;
 - **absent_for**: a series that stops reporting raises an ``absent`` alert
   (a silent agent is an incident, not an absence of incidents).
 
@@ -116,19 +122,20 @@ class Policy:
             fresh = self._init_state(n - have)
             self.state_ = {k: np.concatenate([v, fresh[k]]) for k, v in self.state_.items()}
 
-    def _deviation_ok(self, x: np.ndarray, expected: np.ndarray) -> np.ndarray:
-        dev = x - expected
-        cfg = self.cfg
-        if cfg.direction == "up":
-            ok = dev > 0
-        elif cfg.direction == "down":
-            ok = dev < 0
-        else:
-            ok = np.ones_like(dev, dtype=bool)
-        if cfg.min_deviation.value > 0:
-            need = cfg.min_deviation.value * (np.abs(expected) if cfg.min_deviation.relative else 1.0)
-            ok &= np.abs(dev) >= need
-        return ok
+    def _harmful(self, dev: np.ndarray) -> np.ndarray:
+        """The value moved the harmful way."""
+        if self.cfg.direction == "up":
+            return dev > 0
+        if self.cfg.direction == "down":
+            return dev < 0
+        return np.ones_like(dev, dtype=bool)
+
+    def _big_enough(self, dev: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """The deviation reaches min_deviation (absolute, or relative to the expected value)."""
+        md = self.cfg.min_deviation
+        if md.value <= 0:
+            return np.ones_like(dev, dtype=bool)
+        return np.abs(dev) >= md.value * (np.abs(expected) if md.relative else 1.0)
 
     def update(self, batch: Batch, scores: Scores) -> list[AlertEvent]:
         """Advance alert state through the batch; return the transitions in time order."""
@@ -144,14 +151,19 @@ class Policy:
             x = batch.values[:, j]
             s = scores.score[:, j]
             seen = ~np.isnan(x) & ~np.isnan(s)
-            dev_ok = self._deviation_ok(x, scores.expected[:, j])
-            breach = seen & (s >= cfg.threshold) & dev_ok
-            still_bad = seen & (s >= resolve_level) & dev_ok
+            dev = x - scores.expected[:, j]
+            harmful = seen & self._harmful(dev)
+            outside = (x > scores.upper[:, j]) | (x < scores.lower[:, j])
+            open_ = st["firing"] | (st["pending_since"] != _NEVER)
+            breach = harmful & ((s >= cfg.threshold) | (open_ & outside))
+            still_bad = harmful & ((s >= resolve_level) | outside)
 
-            # pending -> firing after `for`
+            # pending -> firing after `for`, once the deviation is big enough (a detector often
+            # flags a change before it has grown past min_deviation)
             st["pending_since"] = np.where(breach & (st["pending_since"] == _NEVER), t, st["pending_since"])
             st["pending_since"] = np.where(~breach & ~st["firing"], _NEVER, st["pending_since"])
-            fire = ~st["firing"] & breach & (t - st["pending_since"] >= cfg.for_)
+            big = self._big_enough(dev, scores.expected[:, j])
+            fire = ~st["firing"] & breach & big & (t - st["pending_since"] >= cfg.for_)
             # firing -> resolved after hysteresis + resolve_after (missing data holds state)
             calm = st["firing"] & seen & ~still_bad
             st["below_since"] = np.where(calm & (st["below_since"] == _NEVER), t, st["below_since"])
