@@ -79,7 +79,9 @@ def test_tracing_is_off_without_an_endpoint() -> None:
 def test_embedded_default_has_one_watch_per_signal_with_harmful_directions() -> None:
     cfg = embedded_config()
     by = {w.name: w.alert for w in cfg.watches}
-    assert by["node_filesystem_avail_bytes"].direction == "down"
+    runway = {w.name: w.forecast for w in cfg.watches if w.forecast is not None}
+    assert runway["disk_runway"].direction == "down" and runway["disk_runway"].limit == 0
+    assert runway["memory_runway"].direction == "up" and runway["memory_runway"].limit == 2 * 2**30
     assert by["agent_task_latency_p95"].direction == "up" and by["agent_task_latency_p95"].for_ == 120
     assert by["agent_task_rate"].absent_for == 600
     assert by["agent_task_error_ratio"].min_deviation.relative is False
