@@ -39,14 +39,15 @@ SCOREBOARD = {
 }
 
 
-def run_files(paths: list[Path], threshold: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def run_files(paths: list[Path], threshold: float | None = None,
+              kind: str = "default") -> list[tuple[np.ndarray, np.ndarray]]:
     """Score the files through the detect command's body; return each file's scores and decisions."""
     from sentinel.cli.detect import detect_files
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         pairs = [(p, Path(tmp) / f"{i}.csv") for i, p in enumerate(paths)]
-        detect_files(pairs, threshold=threshold)
+        detect_files(pairs, kind=kind, threshold=threshold)
         for _, dst in pairs:
             with open(dst, newline="") as fh:
                 rows = list(csv.DictReader(fh))
@@ -72,14 +73,18 @@ def main() -> None:
     ap.add_argument("--only", default="", help="only files whose path contains this")
     ap.add_argument("--threshold", type=float, default=None,
                     help="alert policy threshold for the decisions (default: the policy's own default)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "nab.json")
+    ap.add_argument("--detector", default="default", help="detector kind (default, likelihood, ensemble)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="results file (default: benchmarks/results/nab.json, nab_<kind>.json for other kinds)")
     args = ap.parse_args()
+    name = "nab" if args.detector == "default" else f"nab_{args.detector}"
+    args.out = args.out or ROOT / "benchmarks" / "results" / f"{name}.json"
 
     windows = json.loads((args.nab / "labels" / "combined_windows.json").read_text())
     paths = sorted(p for p in (args.nab / "data").glob("*/*.csv") if args.only in str(p))
     keys = {str(p): f"{p.parent.name}/{p.name}" for p in paths}
     t0, c0 = time.perf_counter(), time.process_time()
-    results = run_files(paths, args.threshold)
+    results = run_files(paths, args.threshold, args.detector)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     truths = [truth_for(p, keys[str(p)], windows) for p in paths]
     scores = [r[0] for r in results]
@@ -87,7 +92,7 @@ def main() -> None:
     rows = sum(t.rows for t in truths)
 
     report: dict = {"files": len(paths), "rows": rows, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
-                    "detector": "default", "policy_threshold": args.threshold or AlertPolicyConfig().threshold,
+                    "detector": args.detector, "policy_threshold": args.threshold or AlertPolicyConfig().threshold,
                     "default_decisions": {}, "optimised_threshold": {}, "per_file": {}}
     for name, prof in PROFILES.items():
         raw = sum(t.score(d, prof) for t, d in zip(truths, decisions, strict=True))
@@ -111,7 +116,7 @@ def main() -> None:
         }
     report["scoreboard"] = SCOREBOARD
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.only and args.threshold is None:
+    if not args.only and (args.threshold is None or args.detector != "default"):
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 
     print(f"NAB: {len(paths)} files, {rows} rows, {wall:.0f}s wall, {cpu:.0f}s cpu")

@@ -1,9 +1,13 @@
 """Detector kinds by name: ``build_detector(DetectorConfig) -> OnlineDetector``.
 
 ``default`` is the guarded ensemble (seasonal residual + change members);
+``likelihood`` wraps it in :class:`~sentinel.detect.likelihood.Likelihood`,
+which turns the calibrated score into a decision scale (each series' own
+rare, new events score >= 0.9999: use it with ``threshold: 0.9999``);
 ``ensemble`` is the same without the guard (it learns everything, useful as
 a reference); parameters come from ``DetectorConfig.params``:
-``guard`` (a dict for :class:`~sentinel.detect.guard.Guard`) and everything
+``guard`` (a dict for :class:`~sentinel.detect.guard.Guard`), ``likelihood``
+(a dict for :class:`~sentinel.detect.likelihood.Likelihood`) and everything
 else for :class:`~sentinel.detect.ensemble.Ensemble`.
 
 >>> from sentinel.config import DetectorConfig
@@ -12,7 +16,7 @@ else for :class:`~sentinel.detect.ensemble.Ensemble`.
 >>> build_detector(DetectorConfig(kind="nope"))
 Traceback (most recent call last):
 ...
-ValueError: unknown detector kind 'nope': choose from default, ensemble
+ValueError: unknown detector kind 'nope': choose from default, likelihood, ensemble
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from sentinel.config import DetectorConfig
 from sentinel.detect.base import OnlineDetector
 from sentinel.detect.ensemble import Ensemble
 from sentinel.detect.guard import Guard
+from sentinel.detect.likelihood import Likelihood
 
-KINDS = ("default", "ensemble")
+KINDS = ("default", "likelihood", "ensemble")
 
 
 def _check(cls: type, params: dict[str, Any], kind: str) -> None:
@@ -40,11 +45,16 @@ def build_detector(cfg: DetectorConfig, step: int | None = None) -> OnlineDetect
     if cfg.kind not in KINDS:
         raise ValueError(f"unknown detector kind {cfg.kind!r}: choose from {', '.join(KINDS)}")
     params = dict(cfg.params)
-    guard = params.pop("guard", {}) if cfg.kind == "default" else {}
+    guarded = cfg.kind in ("default", "likelihood")
+    guard = params.pop("guard", {}) if guarded else {}
+    decide = params.pop("likelihood", {}) if cfg.kind == "likelihood" else {}
     if not isinstance(guard, dict):
         raise ValueError("detector 'default': params.guard must be a mapping")
     _check(Ensemble, params, cfg.kind)
     _check(Guard, guard, cfg.kind)
+    _check(Likelihood, decide, cfg.kind)
     params.setdefault("step", step)
     ens = Ensemble(**params)
-    return Guard(ens, **guard) if cfg.kind == "default" else ens
+    if cfg.kind == "likelihood":
+        return Likelihood(Guard(ens, **guard), **decide)
+    return Guard(ens, **guard) if guarded else ens
