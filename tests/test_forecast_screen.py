@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-from _capacity_cases import CROSSING, HISTORY, STABLE, STEP, make_case  # noqa: E402
+from _capacity_cases import CROSSING, HISTORY, STABLE, STEP, make_case
 
-from sentinel.forecast.screen import screen  # noqa: E402
+from sentinel.forecast.screen import screen
 
 HORIZON = 48 * 3600
 
