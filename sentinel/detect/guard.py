@@ -39,10 +39,10 @@ from sentinel.detect.base import OnlineDetector, StepScores
 from sentinel.series import Batch
 
 
-def surprise(score: np.ndarray) -> np.ndarray:
-    """``-log10(1 - score)``: 2 at 0.99, 3 at 0.999 (capped at 12)."""
+def surprise(score: np.ndarray, cap: float = 12.0) -> np.ndarray:
+    """``-log10(1 - score)``, the score in decades: 2 at 0.99, 3 at 0.999 (capped at ``cap``)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.minimum(-np.log10(np.maximum(1.0 - score, 1e-12)), 12.0)
+        return np.minimum(-np.log10(np.maximum(1.0 - score, 10.0**-cap)), cap)
 
 
 class Guard(OnlineDetector):

@@ -60,6 +60,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sentinel.detect.base import OnlineDetector, StepScores
+from sentinel.detect.guard import surprise
 from sentinel.series import Batch
 
 
@@ -123,8 +124,7 @@ class Likelihood(OnlineDetector):
 
     def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
         out = self.inner._score_step(state, t, x)
-        with np.errstate(invalid="ignore"):
-            L = np.minimum(-np.log10(np.maximum(1.0 - out.score, 10.0 ** -self.max_L)), self.max_L)
+        L = surprise(out.score, self.max_L)
         ok, rel = self._relative(state, L)
         report = rel > self.env_gain * state["lk.env"]
         D = np.where(report, self._base + rel, 0.999 * np.minimum(np.nan_to_num(L), self._base))
