@@ -364,6 +364,25 @@ def openmetrics(
 # -- Alertmanager + webhook receiver -------------------------------------------------
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler: no access log, and one way to answer."""
+
+    def reply(self, status: int, body: bytes, content_type: str | None = None) -> None:
+        """Send ``body`` with ``status``; a client that hung up is not an error here."""
+        try:
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 class WebhookReceiver:
     """An HTTP endpoint that records every Alertmanager webhook notification.
 
@@ -377,18 +396,13 @@ class WebhookReceiver:
         self._cond = threading.Condition()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._cond:
                     receiver.notifications.append(json.loads(body))
                     receiver._cond.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+                self.reply(200, b"")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self._server.server_address[1])

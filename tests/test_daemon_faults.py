@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +21,7 @@ import pytest
 
 from sentinel.config import Config
 from sentinel.daemon import Daemon
-from tests.services import openmetrics
+from tests.services import QuietHandler, openmetrics
 
 pytestmark = pytest.mark.services
 
@@ -29,7 +29,7 @@ T = 1_767_571_200
 HOUR = 3600
 
 
-class _Proxy(BaseHTTPRequestHandler):
+class _Proxy(QuietHandler):
     target: ClassVar[str] = ""
     mode: ClassVar[str] = "pass"
 
@@ -45,17 +45,7 @@ class _Proxy(BaseHTTPRequestHandler):
                     body, status = r.read(), r.status
             except urllib.error.HTTPError as e:
                 body, status = e.read(), e.code
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            pass
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(status, body, "application/json")
 
 
 @pytest.fixture

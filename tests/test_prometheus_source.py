@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from sentinel.config import PrometheusConfig, WatchConfig
 from sentinel.sources.base import Source, SourceError
 from sentinel.sources.prometheus import PrometheusSource
-from tests.services import PrometheusServer, free_port, openmetrics
+from tests.services import PrometheusServer, QuietHandler, free_port, openmetrics
 
 pytestmark = pytest.mark.services
 
@@ -276,7 +276,7 @@ def test_stale_series_become_missing(
 # -- faults: real HTTP servers that misbehave ------------------------------------------
 
 
-class _Faulty(BaseHTTPRequestHandler):
+class _Faulty(QuietHandler):
     mode = "500"
     seen_headers: ClassVar[list[dict[str, str]]] = []
 
@@ -295,16 +295,7 @@ class _Faulty(BaseHTTPRequestHandler):
             return
         else:
             body, status = b'{"status":"error","errorType":"internal","error":"boom"}', int(self.mode)
-        try:
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            pass
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(status, body)
 
 
 class _serve:
