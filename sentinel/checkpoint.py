@@ -36,6 +36,7 @@ import numpy as np
 from sentinel.config import WatchConfig
 from sentinel.detect import persist
 from sentinel.detect.base import OnlineDetector
+from sentinel.errors import one_line
 from sentinel.series import Batch, Labels, SeriesIndex, labels_key
 from sentinel.watch import WatchRunner
 
@@ -163,12 +164,8 @@ def load(directory: Path, runner: WatchRunner) -> int | None:
         detector = _load_detector(directory / pointer["detector"]) if pointer["detector"] else None
         _restore_state(runner, directory / pointer["state"])
     except (OSError, ValueError, KeyError, EOFError, persist.CheckpointError) as exc:
-        log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, _one_line(exc))
+        log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, one_line(exc))
         return None
     runner.detector = detector
     runner.cursor = int(pointer["cursor"])
     return runner.cursor
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]

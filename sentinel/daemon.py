@@ -29,6 +29,7 @@ import logging
 import signal
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from sentinel.alerting.outbox import rfc3339
 from sentinel.checkpoint import fingerprint
 from sentinel.clock import SimulatedClock, WallClock
 from sentinel.config import Config, ConfigError, load_config
+from sentinel.errors import one_line
 from sentinel.publish.exporter import ResultCollector
 from sentinel.publish.metrics import self_metrics
 from sentinel.server import HTTPServer
@@ -147,7 +149,7 @@ class Daemon:
         every = self.clock.wall_interval(slot.cfg.every)
         self.scheduler.add_job(
             self.run_cycle, "interval", args=[slot.name], seconds=every, id=f"watch:{slot.name}",
-            next_run_time=_now_dt(), misfire_grace_time=max(1, int(every)), replace_existing=True,
+            next_run_time=datetime.now().astimezone(), misfire_grace_time=max(1, int(every)), replace_existing=True,
         )
 
     def stop(self) -> None:
@@ -194,20 +196,16 @@ class Daemon:
             except Exception as exc:  # one line, counted; the next cycle retries from the cursor
                 reason = "source" if isinstance(exc, SourceError) else "data" if isinstance(exc, ValueError) \
                     else "internal"
-                self.metrics.cycle_errors.labels(watch=name, reason=reason).inc()
-                self.metrics.cycles.labels(watch=name, outcome="error").inc()
+                self.metrics.cycle_failed(name, reason)
                 span.set_attribute("outcome", "error")
-                log.warning("watch %s: cycle failed (%s): %s", name, reason, _one_line(exc))
+                log.warning("watch %s: cycle failed (%s): %s", name, reason, one_line(exc))
                 log.debug("watch %s: cycle failure detail", name, exc_info=True)
                 return None
             outcome = "ok" if result is not None else "idle"
-            m = self.metrics
-            m.cycles.labels(watch=name, outcome=outcome).inc()
-            m.cycle_duration.labels(watch=name).observe(time.perf_counter() - t0)
-            m.last_success.labels(watch=name).set(time.time())
+            self.metrics.cycle_done(name, outcome, time.perf_counter() - t0)
             if not slot.ready:
                 slot.ready = True
-                m.watch_ready.labels(watch=name).set(1)
+                self.metrics.watch_ready.labels(watch=name).set(1)
             span.set_attribute("outcome", outcome)
             if result is not None:
                 span.set_attributes({"series": result.batch.n_series, "steps": result.batch.n_steps,
@@ -225,24 +223,18 @@ class Daemon:
         slot.commit()
         self.notifier.reconcile(slot.name, slot.confirms, result.last if result.last >= 0 else int(self.clock.now()))
         self.notifier.flush()
-        m, name = self.metrics, slot.name
-        for e in result.events:
-            m.alert_events.labels(watch=name, status=e.status).inc()
-        for stage, seconds in result.timings.items():
-            m.stage_duration.labels(watch=name, stage=stage).observe(seconds)
-        m.stage_duration.labels(watch=name, stage="publish").observe(time.perf_counter() - t0)
-        m.model_fit.labels(watch=name).observe(result.timings.get("score", 0.0))
         det = slot.runner.detector
-        m.series_tracked.labels(watch=name).set(det.n_series if det is not None else result.batch.n_series)
-        if slot.runner.cursor is not None:
-            m.data_timestamp.labels(watch=name).set(slot.runner.cursor)
+        self.metrics.published(
+            slot.name, (e.status for e in result.events), result.timings, time.perf_counter() - t0,
+            det.n_series if det is not None else result.batch.n_series, slot.runner.cursor,
+        )
 
     def _checkpoint(self, slot: WatchSlot) -> None:
         try:
             seconds = slot.save()
         except OSError as exc:
             self.metrics.checkpoint_errors.labels(watch=slot.name).inc()
-            log.warning("watch %s: checkpoint failed: %s", slot.name, _one_line(exc))
+            log.warning("watch %s: checkpoint failed: %s", slot.name, one_line(exc))
             return
         if seconds:
             self.metrics.checkpoints.labels(watch=slot.name).inc()
@@ -321,15 +313,3 @@ class Daemon:
 
     def alerts_json(self, watch: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
         return [a.as_json() for a in self.notifier.outbox.alerts(watch, firing_only=not include_resolved)]
-
-
-def _now_dt() -> Any:
-    from datetime import datetime
-
-    return datetime.now().astimezone()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:500]
-

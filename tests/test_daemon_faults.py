@@ -45,6 +45,8 @@ class _Proxy(QuietHandler):
                     body, status = r.read(), r.status
             except urllib.error.HTTPError as e:
                 body, status = e.read(), e.code
+            except urllib.error.URLError:  # upstream gone (the test is stopping it): a gateway error
+                body, status = b'{"status":"error","error":"upstream down"}', 502
         self.reply(status, body, "application/json")
 
 

@@ -28,6 +28,8 @@ True
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -110,6 +112,30 @@ class SelfMetrics:
     queue_length: Gauge
     queue_capacity: Gauge
     notify_last_success: Gauge
+
+    def cycle_failed(self, watch: str, reason: str) -> None:
+        self.cycle_errors.labels(watch=watch, reason=reason).inc()
+        self.cycles.labels(watch=watch, outcome="error").inc()
+
+    def cycle_done(self, watch: str, outcome: str, seconds: float) -> None:
+        self.cycles.labels(watch=watch, outcome=outcome).inc()
+        self.cycle_duration.labels(watch=watch).observe(seconds)
+        self.last_success.labels(watch=watch).set(time.time())
+
+    def published(
+        self, watch: str, statuses: Iterable[str], timings: Mapping[str, float], publish_seconds: float,
+        series: int, cursor: int | None,
+    ) -> None:
+        """One published cycle: its alert transitions, stage timings, model size and data time."""
+        for status in statuses:
+            self.alert_events.labels(watch=watch, status=status).inc()
+        for stage, seconds in timings.items():
+            self.stage_duration.labels(watch=watch, stage=stage).observe(seconds)
+        self.stage_duration.labels(watch=watch, stage="publish").observe(publish_seconds)
+        self.model_fit.labels(watch=watch).observe(timings.get("score", 0.0))
+        self.series_tracked.labels(watch=watch).set(series)
+        if cursor is not None:
+            self.data_timestamp.labels(watch=watch).set(cursor)
 
 
 _SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)

@@ -42,6 +42,7 @@ from elasticsearch import (
 from prometheus_client import CollectorRegistry
 
 from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
+from sentinel.errors import one_line
 from sentinel.logs.metrics import logs_metrics
 from sentinel.logs.records import LogRecord, Sample, field_value, label_name
 from sentinel.series import Batch, Labels, labels_key
@@ -309,7 +310,7 @@ def _api_reason(exc: ApiError, index: str) -> str:
     caused = err.get("caused_by") if isinstance(err.get("caused_by"), Mapping) else None
     if caused and caused.get("reason") and str(caused["reason"]) not in detail:
         detail = f"{detail}: {caused['reason']}"
-    return _one_line(f"HTTP {exc.meta.status} {kind}: {detail}")
+    return one_line(f"HTTP {exc.meta.status} {kind}: {detail}")
 
 
 def _shard_reason(failures: Sequence[Mapping[str, Any]]) -> str:
@@ -320,9 +321,4 @@ def _shard_reason(failures: Sequence[Mapping[str, Any]]) -> str:
     caused = reason.get("caused_by") or {}
     if caused.get("reason"):
         text += f" ({caused['reason']})"
-    return _one_line(text + " (a mapping conflict between indices? check the field types)")
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return one_line(text + " (a mapping conflict between indices? check the field types)")

@@ -58,6 +58,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from urllib3.util.retry import Retry
 
 from sentinel.config import PrometheusConfig, WatchConfig
+from sentinel.errors import one_line
 from sentinel.series import Batch
 from sentinel.sources.base import SourceError, grid
 from sentinel.sources.metrics import source_metrics
@@ -172,7 +173,7 @@ class PrometheusSource:
             except requests.exceptions.ConnectionError:
                 outcome, transient, reason = "connection", True, f"cannot connect to {self._where}"
             except (requests.exceptions.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
-                detail = _one_line(str(exc), 120)
+                detail = one_line(str(exc), 120)
                 outcome, reason = "bad_response", f"{self._where} did not answer like a Prometheus API ({detail})"
             except requests.exceptions.RequestException as exc:  # e.g. the connection dropped mid-answer
                 outcome, transient = "connection", True
@@ -197,7 +198,7 @@ def _http_error(message: str) -> tuple[int, str]:
     """Status and Prometheus' own one-line error from a PrometheusApiClientException message."""
     m = _STATUS.search(message)
     if not m:
-        return 0, _one_line(message)
+        return 0, one_line(message)
     status, body = int(m.group(1)), m.group(2)
     try:
         raw = ast.literal_eval(body)
@@ -210,14 +211,4 @@ def _http_error(message: str) -> tuple[int, str]:
             text = f"{doc.get('errorType', 'error')}: {doc['error']}"
     except ValueError:
         pass
-    return status, _one_line(text)
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace and truncate, so an error stays one readable line.
-
-    >>> _one_line("a\\n  b", 10), _one_line("x" * 20, 5)
-    ('a b', 'xxxxx…')
-    """
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit] + "…"
+    return status, one_line(text)
