@@ -39,13 +39,13 @@ from pathlib import Path
 
 import numpy as np
 import requests
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sentinel.config import PrometheusConfig, WatchConfig  # noqa: E402
-from sentinel.publish.exporter import ResultCollector  # noqa: E402
+from sentinel.publish.exporter import ResultCollector, exposition  # noqa: E402
 from sentinel.sources.prometheus import PrometheusSource  # noqa: E402
 from sentinel.watch import WatchRunner  # noqa: E402
 from tests.services import backfill, start_prometheus  # noqa: E402
@@ -91,7 +91,6 @@ def run_one(n_series: int, workdir: Path) -> dict[str, object]:
     try:
         registry = CollectorRegistry()
         collector = ResultCollector()
-        registry.register(collector)
         source = PrometheusSource(PrometheusConfig(url=prom.url, timeout=120), registry=registry)
         watch = WatchConfig(name="bench", query="bench_gauge", every=STEP)
         runner = WatchRunner(watch, source, warmup=WARMUP_STEPS * STEP)
@@ -113,7 +112,7 @@ def run_one(n_series: int, workdir: Path) -> dict[str, object]:
                 t0 = time.perf_counter()
                 collector.update(result)
                 t1 = time.perf_counter()
-                generate_latest(registry)
+                exposition(registry, collector, None)
                 rows.append({
                     "query": source.last_timings["query"],
                     "decode": source.last_timings["decode"],

@@ -44,7 +44,7 @@ from sentinel.checkpoint import fingerprint
 from sentinel.clock import SimulatedClock, WallClock
 from sentinel.config import Config, ConfigError, load_config
 from sentinel.errors import one_line
-from sentinel.publish.exporter import ResultCollector
+from sentinel.publish.exporter import ResultCollector, exposition
 from sentinel.publish.metrics import self_metrics
 from sentinel.server import HTTPServer
 from sentinel.slot import WatchSlot
@@ -90,7 +90,6 @@ class Daemon:
         self.clock = clock if clock is not None else self._default_clock()
         self.notifier = Notifier(config, self.store, registry=self.registry)
         self.exporter = ResultCollector()
-        self.registry.register(self.exporter)
         self.console = console
         self.tracing = tracing if tracing is not None else Tracing.from_config(config.tracing)
         self.slots: dict[str, WatchSlot] = {}
@@ -117,7 +116,7 @@ class Daemon:
         self.notifier.start()
         if serve:
             srv = self.config.server
-            self.server = HTTPServer(srv.host, srv.port, self.registry, self.healthy, self.ready, self.alerts_json)
+            self.server = HTTPServer(srv.host, srv.port, self.metrics_text, self.healthy, self.ready, self.alerts_json)
             self.server.start()
         if schedule:
             self.scheduler = BackgroundScheduler(
@@ -300,6 +299,10 @@ class Daemon:
         log.info("reload: config applied (%d watch(es))", len(self.slots))
 
     # -- endpoints ------------------------------------------------------------
+    def metrics_text(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The /metrics body: self-monitoring plus the latest results."""
+        return exposition(self.registry, self.exporter, accept)
+
     def healthy(self) -> tuple[bool, str]:
         if self.scheduler is not None and not self.scheduler.running:
             return False, "scheduler stopped"

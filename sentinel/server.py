@@ -1,7 +1,8 @@
 """The daemon's HTTP endpoints: /metrics, /-/healthy, /-/ready and /alerts.
 
-- ``/metrics``: the registry in the Prometheus text format (OpenMetrics when
-  the scraper asks for it);
+- ``/metrics``: what ``metrics(accept)`` renders (the daemon passes
+  :func:`sentinel.publish.exporter.exposition`: Prometheus text format, or
+  OpenMetrics when the scraper asks for it);
 - ``/-/healthy``: liveness, 200 while the scheduler runs;
 - ``/-/ready``: readiness, 200 once every watch has completed its first
   cycle, else 503 naming the watches still pending;
@@ -23,12 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
-
 log = logging.getLogger(__name__)
 
 Check = Callable[[], tuple[bool, str]]
+Render = Callable[[str | None], tuple[bytes, str]]
 
 
 class HTTPServer:
@@ -38,7 +37,7 @@ class HTTPServer:
         self,
         host: str,
         port: int,
-        registry: CollectorRegistry,
+        metrics: Render,
         healthy: Check,
         ready: Check,
         alerts: Callable[[str | None, bool], list[dict[str, Any]]],
@@ -52,7 +51,7 @@ class HTTPServer:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http: " + format, *args)
 
-        self._registry = registry
+        self._metrics = metrics
         self._healthy, self._ready, self._alerts = healthy, ready, alerts
         self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
@@ -75,8 +74,8 @@ class HTTPServer:
         query = parse_qs(url.query)
         try:
             if url.path == "/metrics":
-                encoder, content_type = choose_encoder(req.headers.get("Accept"))
-                self._send(req, 200, encoder(self._registry), content_type)
+                body, content_type = self._metrics(req.headers.get("Accept"))
+                self._send(req, 200, body, content_type)
             elif url.path in ("/-/healthy", "/-/ready"):
                 ok, detail = (self._healthy if url.path == "/-/healthy" else self._ready)()
                 self._send(req, 200 if ok else 503, (detail + "\n").encode(), "text/plain; charset=utf-8")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from sentinel.config import Config
 from sentinel.daemon import Daemon
@@ -183,7 +184,8 @@ def test_forecast_watch_exports_forecasts_and_restarts_with_its_history(tmp_path
     a.start(schedule=False, serve=False)
     _drive(a, T0, T0 + 2 * HOUR)
     assert a.registry.get_sample_value("sentinel_cycles_total", {"watch": "disk", "outcome": "ok"}) == 3
-    got = {(s.name, s.labels.get("horizon")) for fam in a.registry.collect() for s in fam.samples
+    text = a.metrics_text()[0].decode()
+    got = {(s.name, s.labels.get("horizon")) for fam in text_string_to_metric_families(text) for s in fam.samples
            if s.name.startswith("sentinel_forecast_value") and s.labels["watch"] == "disk"}
     assert {("sentinel_forecast_value", h) for h in ("1h", "6h")} <= got
     history = a.slots["disk"].runner.history

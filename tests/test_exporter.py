@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -10,11 +11,13 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.openmetrics.parser import text_fd_to_metric_families
+from prometheus_client.parser import text_string_to_metric_families
 
 from sentinel.detect.base import Scores
 from sentinel.publish import metrics as m
-from sentinel.publish.exporter import ResultCollector, export_labels
+from sentinel.publish.exporter import ResultCollector, export_labels, exposition
 from sentinel.series import Batch, labels_key
 from sentinel.watch import CycleResult
 
@@ -29,20 +32,18 @@ def _result(watch: str, labels: list[dict[str, str]], values: list[list[float]],
     return CycleResult(watch, b, s, [])
 
 
-def _samples(reg: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def _samples(col: ResultCollector) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     out = {}
-    for fam in reg.collect():
+    for fam in text_string_to_metric_families(exposition(CollectorRegistry(), col, None)[0].decode()):
         for s in fam.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return out
 
 
 def test_scores_and_band_are_exported_with_watch_and_series_labels() -> None:
-    reg = CollectorRegistry()
     col = ResultCollector()
-    reg.register(col)
     col.update(_result("lat", [{"agent": "a1"}, {"agent": "a2"}], [[1.0, 2.0], [3.0, float("nan")]]))
-    got = _samples(reg)
+    got = _samples(col)
     assert got[(m.ANOMALY_SCORE, (("agent", "a1"), ("watch", "lat")))] == 0.5
     # a2's newest finite sample is the first column: still exported
     assert got[(m.ANOMALY_SCORE, (("agent", "a2"), ("watch", "lat")))] == 0.5
@@ -52,30 +53,26 @@ def test_scores_and_band_are_exported_with_watch_and_series_labels() -> None:
 
 
 def test_a_series_that_stopped_reporting_goes_stale() -> None:
-    reg = CollectorRegistry()
     col = ResultCollector(stale_steps=5)
-    reg.register(col)
     col.update(_result("w", [{"agent": "a"}, {"agent": "b"}], [[1.0], [1.0]], t0=6000))
     col.update(_result("w", [{"agent": "a"}], [[1.0]], t0=6000 + 60 * 5))
     assert col.series("w") == 2  # b was seen 5 steps ago: still fresh
     col.update(_result("w", [{"agent": "a"}], [[1.0]], t0=6000 + 60 * 6))
     assert col.series("w") == 1
-    names = {lb for (name, lb) in _samples(reg) if name == m.ANOMALY_SCORE}
+    names = {lb for (name, lb) in _samples(col) if name == m.ANOMALY_SCORE}
     assert names == {(("agent", "a"), ("watch", "w"))}
 
 
 def test_forecasts_and_time_to_limit() -> None:
-    reg = CollectorRegistry()
     col = ResultCollector()
-    reg.register(col)
     keys = [labels_key({"agent": "a"}), labels_key({"agent": "b"})]
     col.update_forecast("disk", keys, 6000, {"1h": np.array([10.0, 20.0])}, np.array([3600.0, np.nan]))
-    got = _samples(reg)
+    got = _samples(col)
     assert got[(m.FORECAST_VALUE, (("agent", "b"), ("horizon", "1h"), ("watch", "disk")))] == 20.0
     assert got[(m.TIME_TO_LIMIT, (("agent", "a"), ("watch", "disk")))] == 3600.0
     assert (m.TIME_TO_LIMIT, (("agent", "b"), ("watch", "disk"))) not in got  # NaN = not within the horizon
     col.forget("disk")
-    assert not [k for k in _samples(reg) if k[0] == m.FORECAST_VALUE]
+    assert not [k for k in _samples(col) if k[0] == m.FORECAST_VALUE]
 
 
 def test_label_clashes_and_invalid_names() -> None:
@@ -98,7 +95,6 @@ def test_exported_label_names_are_always_valid_and_keep_every_label(labels: dict
 def test_promtool_check_metrics_passes_on_the_real_exposition() -> None:
     reg = CollectorRegistry()
     col = ResultCollector()
-    reg.register(col)
     sm = m.self_metrics(reg)
     col.update(_result("lat", [{"agent": "a1", "watch": "clash"}, {"agent": "a2"}], [[1.0, 2.0], [3.0, 4.0]]))
     col.update_forecast("disk", [labels_key({"mountpoint": "/"})], 6000, {"24h": np.array([1.0])}, np.array([60.0]))
@@ -108,8 +104,32 @@ def test_promtool_check_metrics_passes_on_the_real_exposition() -> None:
     sm.failed.labels(reason="timeout").inc()
     sm.latency.observe(0.01)
     sm.alerts_active.labels(watch="lat", severity="warning").set(1)
-    text = generate_latest(reg)
+    text, kind = exposition(reg, col, None)
+    assert kind.startswith("text/plain")
     proc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=30)
     assert proc.returncode == 0, (proc.stdout + proc.stderr).decode()
     assert b'sentinel_anomaly_score{agent="a1",exported_watch="clash",watch="lat"} 0.5' in text
     assert b"sentinel_notifications_sent_total 3.0" in text
+
+
+def test_openmetrics_keeps_every_family_before_the_end_marker() -> None:
+    reg = CollectorRegistry()
+    m.self_metrics(reg).sent.inc(2)
+    col = ResultCollector()
+    col.update(_result("lat", [{"agent": "a1"}], [[1.0]]))
+    body, kind = exposition(reg, col, "application/openmetrics-text; version=1.0.0")
+    assert kind.startswith("application/openmetrics-text")
+    assert body.endswith(b"# EOF\n") and body.count(b"# EOF") == 1
+    fams = {f.name: f for f in text_fd_to_metric_families(io.StringIO(body.decode()))}
+    assert fams[m.ANOMALY_SCORE].samples[0].value == 0.5
+    assert fams[m.NOTIFICATIONS_SENT.removesuffix("_total")].samples[0].value == 2.0
+
+
+def test_label_values_are_escaped_and_infinities_written_as_prometheus_reads_them() -> None:
+    col = ResultCollector()
+    keys = [labels_key({"path": 'C:\\tmp\n"x"'})]
+    col.update_forecast("disk", keys, 6000, {"1h": np.array([1e300])}, np.array([np.inf]))
+    fams = {f.name: f for f in text_string_to_metric_families(exposition(CollectorRegistry(), col, None)[0].decode())}
+    ttl = fams[m.TIME_TO_LIMIT].samples[0]
+    assert ttl.labels["path"] == 'C:\\tmp\n"x"' and ttl.value == float("inf")
+    assert fams[m.FORECAST_VALUE].samples[0].value == 1e300
