@@ -25,100 +25,178 @@ ids) does not change the token count that drain3 groups by.
 
 from __future__ import annotations
 
+import itertools
 import re
 
-# Each rule is (regex, replacement, gate); they run in order, each one a C-level pass,
-# and only when the line can match: the gate names substrings one of which must be
-# present (_DIGIT: any digit; _COLONS / _DASHES: enough separators for an IPv6, UUID or
-# MAC; _KEYWORDS / _BEARER are looked up in the lower-cased line).  Gating keeps masking
-# cheap: most lines skip most rules.
-# Order matters: the most specific shapes first, so an email is not cut into a
-# path and a number, and a UUID is not read as hex words.
-_DIGIT = ("<digit>",)
-_COLONS = ("<2+ colons>",)
-_DASHES = ("<4+ dashes or 5+ colons>",)
-_KEYWORDS = ("key", "secret", "token", "passw", "pwd", "auth", "session", "cookie")
-_BEARER = ("bearer", "basic")
+from sentinel.logs.mask_rules import KEY, KEYWORDS, MASKS, RULES, UNIT
 
-_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    # secrets written as key=value / key: value / Bearer xyz (value masked, key kept)
-    (
-        r"(?i)\b((?:api[_-]?key|access[_-]?key|secret|token|passw(?:or)?d|pwd|auth(?:orization)?|session[_-]?id|cookie)"
-        r"[\"']?\s*[=:]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;&)]+",
-        r"\1<SECRET>",
-        _KEYWORDS,
-    ),
-    (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 <SECRET>", _BEARER),
-    (r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s\"'<>()\[\]{}]+", "<URL>", ("://",)),
-    (
-        r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b",
-        "<EMAIL>",
-        ("@",),
-    ),
-    (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<UUID>", _DASHES),
-    # IPv6: full, compressed, or with an embedded IPv4
-    (
-        r"(?<![\w:.])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}"
-        r"|(?:[0-9a-fA-F]{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?"
-        r"|::(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{1,4}"
-        r"|::ffff:\d{1,3}(?:\.\d{1,3}){3})(?:%\w+)?(?![\w:.])",
-        "<IP>",
-        _COLONS,
-    ),
-    (r"\b(?:[0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}\b", "<MAC>", _DASHES),
-    # JWT-like tokens
-    (r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "<SECRET>", ("eyJ",)),
-    # windows paths (unix paths below)
-    (r"\b[A-Za-z]:\\[^\s\"'<>|]+", "<PATH>", (":\\",)),
-    # quoted values: after = or : always; free-standing when they hold a space or a digit
-    (r"([=:]\s?)\"[^\"]*\"", r"\1<STR>", ('"',)),
-    (r"([=:]\s?)'[^']*'", r"\1<STR>", ("'",)),
-    (r"(?<![\w\"])\"(?=[^\s\"])[^\"]*[\s\d][^\"]*(?<=[^\s\"])\"(?![\w\"])", "<STR>", ('"',)),
-    (r"(?<![\w'])'(?=[^\s'])[^']*[\s\d][^']*(?<=[^\s'])'(?![\w'])", "<STR>", ("'",)),
-    # IPv4 (+port).  The hot patterns start with the character they need (a digit, a slash) and look
-    # behind only after it: the regex engine then skips ahead to candidates instead of trying every position.
-    (r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])", "<IP>", (".",)),
-    (r"/(?<![\w/<>]/)[\w.@%+~-]+(?:/[\w.@%+~-]+)+/?", "<PATH>", ("/",)),
-    # durations: 12ms, 1.5s, 3 min, 250us, 2h
-    (
-        r"\d(?<![\w.]\d)\d*(?:\.\d+)?\s?(?:[nuµm]s|s(?:ecs?|econds?)?|m(?:ins?|inutes?)?|h(?:rs?|ours?)?|d(?:ays?)?)\b",
-        "<DURATION>",
-        _DIGIT,
-    ),
-    # plain numbers first (cheap: digit-first), then the catch-all: a word that still holds a digit is a
-    # variable (ids, counters, hex, versions, host names, long opaque tokens such as API keys)
-    (r"\d(?<![\w.:/@+#~-]\d)[\d.,]*(?<![.,])(?![\w.:/@+#~-])", "<*>", _DIGIT),
-    (r"(?<![\w.:/@+#~-])[\w.:/@+#~-]*\d[\w.:/@+#~-]*", "<*>", _DIGIT),
-    # adjacent masks (a date, a list of ids) collapse into one
-    (r"<(?:[A-Z]+|\*)>(?:[\s,]+<(?:[A-Z]+|\*)>)+", "<*>", ("> <", ">,")),
-)
+__all__ = ["DEFAULT_MASKER", "MASKS", "Masker", "mask"]
+
 _HAS_DIGIT = re.compile(r"\d").search
 
-MASKS = ("<URL>", "<EMAIL>", "<UUID>", "<IP>", "<MAC>", "<SECRET>", "<PATH>", "<DURATION>", "<STR>", "<*>")
-"""Every mask :func:`mask` can produce."""
+# The token cache's helpers (see Masker).  Digits become 0 before lookup (UTF-8 never has an ASCII byte inside
+# a multi-byte character, so translating the bytes is safe for any text).
+_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_MAX_TOKEN = 64
+_SPAN_END = re.compile(rf"(?i)(?:{KEY}[\"']?[=:][\"']?|bearer|basic)$").search
+_KEY_END = re.compile(rf"(?i){KEY}[\"']?$").search
+_UNIT_START = re.compile(UNIT + r"\b").match
+_DURATION_WORD = re.compile(r"0+" + UNIT).fullmatch  # on a digits-zeroed token of letters and digits only
+# cheap pre-checks for the regexes above: the last character of a key / separator / bearer / basic (any case),
+# the first character of a unit
+_ENDS = frozenset("ytndhercYTNDHERC=:\"'")
+_STARTS = frozenset("nuµmshd")
+
+
+class _Memo:
+    """One generation of the token cache: masked tokens and the tokens that need a look at the whole line.
+
+    A full cache is replaced by a new generation, never cleared in place, so a
+    thread masking a line meanwhile keeps a consistent view (flags are added
+    before the token itself, for the same reason).
+    """
+
+    __slots__ = ("flagged", "keys", "spans", "tokens", "units")
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] = {}
+        self.flagged: set[str] = set()  # any of the below, or holds a quote character
+        self.spans: set[str] = set()  # ends in a secret's key plus separator (``password=``), or in bearer/basic
+        self.keys: set[str] = set()  # ends in a secret's key: spans if the next token starts with "=" or ":"
+        self.units: set[str] = set()  # starts with a duration unit: grouped with a number before it
 
 
 class Masker:
-    """The compiled masking rules; :meth:`mask` is the hot path.
+    """The masking rules, compiled, behind a token cache; :meth:`mask` is the hot path.
 
-    The rules of :data:`_RULES` are applied in order, each as one C-level
-    ``re.sub``, and only when its gate says the line can match (the gate checks
-    are written out inline: a generic loop cost more than the regexes).
+    :meth:`reference` is the definition: the rules of :data:`~sentinel.logs.mask_rules.RULES` in order,
+    each one C-level ``re.sub``, run only when its gate says the line can
+    match.  :meth:`mask` returns exactly the same text, several times faster,
+    because real logs repeat their words: it masks a line token by token
+    (whitespace-split) through a dict from token to masked token, and runs the
+    rules only on tokens it has not seen.  This is exact, not an approximation:
+
+    * every rule but four matches inside one token, and its look-arounds see a
+      space or the line's edge at a token's edges either way, so those rules
+      act on each token on its own (the final collapse of adjacent masks runs
+      on the joined line, as in :meth:`reference`);
+    * the four that can span tokens are caught per line: two or more quote
+      characters of one kind, a token ending in a secret's key and separator
+      (``password=``) or in ``bearer``/``basic``, or a key token followed by
+      one starting with ``=`` or ``:`` send the line to :meth:`reference`; a
+      number followed by a unit word (``3 min``) is masked as one group;
+    * no rule tells one ASCII digit from another and no digit survives masking
+      (any word holding one becomes a mask), so tokens are looked up with
+      every digit turned into ``0``: ``10.0.0.7`` and ``10.0.0.9`` share an
+      entry, and the cache holds no number of the input (nor any token that
+      masks to an email or a secret: those are masked afresh each time).
+
+    Equality with :meth:`reference` is property-tested.  ``cache_size`` bounds
+    the cached tokens (a full cache starts afresh: it only costs speed);
+    tokens over 64 characters are masked on their own and not cached.  Safe
+    to share between threads.
 
     >>> Masker().mask("uuid 123e4567-e89b-12d3-a456-426614174000 on fe80::1ff:fe23:4567:890a")
     'uuid <UUID> on <IP>'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache_size: int = 1 << 15) -> None:
         (
             self._kv, self._bearer, self._url, self._email, self._uuid, self._ip6, self._mac, self._jwt, self._win,
             self._q_kv, self._sq_kv, self._q, self._sq, self._ip4, self._path, self._dur, self._plain, self._num,
             self._collapse,
-        ) = tuple((re.compile(pattern).sub, repl) for pattern, repl, _ in _RULES)
-        self._keywords = re.compile("|".join(_KEYWORDS)).search
+        ) = tuple((re.compile(pattern).sub, repl) for pattern, repl, _ in RULES)
+        self._keywords = re.compile("|".join(KEYWORDS)).search
+        self._cache_size = max(cache_size, 1)
+        self._memo = _Memo()
 
     def mask(self, message: str) -> str:
         """The masked message: variables replaced, whitespace normalised to single spaces."""
+        try:
+            toks = message.encode().translate(_ZERO).decode().split()
+        except UnicodeError:  # lone surrogates
+            return self.reference(message)
+        memo = self._memo
+        out = list(map(memo.tokens.get, toks))
+        if None in out:
+            memo = self._learn(memo, toks, out)
+            if memo is None:
+                return self.reference(message)
+        if not memo.flagged.isdisjoint(toks):
+            if (
+                message.count('"') > 1 or message.count("'") > 1
+                or not memo.spans.isdisjoint(toks)
+                or (not memo.keys.isdisjoint(toks) and _key_spans(toks, memo.keys))
+            ):
+                return self.reference(message)
+            if not memo.units.isdisjoint(toks):
+                out = self._group_units(toks, out, memo)
+        m = " ".join(out)  # type: ignore[arg-type]  # every None was filled in
+        if "> <" in m or ">," in m:
+            sub, repl = self._collapse
+            m = sub(repl, m)
+        return m
+
+    def _learn(self, memo: _Memo, toks: list[str], out: list[str | None]) -> _Memo | None:
+        """Fill the ``None`` slots of ``out`` (cache misses) from ``memo``, the generation the hits came from.
+
+        Returns the generation that now holds every token's flags (a new one if
+        ``memo`` was full), or None to send the line to the rules.
+        """
+        if len(memo.tokens) + len(toks) > self._cache_size:
+            self._memo = memo = _Memo()
+            out[:] = [None] * len(out)  # re-learn this line's tokens (and their flags) in the new generation
+        for i, tok in enumerate(toks):
+            if out[i] is None:
+                if len(tok) > _MAX_TOKEN:  # a long URL or blob: masked on its own, not kept
+                    if tok[-1] in _ENDS or tok[0] in _STARTS or '"' in tok or "'" in tok:
+                        return None
+                    out[i] = self.reference(tok)
+                    continue
+                flagged = False
+                if tok[-1] in _ENDS:
+                    if _SPAN_END(tok):
+                        memo.spans.add(tok)
+                        flagged = True
+                    elif _KEY_END(tok):
+                        memo.keys.add(tok)
+                        flagged = True
+                if tok[0] in _STARTS and _UNIT_START(tok):
+                    memo.units.add(tok)
+                    flagged = True
+                if flagged or '"' in tok or "'" in tok:
+                    memo.flagged.add(tok)
+                if "0" in tok and tok.isascii() and tok.isalnum():
+                    # a word of letters and digits: only the duration rule or the catch-all can match it
+                    masked = "<DURATION>" if _DURATION_WORD(tok) else "<*>"
+                else:
+                    masked = self.reference(tok)
+                out[i] = masked
+                _keep(memo, tok, masked)
+        return memo
+
+    def _group_units(self, toks: list[str], out: list[str | None], memo: _Memo) -> list[str | None]:
+        """Mask a number and the unit word after it (``3 min``) as one group, as the duration rule sees them."""
+        keys: list[str] = []
+        vals: list[str | None] = []
+        for tok, val in zip(toks, out, strict=True):
+            if keys and keys[-1][-1].isdecimal() and tok in memo.units:
+                keys[-1] += " " + tok
+                vals[-1] = None
+            else:
+                keys.append(tok)
+                vals.append(val)
+        for i, key in enumerate(keys):
+            if vals[i] is None:
+                vals[i] = memo.tokens.get(key)
+                if vals[i] is None:
+                    vals[i] = masked = self.reference(key)
+                    if len(key) <= _MAX_TOKEN:
+                        _keep(memo, key, masked)
+        return vals
+
+    def reference(self, message: str) -> str:
+        """The rules applied to the whole line: the definition :meth:`mask` reproduces (and the slow path)."""
         m = " ".join(message.split())
         low = m.lower()
         if self._keywords(low):
@@ -170,9 +248,21 @@ class Masker:
         return m
 
 
-_DEFAULT = Masker()
+def _keep(memo: _Memo, key: str, masked: str) -> None:
+    """Cache ``key`` unless its mask says it held an address or a secret (kept in memory by no one)."""
+    if "<EMAIL>" not in masked and "<SECRET>" not in masked:
+        memo.tokens[key] = masked
+
+
+def _key_spans(toks: list[str], keys: set[str]) -> bool:
+    """Whether a secret's key token is followed by a token starting with ``=`` or ``:`` (``password = x``)."""
+    return any(tok in keys and nxt[0] in "=:" for tok, nxt in itertools.pairwise(toks))
+
+
+DEFAULT_MASKER = Masker()
+"""The process-wide masker (its token cache is shared by every miner; safe across threads)."""
 
 
 def mask(message: str) -> str:
     """Mask ``message`` with the default rules (see the module doc)."""
-    return _DEFAULT.mask(message)
+    return DEFAULT_MASKER.mask(message)

@@ -5,7 +5,10 @@ A thin layer over drain3's ``Drain`` tree that adds what sentinel needs:
 * **masking first** (:mod:`sentinel.logs.masking`): drain3 only ever sees masked
   text, so its state (and everything derived from it) holds no personal data;
 * **a cache** from masked line to template id: real logs repeat the same masked
-  line over and over, and a dict lookup is much cheaper than a tree search;
+  line over and over, and a dict lookup is much cheaper than a tree search
+  (masking itself caches per token, see :class:`~sentinel.logs.masking.Masker`);
+* **a batch API** (:meth:`LogMiner.add_many`): a list of lines in, template ids
+  out, without a result object per line;
 * **a cap** (``max_templates``): past it, lines that match no known template
   are counted under :data:`OVERFLOW_ID` instead of growing the tree (template
   blow-ups are the classic failure of log miners), with one warning and the
@@ -32,7 +35,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,7 +44,7 @@ from drain3.persistence_handler import PersistenceHandler
 from drain3.template_miner_config import TemplateMinerConfig
 from prometheus_client import CollectorRegistry
 
-from sentinel.logs.masking import Masker
+from sentinel.logs.masking import DEFAULT_MASKER, Masker
 from sentinel.logs.metrics import logs_metrics
 
 log = logging.getLogger(__name__)
@@ -108,7 +111,11 @@ class LogMiner:
     for a line to join a template) and ``depth`` its prefix-tree depth; the
     defaults were chosen on the labelled corpora of ``benchmarks/logs.py``.
     ``cache_size`` bounds the masked-line cache (0 disables it); it is cleared
-    when full, which only costs speed.
+    when full, which only costs speed.  ``masker`` defaults to the shared
+    :data:`~sentinel.logs.masking.DEFAULT_MASKER` (one token cache per
+    process).  The state file format is the one of the first release
+    (drain3's snapshot + ``meta``; the caches are not saved), so older state
+    files load unchanged.
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class LogMiner:
         state_path: str | Path | None = None,
         cache_size: int = 200_000,
         registry: CollectorRegistry | None = None,
+        masker: Masker | None = None,
     ) -> None:
         if max_templates <= 0:
             raise ValueError("max_templates must be positive")
@@ -135,10 +143,10 @@ class LogMiner:
         self.max_templates = max_templates
         self.meta: dict[str, Any] = {}
         """Per-template metadata owned by callers (e.g. levels seen); persisted with the state."""
-        self._masker = Masker()
+        self._mask = (masker or DEFAULT_MASKER).mask
         self._tm = TemplateMiner(None, cfg)
         self._drain = self._tm.drain
-        self._cache: dict[str, int] = {}
+        self._cache: dict[str, Mined] = {}  # masked line -> Mined(id, False): a hit allocates nothing
         self._cache_size = cache_size
         self._warned_cap = False
         self._metrics = logs_metrics(registry)
@@ -156,34 +164,74 @@ class LogMiner:
 
     def mask(self, message: str) -> str:
         """The masked form of ``message`` (what drain and the store see)."""
-        return self._masker.mask(message)
+        return self._mask(message)
 
     def add(self, message: str) -> Mined:
         """Mask ``message`` and assign it a template (creating one unless the cap is reached)."""
-        return self.add_masked(self._masker.mask(message))
+        masked = self._mask(message)
+        self._unflushed += 1  # add_masked, inlined: this is the per-line hot path
+        if self._unflushed >= 1024:
+            self.flush_metrics()
+        hit = self._cache.get(masked)
+        return hit if hit is not None else self._mine(masked)
 
     def add_masked(self, masked: str) -> Mined:
         """Assign an already masked line to a template."""
         self._unflushed += 1
         if self._unflushed >= 1024:
             self.flush_metrics()
-        tid = self._cache.get(masked)
-        if tid is not None:
-            return Mined(tid, False)
+        hit = self._cache.get(masked)
+        return hit if hit is not None else self._mine(masked)
+
+    def add_many(self, messages: Iterable[str]) -> list[int]:
+        """Mask and mine ``messages`` in order; their template ids (what :meth:`add` gives, line by line).
+
+        >>> LogMiner().add_many(["disk 1 full", "disk 2 full", "fan stopped"])
+        [1, 1, 2]
+        """
+        mask, get, mine = self._mask, self._cache.get, self._mine
+        ids = []
+        for message in messages:
+            masked = mask(message)
+            hit = get(masked)
+            ids.append((hit if hit is not None else mine(masked)).template_id)
+        self._unflushed += len(ids)
+        self.flush_metrics()
+        return ids
+
+    def _mine(self, masked: str) -> Mined:
+        """A cache miss: drain's tree; where drain would make a new template, one the line fits exactly.
+
+        drain scores a line against a template by the share of the template's
+        *constant* tokens it equals, so a template that is mostly ``<*>``
+        (``<*> status: <*> len: <*> time: <*>``) can never reach the threshold
+        again: without the exact-fit lookup, each such line would make a new
+        template (after a restart, or once the line cache was cleared).
+        Wherever drain finds a template itself, its choice stands.
+        """
         drain = self._drain
-        if len(drain.id_to_cluster) >= self.max_templates:
-            tokens = drain.get_content_as_tokens(masked)
-            if drain.tree_search(drain.root_node, tokens, drain.sim_th, False) is None:
-                self._overflow()
-                return Mined(OVERFLOW_ID, False)
-        cluster, change = drain.add_log_message(masked)
-        created = change == "cluster_created"
+        tokens = drain.get_content_as_tokens(masked)
+        matched = drain.tree_search(drain.root_node, tokens, drain.sim_th, False)
+        if matched is not None:  # what drain.add_log_message does with a match, without searching again
+            template = tuple(drain.create_template(tokens, matched.log_template_tokens))
+            if template != matched.log_template_tokens:
+                matched.log_template_tokens = template
+            matched.size += 1
+            cluster, created = matched, False
+        else:
+            cluster = drain.tree_search(drain.root_node, tokens, 1.0, True)
+            created = cluster is None
+            if created:
+                if len(drain.id_to_cluster) >= self.max_templates:
+                    self._overflow()
+                    return Mined(OVERFLOW_ID, False)
+                cluster, _ = drain.add_log_message(masked)
         if created:
             self._metrics.templates.labels(self.watch).set(len(drain.id_to_cluster))
         if self._cache_size:
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
-            self._cache[masked] = cluster.cluster_id
+            self._cache[masked] = Mined(cluster.cluster_id, False)
         return Mined(cluster.cluster_id, created)
 
     def flush_metrics(self) -> None:
@@ -214,6 +262,11 @@ class LogMiner:
         """Every template id -> its current text."""
         self.flush_metrics()
         return {int(cid): str(c.get_template()) for cid, c in self._drain.id_to_cluster.items()}
+
+    @property
+    def routing_tokens(self) -> int:
+        """How many first tokens drain's tree routes a line on (``depth - 3``; see :mod:`sentinel.logs.merge`)."""
+        return max(int(self._drain.max_node_depth) - 1, 0)
 
     def __len__(self) -> int:
         return len(self._drain.id_to_cluster)
