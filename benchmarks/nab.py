@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="only files whose path contains this")
     ap.add_argument("--threshold", type=float, default=None,
                     help="alert policy threshold for the decisions (default: the policy's own default)")
-    ap.add_argument("--detector", default="default", help="detector kind (default, likelihood, ensemble)")
+    ap.add_argument("--detector", default="default", help="detector kind (default, guarded, ensemble, ...)")
     ap.add_argument("--out", type=Path, default=None,
                     help="results file (default: benchmarks/results/nab.json, nab_<kind>.json for other kinds)")
     args = ap.parse_args()

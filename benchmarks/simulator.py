@@ -5,7 +5,13 @@ config) over simulated weeks with seeds the detector was not developed on,
 and scores the alerts against the simulator's ground truth with
 :func:`sentinel.evaluate.evaluate`.  Writes benchmarks/results/simulator.json.
 
+``--detector KIND`` (e.g. ``stl``) puts that detector kind on every metric
+anomaly watch (runway and log watches are unchanged) and runs the default detector on
+the same seeds in the same process for comparison; it writes
+benchmarks/results/simulator_<KIND>.json with both.
+
     python benchmarks/simulator.py [--seeds 101 102 103] [--agents 20] [--days 7]
+    python benchmarks/simulator.py --detector stl --warmup-days 14 [--params '{"retrain": "6h", "window": "14d"}']
 """
 
 from __future__ import annotations
@@ -20,25 +26,29 @@ from pathlib import Path
 
 import numpy as np
 
-from sentinel.config import SimulatorConfig
+from sentinel.config import Config, DetectorConfig, SimulatorConfig
 from sentinel.defaults import embedded_config
 from sentinel.demo import run_demo
 
 OUT = Path(__file__).parent / "results" / "simulator.json"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
-    ap.add_argument("--agents", type=int, default=20)
-    ap.add_argument("--days", type=int, default=7)
-    args = ap.parse_args()
+def with_detector(cfg: Config, kind: str, params: dict[str, object]) -> Config:
+    """``cfg`` with detector ``kind`` on every metric watch that has a detector (log watches keep theirs)."""
+    det = DetectorConfig(kind=kind, params=params)
+    watches = [w.model_copy(update={"detector": det}) if w.detector is not None and w.query is not None else w
+               for w in cfg.watches]
+    return cfg.model_copy(update={"watches": watches})
+
+
+def run(args: argparse.Namespace, kind: str, params: dict[str, object]) -> dict[str, object]:
+    """All seeds through one detector kind; the summary and per-run figures."""
     runs, kinds = [], {}
     t0 = time.perf_counter()
     for seed in args.seeds:
-        cfg = embedded_config(SimulatorConfig(agents=args.agents, seed=seed))
+        cfg = with_detector(embedded_config(SimulatorConfig(agents=args.agents, seed=seed)), kind, params)
         with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as quiet:
-            rep = run_demo(cfg, Path(tmp), days=args.days, stream=quiet)
+            rep = run_demo(cfg, Path(tmp), days=args.days, warmup_days=args.warmup_days, stream=quiet)
         ev = rep.evaluation
         runs.append({
             "seed": seed, "incidents": len(ev.outcomes), "detected": ev.detected,
@@ -53,7 +63,7 @@ def main() -> None:
             if o.delay is not None:
                 k["detected"] += 1
                 k["delays_s"].append(o.delay)
-        print(json.dumps(runs[-1]))
+        print(json.dumps({"detector": kind, **runs[-1]}))
     by_kind = {
         kind: {"injected": v["injected"], "detected": v["detected"],
                "median_delay_s": float(np.median(v["delays_s"])) if v["delays_s"] else None}
@@ -61,15 +71,42 @@ def main() -> None:
     }
     total_fa = sum(r["false_alarms"] for r in runs)
     series_weeks = sum(r["series"] for r in runs) * args.days / 7
-    result = {
-        "agents": args.agents, "days": args.days, "seeds": args.seeds,
+    return {
+        "agents": args.agents, "days": args.days, "warmup_days": args.warmup_days, "seeds": args.seeds,
         "incidents": sum(r["incidents"] for r in runs), "detected": sum(r["detected"] for r in runs),
         "false_alarms_per_series_week": round(total_fa / series_weeks, 4),
         "by_kind": by_kind, "runs": runs, "wall_seconds": round(time.perf_counter() - t0, 1),
     }
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
+    ap.add_argument("--agents", type=int, default=20)
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--warmup-days", type=int, default=2, help="clean history learned before the scored days")
+    ap.add_argument("--detector", default="default", help="detector kind for the anomaly watches (e.g. stl)")
+    ap.add_argument("--params", default="{}", help="the kind's params as JSON")
+    ap.add_argument("--no-default", action="store_true", help="skip the default-detector comparison run")
+    ap.add_argument("--tag", default="", help="suffix of the result file (simulator_<KIND>_<TAG>.json)")
+    args = ap.parse_args()
+    params = json.loads(args.params)
+    if args.detector == "default":
+        result = run(args, "default", params)
+        out = OUT
+    else:
+        result = {"detector": args.detector, "params": params, args.detector: run(args, args.detector, params)}
+        if not args.no_default:
+            result["default"] = run(args, "default", {})
+        out = OUT.with_name(f"simulator_{args.detector}{'_' + args.tag if args.tag else ''}.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    short = {k: v for k, v in result.items() if k != "runs"}
+    for kind in (args.detector, "default"):
+        if isinstance(short.get(kind), dict):
+            short[kind] = {k: v for k, v in short[kind].items() if k != "runs"}
+    print(json.dumps(short, indent=2))
+    print(f"-> {out}")
 
 
 if __name__ == "__main__":

@@ -238,6 +238,15 @@ class DetectorConfig(_Strict):
     def _short_form(cls, v: Any) -> Any:
         return {"kind": v} if isinstance(v, str) else v
 
+    @model_validator(mode="after")
+    def _check_retrained(self) -> DetectorConfig:
+        """The periodically retrained kinds check their params here, so `sentinel check-config` names a bad one."""
+        if self.kind in ("stl", "multivariate"):
+            from sentinel.detect.retrain_params import check_params
+
+            check_params(self.params, self.kind)
+        return self
+
 
 class ForecastConfig(_Strict):
     horizon: Duration = 48 * 3600
@@ -258,6 +267,7 @@ class LogsQueryConfig(_Strict):
     max_groups: int = Field(1000, gt=0)
     templates: bool = True
     max_templates: int = Field(1000, gt=0)
+    max_template_series: int = Field(2000, gt=0, description="(group, template) count series scored; more are dropped")
     new_pattern_levels: list[str] = Field(default_factory=lambda: ["error", "warn", "warning", "critical", "fatal"])
 
 
@@ -283,6 +293,19 @@ class WatchConfig(_Strict):
             raise ValueError("`every` must be positive")
         return self
 
+    @model_validator(mode="after")
+    def _retrained_on_metrics(self) -> WatchConfig:
+        if self.detector is None or self.detector.kind not in ("stl", "multivariate"):
+            return self
+        if self.logs is not None:
+            raise ValueError(f"detector kind {self.detector.kind!r} scores metric watches (`query`); log counts "
+                             "need a count-aware kind: use `detector: default`")
+        from sentinel.detect.retrain_params import check_params, check_step
+
+        p = check_params(self.detector.params, self.detector.kind)
+        check_step(p.get("window", 14 * 86400), p.get("min_history", 2 * 86400), self.sample_step)
+        return self
+
     @property
     def sample_step(self) -> int:
         return self.step or self.every
@@ -306,7 +329,8 @@ class Config(_Strict):
             if w.name in seen:
                 raise ValueError(f"watch name {w.name!r} is used twice; names must be unique")
             seen.add(w.name)
-        if any(w.logs for w in self.watches) and self.elasticsearch is None:
+        simulated_logs = self.simulator is not None and self.prometheus is None  # the fleet's own logs
+        if any(w.logs for w in self.watches) and self.elasticsearch is None and not simulated_logs:
             raise ValueError("log watches need an `elasticsearch:` section")
         return self
 

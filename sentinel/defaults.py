@@ -17,12 +17,19 @@ policy an SRE would accept as a starting point:
 - memory and free disk get *runway* watches instead (forecast to the 2 GiB
   memory limit and to 0 bytes free: warning under 24 h, critical under 4 h).
 
+The fleet's own logs get one log watch, ``error_logs`` (read in-process by
+:mod:`sentinel.sources.simulated_logs`, the same interface as Elasticsearch):
+error lines per agent and tool (a tool's error burst), per-(agent, tool,
+template) rates, and new error patterns (a template never seen before, with a
+masked example).  Its counts are scored count-aware
+(:mod:`sentinel.detect.counts`), so sparse error counts do not page.
+
 Alerts go to the console and the local store (no Alertmanager).
 
 >>> cfg = embedded_config()
 >>> cfg.simulator is not None and cfg.alertmanager is None
 True
->>> len(cfg.watches) == len(SIGNALS)
+>>> len(cfg.watches) == len(SIGNALS) + len(LOG_WATCHES)
 True
 >>> next(w for w in cfg.watches if w.name == "agent_task_rate").alert.direction
 'down'
@@ -76,7 +83,19 @@ def _runway(signal: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+LOG_WATCHES: list[dict[str, Any]] = [
+    {
+        "name": "error_logs", "every": "1m",
+        "logs": {"index": "agent-logs-*", "query": "log.level:error", "group_by": ["service.name", "labels.tool"],
+                 "max_template_series": 2000},
+        "alert": {"threshold": 0.99, "for": "2m", "direction": "up", "severity": "warning"},
+    },
+]
+"""Log watches on the fleet's own ECS logs (the same shape as an Elasticsearch log watch)."""
+
+
 def embedded_config(simulator: SimulatorConfig | None = None) -> Config:
-    """The default config: the simulator plus one watch per signal (see the module docstring)."""
+    """The default config: the simulator plus one watch per signal and the log watches (see the module doc)."""
     watches = [_runway(s.name, _CAPACITY[s.name]) if s.name in _CAPACITY else _watch(s) for s in SIGNALS.values()]
+    watches += LOG_WATCHES
     return Config.model_validate({"simulator": (simulator or SimulatorConfig()).model_dump(), "watches": watches})

@@ -2,7 +2,8 @@
 
 The demo is the embedded default (:func:`sentinel.defaults.embedded_config`)
 replayed as fast as the machine allows: the fleet's clean history before its
-start is learned as warm-up, then every watch runs hourly cycles over one simulated week
+start is learned as warm-up, then every watch (the log watches on the fleet's
+own logs included) runs hourly cycles over one simulated week
 (the same :class:`~sentinel.watch.WatchRunner` cycles the daemon runs).
 Alerts print as they fire and resolve; at the end a report compares them
 with the incidents the simulator injected: detected or missed, detection
@@ -13,9 +14,10 @@ incident with its expected band and score.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -23,10 +25,11 @@ import numpy as np
 
 from sentinel.alerting.console import ConsoleOutput
 from sentinel.alerting.policy import AlertEvent
-from sentinel.config import Config, format_duration
+from sentinel.config import Config, WatchConfig, format_duration
 from sentinel.evaluate import Evaluation, Outcome, evaluate
 from sentinel.fleet.model import Fleet
-from sentinel.series import format_labels
+from sentinel.logs.watch import LogWatch
+from sentinel.series import format_labels, labels_key
 from sentinel.sources.simulated import SimulatedSource
 from sentinel.store import Store
 from sentinel.watch import CycleResult, WatchRunner
@@ -51,19 +54,25 @@ def run_demo(
     cycle: int = 3600,
     stream: TextIO | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_messages: int = 1000,
 ) -> DemoReport:
-    """Replay ``days`` of the simulated fleet through every watch of ``cfg``."""
+    """Replay ``days`` of the simulated fleet through every watch of ``cfg``.
+
+    ``max_messages``: log messages sampled per log watch and (hourly) cycle.
+    """
     assert cfg.simulator is not None, "the demo needs a simulator section"
     t_start = time.perf_counter()
     sim = cfg.simulator
     out_dir.mkdir(parents=True, exist_ok=True)
     db = out_dir / "sentinel.db"
     db.unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "models" / "logs", ignore_errors=True)  # a replay starts fresh: no templates known yet
     store = Store(db, models_dir=out_dir / "models")
     fleet = Fleet(agents=sim.agents, seed=sim.seed, step=sim.step, incident_rate=sim.incident_rate)
-    source = SimulatedSource(fleet)
+    source = SimulatedSource(fleet, max_messages=max_messages)
     watch_start = fleet.start  # the fleet is clean before its start: warm up there
-    runners = [WatchRunner(w, source, store, warmup=warmup_days * DAY) for w in cfg.watches]
+    runners = [WatchRunner(w, source, store, warmup=warmup_days * DAY, patterns=_patterns(w, source, store))
+               for w in cfg.watches]
     console = ConsoleOutput(stream)
     events: list[AlertEvent] = []
     kept: dict[str, list[CycleResult]] = {r.cfg.name: [] for r in runners}
@@ -82,12 +91,40 @@ def run_demo(
     duration = days * DAY
     incidents = fleet.incidents(watch_start, watch_start + duration)
     n_series = sum(len(r.policy.index_) for r in runners)
-    ev = evaluate(events, incidents, {w.name: w.query or "" for w in cfg.watches}, n_series, duration)
+    ev = evaluate([_as_signal(e, cfg) for e in events], incidents, _signals(cfg), n_series, duration)
     plot = _plot_incident(ev.outcomes, kept, out_dir / "incident.png")
     summary = out_dir / "summary.json"
     summary.write_text(json.dumps(_summary(ev, n_series), indent=2))
     store.close()
     return DemoReport(ev, n_series, time.perf_counter() - t_start, plot, summary)
+
+
+LOG_SIGNAL = "agent_log_error_rate"
+"""What a log watch on the fleet's logs observes, in the simulator's ground truth."""
+
+
+def _patterns(w: WatchConfig, source: SimulatedSource, store: Store) -> LogWatch | None:
+    """The template stage of a log watch (miner state under the demo's models dir)."""
+    if w.logs is None or not w.logs.templates:
+        return None
+    return LogWatch(w, source, state_dir=store.models_dir / "logs")
+
+
+def _signals(cfg: Config) -> dict[str, str]:
+    return {w.name: LOG_SIGNAL if w.logs is not None else w.query or "" for w in cfg.watches}
+
+
+def _as_signal(e: AlertEvent, cfg: Config) -> AlertEvent:
+    """A log watch's alert as the simulator's ground truth names it: the agent's error-log signal.
+
+    Log series are labelled by ECS fields (``service_name`` = the agent, plus
+    tool / template); incidents list ``agent_log_error_rate{agent}``.
+    """
+    w = next((w for w in cfg.watches if w.name == e.watch), None)
+    if w is None or w.logs is None:
+        return e
+    agent = dict(e.labels).get("service_name", "")
+    return replace(e, labels=labels_key({"agent": agent}))
 
 
 def _summary(ev: Evaluation, n_series: int) -> dict[str, object]:
@@ -137,14 +174,18 @@ def _plot_incident(outcomes: list[Outcome], kept: dict[str, list[CycleResult]], 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    o = caught[0]
-    inc, alert = o.incident, o.alert
-    assert alert is not None
-    lo, hi = inc.start - 12 * 3600, inc.end + 6 * 3600
-    parts = [
-        r for r in kept[alert.watch]
-        if r.batch.n_steps and r.batch.end >= lo and r.batch.timestamps[0] <= hi and alert.labels in r.batch.labels
-    ]
+    for o in caught:  # the first one whose series was kept (log alerts are judged under other labels)
+        inc, alert = o.incident, o.alert
+        assert alert is not None
+        lo, hi = inc.start - 12 * 3600, inc.end + 6 * 3600
+        parts = [
+            r for r in kept[alert.watch]
+            if r.batch.n_steps and r.batch.end >= lo and r.batch.timestamps[0] <= hi and alert.labels in r.batch.labels
+        ]
+        if parts:
+            break
+    else:
+        return None
     ts = np.concatenate([r.batch.timestamps for r in parts])
     rows = [r.batch.labels.index(alert.labels) for r in parts]
 

@@ -13,6 +13,12 @@ the daemon adds around a cycle:
   policy no longer confirms is resolved, so a crash never strands one;
 - **checkpoint** every ``store.checkpoint_every`` (wall clock) and at stop.
 
+A log watch's slot also builds its pattern stage
+(:class:`~sentinel.logs.watch.LogWatch`, miner state under
+``models_dir/logs``); its per-template series are ordinary series of the
+watch's detector and policy, so they are checkpointed and confirmed like
+any other, and its open new-pattern alerts are confirmed by the stage itself.
+
 The runner is given no store: the slot writes events, cursor and outbox in
 one fixed order (events, outbox, cursor), so a crash between two writes
 only ever leads to a replay that the dedupe absorbs.
@@ -62,7 +68,7 @@ class WatchSlot:
         if cfg.logs is not None and cfg.logs.templates:
             from sentinel.logs.watch import LogWatch
 
-            patterns = LogWatch(cfg, source, state_dir=store.models_dir / "logs")  # type: ignore[arg-type]
+            patterns = LogWatch(cfg, source, state_dir=store.models_dir / "logs")  # type: ignore[arg-type]  # a LogSource
         runner = WatchRunner(cfg, source, store=None, warmup=warmup, patterns=patterns)
         restored = checkpoint.load(store.checkpoint_dir(cfg.name), runner)
         slot = cls(cfg, runner, store, restored_from=restored)
@@ -106,8 +112,11 @@ class WatchSlot:
             r = int(fp.index_.rows([series])[0])
             return str(fp.severity_[r]) == severity and int(fp.started_[r]) == starts_at
         pol = self.runner.policy
+        if kind == "new_pattern":  # open new-pattern alerts live in the log watch (persisted with its miner)
+            patterns = self.runner.patterns
+            return patterns is not None and patterns.confirms(series, starts_at)
         if kind not in ("anomaly", "absent"):
-            return True  # kinds decided elsewhere (log patterns) resolve through their own events
+            return True  # kinds decided elsewhere resolve through their own events
         if not pol.cfg.enabled or series not in pol.index_:
             return False
         row = int(pol.index_.rows([series])[0])

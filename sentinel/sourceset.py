@@ -1,6 +1,8 @@
 """Which source serves which watch, built from the config's connection sections.
 
-- a watch with ``logs:`` reads Elasticsearch (:mod:`sentinel.sources.elasticsearch`);
+- a watch with ``logs:`` reads Elasticsearch (:mod:`sentinel.sources.elasticsearch`),
+  or the simulated fleet's own logs when the config has only a ``simulator:``
+  section (:mod:`sentinel.sources.simulated_logs`);
 - otherwise, with a ``prometheus:`` section -- or with neither
   ``prometheus:`` nor ``simulator:`` (then Prometheus' defaults, 127.0.0.1:9090) --
   the watch's ``query`` is PromQL for :mod:`sentinel.sources.prometheus`;
@@ -36,7 +38,7 @@ class SourceSet:
         return self.config.prometheus is None and self.config.simulator is not None
 
     def kind(self, watch: WatchConfig) -> str:
-        if watch.logs is not None:
+        if watch.logs is not None and (self.config.elasticsearch is not None or not self.simulated_only):
             return "elasticsearch"
         return "simulated" if self.simulated_only else "prometheus"
 

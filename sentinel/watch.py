@@ -6,7 +6,8 @@ samples since the last processed step (the cursor, kept in the store so a
 restart fills the gap), runs them through the watch's detector (causal:
 score, then learn) and its policy, forecasts the watch's rolling history
 when it has a ``forecast`` section, mines log templates for log watches
-(new-pattern alerts), and returns what happened.  Outputs
+(per-template count series scored with the group counts, and new-pattern
+alerts), and returns what happened.  Outputs
 (Alertmanager, /metrics, console, Grafana) consume the :class:`CycleResult`;
 the runner itself never talks to them.
 
@@ -29,7 +30,8 @@ from sentinel.alerting.policy import AlertEvent, Policy
 from sentinel.config import WatchConfig
 from sentinel.detect import build_detector
 from sentinel.detect.base import OnlineDetector, Scores
-from sentinel.series import Batch, append_window
+from sentinel.logs.patterns import stack_series
+from sentinel.series import Batch, Labels, append_window
 from sentinel.sources.base import Source
 from sentinel.store import Store
 
@@ -37,14 +39,26 @@ if TYPE_CHECKING:  # the forecast stack (statsmodels, scipy) loads only for watc
     from sentinel.forecast.policy import ForecastPolicy
     from sentinel.forecast.result import BatchForecast
     from sentinel.forecast.runner import ForecastRunner
+    from sentinel.logs.watch import PatternResult
 
 log = logging.getLogger(__name__)
 
 
 class PatternStage(Protocol):
-    """Log template mining for a log watch (:class:`sentinel.logs.watch.LogWatch`)."""
+    """Log template mining for a log watch (:class:`sentinel.logs.watch.LogWatch`).
 
-    def new_patterns(self, start: int, end: int) -> list[AlertEvent]: ...
+    ``run`` gets the cycle's group counts and returns the per-(group, template)
+    count series (scored with the counts by the watch's detector and policy)
+    and the new-pattern transitions; ``annotate`` adds the masked template
+    text to alerts on template series; ``confirms`` says whether a
+    new-pattern alert is still open (for the daemon's reconcile).
+    """
+
+    def run(self, counts: Batch, start: int, end: int) -> PatternResult: ...
+
+    def annotate(self, events: list[AlertEvent]) -> list[AlertEvent]: ...
+
+    def confirms(self, series: Labels, starts_at: int) -> bool: ...
 
 
 def aligned_end(now: float, watch: WatchConfig) -> int:
@@ -86,7 +100,10 @@ class WatchRunner:
         self.source = source
         self.store = store
         if detector is None and cfg.detector is not None:
-            detector = build_detector(cfg.detector, step=cfg.sample_step)
+            det_cfg = cfg.detector
+            if cfg.logs is not None and "counts" not in det_cfg.params:  # log lines are counts (detect.counts)
+                det_cfg = det_cfg.model_copy(update={"params": {**det_cfg.params, "counts": {}}})
+            detector = build_detector(det_cfg, step=cfg.sample_step)
         self.detector = detector
         self.policy = Policy(cfg.alert, cfg.name)
         self.forecaster: ForecastRunner | None = None
@@ -123,6 +140,12 @@ class WatchRunner:
             return None
         t0 = time.perf_counter()
         batch = self.source.fetch(self.cfg, start, end)
+        t_fetch = time.perf_counter()
+        found = None
+        if self.patterns is not None:  # log watch: template count series are scored with the group counts
+            found = self.patterns.run(batch, start, end)
+            if found.templates is not None and found.templates.n_series:
+                batch = stack_series(batch, found.templates)
         t1 = time.perf_counter()
         if self.detector is not None:
             scores = self.detector.process(batch)
@@ -136,8 +159,8 @@ class WatchRunner:
             if self.forecaster.due(self.history.end):
                 forecast, predicted = self.forecaster.run(self.history)
                 events += predicted
-        if self.patterns is not None:
-            events += self.patterns.new_patterns(start, end)
+        if self.patterns is not None and found is not None:
+            events = self.patterns.annotate(events) + found.events
         if warmup:
             events = _still_firing(events)
         if self.store is not None:
@@ -151,7 +174,8 @@ class WatchRunner:
             self.store.set_cursor(self.cfg.name, self.cursor)
         return CycleResult(
             self.cfg.name, batch, scores, events, warmup, forecast,
-            {"fetch": t1 - t0, "score": t2 - t1, "decide": t3 - t2},
+            {"fetch": t_fetch - t0, **({"patterns": t1 - t_fetch} if found is not None else {}),
+             "score": t2 - t1, "decide": t3 - t2},
         )
 
 

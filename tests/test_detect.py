@@ -65,12 +65,18 @@ def test_member_scores_are_calibrated_on_clean_series() -> None:
             assert low * (1 - t) <= frac <= 1.5 * (1 - t), (name, t, frac)
 
 
-def test_combined_score_is_calibrated_or_conservative_on_clean_series() -> None:
+@pytest.mark.parametrize("kind", ["default", "guarded"])
+def test_combined_score_is_calibrated_or_conservative_on_clean_series(kind: str) -> None:
     vals = clean_series(30, 5000, seed=1)
-    score = detector().process(batch(vals)).score[:, 2000:]
-    for t in (0.5, 0.9, 0.99):
+    score = build_detector(DetectorConfig(kind=kind)).process(batch(vals)).score[:, 2000:]
+    for t in (0.5, 0.9):  # below the decision level both kinds are calibrated tail probabilities
         frac = float((score >= t).mean())
         assert 0.3 * (1 - t) <= frac <= 1.3 * (1 - t), (t, frac)
+    frac = float((score >= 0.99).mean())
+    if kind == "guarded":  # a tail probability at every level
+        assert 0.3 * 0.01 <= frac <= 1.3 * 0.01, frac
+    else:  # from 0.99 up a decision scale (reports of new rare events): conservative, never more than nominal
+        assert frac <= 1.3 * 0.01, frac
     assert (score >= 0.9999).mean() < 0.001
 
 

@@ -16,7 +16,7 @@ STEP = 60
 
 
 def make() -> Likelihood:
-    return Likelihood(build_detector(DetectorConfig(), step=STEP))
+    return Likelihood(build_detector(DetectorConfig(kind="guarded"), step=STEP))
 
 
 def batch(values: np.ndarray, start: int = 0, names: list[str] | None = None) -> Batch:
@@ -63,8 +63,8 @@ def test_batch_of_series_equals_each_alone() -> None:
 def test_spike_reported_once_and_level_shift_once() -> None:
     x = noisy()
     s = make().process(batch(x)).score
-    reported = s > 0.9999
-    assert reported[:, 700].all()  # the spike crosses the a-priori threshold q
+    reported = s >= 0.99
+    assert reported[:, 700].all()  # the spike crosses the a-priori decision level decide_at
     assert not reported[:, :150].any()  # warm-up
     assert reported[1, 450:470].sum() == 1  # refractory: one event, one report
     stray = reported.sum() - reported[:, 700].sum() - 1
@@ -73,7 +73,7 @@ def test_spike_reported_once_and_level_shift_once() -> None:
 
 def test_scores_are_nan_only_where_inner_is() -> None:
     x = noisy()
-    inner = build_detector(DetectorConfig(), step=STEP).process(batch(x))
+    inner = build_detector(DetectorConfig(kind="guarded"), step=STEP).process(batch(x))
     wrapped = make().process(batch(x))
     np.testing.assert_array_equal(np.isnan(wrapped.score), np.isnan(inner.score))
     np.testing.assert_array_equal(wrapped.expected, inner.expected)
@@ -107,9 +107,9 @@ def test_degenerate_inputs(kind: str) -> None:
     ok = ~np.isnan(s)
     assert ok[200:].all() and ((s[ok] >= 0) & (s[ok] <= 1)).all()
     if kind == "constant":
-        assert not (s > 0.9999).any()
+        assert not (s >= 0.99).any()
     else:
-        assert s[500] > 0.9999
+        assert s[500] >= 0.99
 
 
 def test_checkpoint_round_trip(tmp_path) -> None:
@@ -134,7 +134,52 @@ def test_learn_without_score_matches_process() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"q": 0.3}, {"q": 1.0}, {"eta": 0.0}, {"env_decay": 1.0}, {"env_gain": 0.5},
-                                 {"n_warm": -1}, {"start": -1.0}])
+                                 {"n_warm": -1}, {"start": -1.0}, {"decide_at": 0.4}, {"decide_at": 1.0}])
 def test_bad_params_rejected(bad: dict) -> None:
     with pytest.raises(ValueError, match="likelihood needs"):
         Likelihood(Ensemble(step=STEP), **bad)
+
+
+def rhythm_change(n_series: int = 3, seed: int = 0) -> np.ndarray:
+    """A steady 4-step rhythm over the series' usual levels that turns into a 2-step one at step 1200."""
+    rng = np.random.default_rng(seed)
+    x = np.tile([10.0, 20.0, 30.0, 40.0], 400)[None, :].repeat(n_series, 0) + rng.normal(0, 0.5, (n_series, 1600))
+    x[:, 1200:] = np.tile([10.0, 40.0], 200) + rng.normal(0, 0.5, (n_series, 400))
+    return x
+
+
+def test_sequence_channel_reports_a_new_rhythm_of_ordinary_values() -> None:
+    x = rhythm_change()
+    with_seq = make().process(batch(x)).score
+    without = Likelihood(build_detector(DetectorConfig(kind="guarded"), step=STEP), sequence=False).process(batch(x))
+    assert (with_seq[:, 1200:1220] >= 0.99).any(axis=1).all()  # each series: reported within 20 steps
+    assert not (with_seq[:, 300:1200] >= 0.99).any()  # the old rhythm, once learned, is never news
+    assert (with_seq[:, 1220:] >= 0.99).sum() <= 3  # one event, not a run of reports
+    assert (without.score[:, 1200:1220] >= 0.99).sum() < (with_seq[:, 1200:1220] >= 0.99).sum()
+
+
+def test_below_the_decision_level_only_reports_cross_it() -> None:
+    x = noisy()
+    det = make()
+    s = det.process(batch(x)).score
+    ok = ~np.isnan(s)
+    # scores are either reports (>= decide_at) or at most 10**-1.998 below 1: nothing sits in between
+    top = s[ok][s[ok] >= 0.9899]
+    assert ((top >= 0.99) | (top <= 1 - 10**-1.998 + 1e-12)).all()
+
+
+def test_reports_clear_the_margin() -> None:
+    x = noisy(seed=4)
+    for margin in (0.0, 0.2, 1.0):
+        det = Likelihood(build_detector(DetectorConfig(kind="guarded"), step=STEP), margin=margin)
+        s = det.process(batch(x)).score
+        reported = s[s >= 0.99]
+        assert len(reported) > 0  # the spike at 700 is far beyond every margin here
+        assert (reported > 1 - 10 ** -(2 + margin)).all()  # D = 2 + Lrel with Lrel > margin
+
+
+def test_likelihood_kind_is_the_wrapper_and_cannot_be_nested() -> None:
+    det = build_detector(DetectorConfig(kind="likelihood"), step=STEP)
+    assert isinstance(det, Likelihood)
+    with pytest.raises(ValueError, match="not already a likelihood"):
+        Likelihood(det)

@@ -203,3 +203,30 @@ def test_any_fitted_stl_round_trips_exactly(tmp_path: Path, values: np.ndarray, 
     again = persist.load(tmp_path / "h")
     assert again.get_params() == det.get_params()
     assert same(det.score(b), again.score(b))
+
+
+def test_retrained_detector_round_trip_keeps_its_fit_and_clock(tmp_path: Path) -> None:
+    """Online detectors may declare learned attributes beyond state_ (checkpoint_attrs): the retraining wrapper's
+    fitted model and clock come back, so scores match and no refit is needed."""
+    data = fleet(3, 4 * 1440, step=60)
+    det = build_detector(DetectorConfig(kind="stl", params={"window": "3d", "min_history": "1d"}), step=60)
+    det.process(data.window(0, 3 * 1440 + 7))
+    again = persist.load(persist.save(det, tmp_path / "r.npz"))
+    assert (again.fit_at_, again.end_t_, again.first_t_) == (det.fit_at_, det.end_t_, det.first_t_)
+    assert isinstance(again.model_, STLDetector) and again.model_ is not det.model_
+    tail = data.window(3 * 1440 + 7, None)
+    assert same(det.process(tail), again.process(tail))
+
+
+def test_undeclared_learned_attributes_are_refused(tmp_path: Path) -> None:
+    det = build_detector(DetectorConfig(kind="stl", params={"window": "3d", "min_history": "1d"}), step=60)
+    det.process(fleet(2, 200))
+    path = persist.save(det, tmp_path / "r.npz")
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["__meta__"].tobytes())
+    meta["model"]["learned"]["__class__"] = 1
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(persist.CheckpointError, match="does not keep"):
+        persist.load(path)

@@ -78,6 +78,22 @@ class Scores:
                 self.members[name][:, t] = values
 
 
+class _Replay:
+    """Stands in for a wrapper's inner detector: serves the per-step scores the inner computed for a batch."""
+
+    def __init__(self, scores: Scores, timestamps: np.ndarray) -> None:
+        self.scores = scores
+        self.column = {t: j for j, t in enumerate(timestamps.tolist())}
+
+    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
+        s, j = self.scores, self.column[t]
+        members = {k: v[:, j] for k, v in s.members.items()} if s.members else None
+        return StepScores(s.score[:, j], s.expected[:, j], s.lower[:, j], s.upper[:, j], members)
+
+    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
+        """The inner detector has learned the batch already."""
+
+
 class OnlineDetector:
     """Base class: series bookkeeping, batch loops and persistence.
 
@@ -91,6 +107,7 @@ class OnlineDetector:
     def __init__(self) -> None:
         self.index_ = SeriesIndex()
         self.state_: dict[str, np.ndarray] = {}
+        self._last_rows: tuple[tuple[Labels, ...], SeriesIndex, int, np.ndarray] | None = None
 
     # -- to implement ---------------------------------------------------------
     def _init_state(self, n: int) -> dict[str, np.ndarray]:
@@ -105,8 +122,40 @@ class OnlineDetector:
     def _rebase(self, state: dict[str, np.ndarray], mask: np.ndarray) -> None:
         """Accept a sustained shift in the masked series (called by the guard; default: nothing)."""
 
+    def _process_replayed(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
+        """``_process_state`` for a wrapper whose inner detector (``self.inner``) runs a batch faster alone.
+
+        Valid for a wrapper that passes the learning weight through to the
+        inner unchanged and reads only the inner's scores, never its state
+        (the likelihood does): then the inner's learning does not depend on
+        the wrapper, so the inner may score and learn the whole batch first
+        (the guarded ensemble's compiled pass) and the wrapper's own steps
+        replay those scores.  Same numbers as the step-by-step loop.
+        """
+        inner = self.inner  # type: ignore[attr-defined]
+        scores = inner._process_state(state, batch)
+        self.inner = _Replay(scores, batch.timestamps)  # type: ignore[attr-defined]
+        try:
+            return OnlineDetector._process_state(self, state, batch)
+        finally:
+            self.inner = inner  # type: ignore[attr-defined]
+
     def _on_batch(self, batch: Batch) -> None:
         """Hook run before a batch is gathered (e.g. to learn the sampling step)."""
+
+    def _process_state(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
+        """Score then learn every column of ``batch`` on the gathered ``state``, one step at a time.
+
+        A detector that can run a whole batch in one compiled pass (the
+        guarded ensemble) overrides this; the results must be the same.
+        """
+        out = Scores.empty(batch.n_series, batch.n_steps)
+        ones = np.ones(batch.n_series)
+        for j, t in enumerate(batch.timestamps.tolist()):
+            x = batch.values[:, j]
+            out.put(j, self._score_step(state, t, x))
+            self._learn_step(state, t, x, ones)
+        return out
 
     # -- public API -----------------------------------------------------------
     @property
@@ -119,12 +168,7 @@ class OnlineDetector:
             return Scores.empty(0, batch.n_steps)
         self._on_batch(batch)
         rows, state = self._gather(batch)
-        out = Scores.empty(batch.n_series, batch.n_steps)
-        ones = np.ones(batch.n_series)
-        for j, t in enumerate(batch.timestamps.tolist()):
-            x = batch.values[:, j]
-            out.put(j, self._score_step(state, t, x))
-            self._learn_step(state, t, x, ones)
+        out = self._process_state(state, batch)
         self._scatter(rows, state)
         return out
 
@@ -174,7 +218,12 @@ class OnlineDetector:
         Returns ``(None, state_)`` when the batch covers all known series in
         order (the common case: no copies), otherwise a gathered copy.
         """
-        rows = self.index_.rows(batch.labels)
+        last = self._last_rows
+        if last is not None and last[1] is self.index_ and last[2] == len(self.index_) and last[0] == batch.labels:
+            rows = last[3]  # the same series as last time (a watch's usual case): no hashing of 100k label sets
+        else:
+            rows = self.index_.rows(batch.labels)
+            self._last_rows = (batch.labels, self.index_, len(self.index_), rows)
         self._grow(len(self.index_))
         if len(rows) == len(self.index_) and np.array_equal(rows, np.arange(len(rows))):
             return None, self.state_

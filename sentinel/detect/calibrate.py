@@ -28,6 +28,10 @@ How (vectorised over series, small state):
   ``prior_weight`` points is blended in, so a fresh series is judged gently and
   values beyond anything observed get a finite, monotone tail probability.
 
+The per-series arithmetic is compiled (:func:`pvalue_one`, :func:`learn_one`;
+see :mod:`sentinel.detect.jit`): the ensemble's fused kernel calls it per
+series and step, the methods below loop it over series.
+
 >>> import numpy as np
 >>> cal = TailCalibrator()
 >>> st = cal.init_state(1)
@@ -40,7 +44,12 @@ How (vectorised over series, small state):
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
+
+from sentinel.detect.jit import kernel
 
 
 def prior_tail(z: np.ndarray, scale: float = 2.0, power: float = 4.0) -> np.ndarray:
@@ -50,6 +59,119 @@ def prior_tail(z: np.ndarray, scale: float = 2.0, power: float = 4.0) -> np.ndar
     has shown its tail, a big value is judged gently.
     """
     return (1.0 + np.maximum(z, 0.0) * (1.0 / scale)) ** -power
+
+
+class Arrays(NamedTuple):
+    """The calibrator's state arrays, for the kernels."""
+
+    tail: np.ndarray  # (series, stats, 2 * bins) float32
+    inc: np.ndarray  # (series, stats)
+    count: np.ndarray  # (series, stats) int64
+
+
+class Consts(NamedTuple):
+    """Constants of one calibrator, for the kernels."""
+
+    edges: np.ndarray
+    log_edges: np.ndarray
+    inv_width: np.ndarray
+    inv_prior_at_edge: np.ndarray
+    n_bins: int
+    stride: int
+    grow: float
+    inv_first: float
+    prior_weight: float
+    prior_inv_scale: float
+    prior_power: float
+    prior_int_power: int  # the power as an integer when it is one (1..8, multiplied out), else 0
+
+
+@kernel
+def _prior_one(c: Consts, z: float) -> float:
+    if not z > 0.0:  # the common 0 of the range member
+        return 1.0
+    u = 1.0 + z * c.prior_inv_scale
+    if c.prior_int_power:
+        v = u
+        for _ in range(c.prior_int_power - 1):
+            v *= u
+        return 1.0 / v
+    return u ** -c.prior_power
+
+
+@kernel
+def bin_of(c: Consts, z: float) -> int:
+    """Index of the last edge <= ``z`` (``z >= 0``, NaN gives 0): a count, branch-free and vectorised."""
+    k = 0
+    for b in range(1, c.n_bins):
+        k += 1 if c.edges[b] <= z else 0
+    return k
+
+
+@kernel
+def pvalue_one(a: Arrays, c: Consts, i: int, j: int, r: float) -> float:
+    """Two-sided tail probability of ``r`` for statistic ``j`` of series ``i`` (NaN stays NaN)."""
+    if r != r:
+        return r
+    nb = c.n_bins
+    z = min(abs(r), 1e300)  # an infinite residual is the most extreme, not missing
+    k = bin_of(c, z)
+    side = nb if r < 0 else 0
+    c_lo = np.float64(a.tail[i, j, side + k])
+    c_hi = np.float64(a.tail[i, j, side + min(k + 1, nb - 1)])
+    pr = _prior_one(c, z)
+    emp = 0.0
+    if c_lo > 0:
+        if k == nb - 1 or c_hi <= 0:  # past the last occupied edge: decay like the prior
+            emp = c_lo * pr * c.inv_prior_at_edge[k]
+        elif k == 0:  # linear in |r| inside the first bin
+            emp = c_lo + np.float64(np.float32(c_hi - c_lo)) * min(z * c.inv_first, 1.0)
+        else:  # tails fall off like a power of |r| inside a bin (log-log interpolation)
+            frac = min((math.log(max(z, c.edges[1])) - c.log_edges[k]) * c.inv_width[k], 1.0)
+            emp = c_lo * np.float64(np.float32(c_hi / c_lo)) ** frac
+    total = np.float64(np.float32(np.float64(a.tail[i, j, 0]) + np.float64(a.tail[i, j, nb])))
+    inc = a.inc[i, j]
+    w = c.prior_weight
+    q = (emp + (0.5 * w) * pr * inc) / (total + w * inc)  # (emp/inc + w/2 pr) / (total/inc + w), one division
+    return 2.0 * min(q, 1.0 - q)
+
+
+@kernel
+def learn_one(a: Arrays, c: Consts, i: int, j: int, r: float, w: float) -> None:
+    """Add ``r`` with weight ``w`` to statistic ``j`` of series ``i`` (NaN and weight 0 are skipped)."""
+    if r != r or not w > 0:
+        return
+    a.count[i, j] += 1
+    if c.stride > 1 and a.count[i, j] % c.stride != 1:
+        return
+    add = np.float32(w * a.inc[i, j] * (0.5 if r == 0 else 1.0))  # an exact 0 is half up, half down
+    zero = np.float32(0.0)
+    up, down = (add if r >= 0 else zero), (add if r <= 0 else zero)
+    z, nb = abs(r), c.n_bins
+    for k in range(nb):  # every bin with edge <= |r| (adding 0 elsewhere: branch-free, vectorised)
+        hit = z >= c.edges[k]
+        a.tail[i, j, k] += up if hit else zero
+        a.tail[i, j, nb + k] += down if hit else zero
+    a.inc[i, j] *= c.grow
+    if a.inc[i, j] > 1e18:  # renormalise instead of decaying every bin
+        scale = np.float64(np.float32(a.inc[i, j]))
+        for k in range(2 * c.n_bins):
+            a.tail[i, j, k] = np.float32(np.float64(a.tail[i, j, k]) / scale)
+        a.inc[i, j] = 1.0
+
+
+@kernel
+def _pvalue_all(a: Arrays, c: Consts, r: np.ndarray, out: np.ndarray) -> None:
+    for i in range(r.shape[0]):
+        for j in range(r.shape[1]):
+            out[i, j] = pvalue_one(a, c, i, j, r[i, j])
+
+
+@kernel
+def _learn_all(a: Arrays, c: Consts, r: np.ndarray, w: np.ndarray) -> None:
+    for i in range(r.shape[0]):
+        for j in range(r.shape[1]):
+            learn_one(a, c, i, j, r[i, j], w[i])
 
 
 class TailCalibrator:
@@ -81,8 +203,12 @@ class TailCalibrator:
         self.prior_scale = prior_scale
         self.prior_power = prior_power
         widths = np.diff(self.log_edges[1:])
-        self._inv_width = np.r_[0.0, 1.0 / widths, 0.0]
-        self._inv_first = 1.0 / self.edges[1]
+        int_power = int(prior_power) if float(prior_power).is_integer() and 1 <= prior_power <= 8 else 0
+        self.consts = Consts(
+            self.edges, self.log_edges, np.r_[0.0, 1.0 / widths, 0.0],
+            1.0 / prior_tail(self.edges, prior_scale, prior_power), n_bins, int(stride), float(self.grow),
+            float(1.0 / self.edges[1]), float(prior_weight), float(1.0 / prior_scale), float(prior_power), int_power,
+        )
 
     # -- state ------------------------------------------------------------------
     def init_state(self, n: int, m: int = 1) -> dict[str, np.ndarray]:
@@ -94,40 +220,18 @@ class TailCalibrator:
             f"{p}.count": np.zeros((n, m), dtype=np.int64),
         }
 
+    def arrays(self, state: dict[str, np.ndarray]) -> Arrays:
+        """The state arrays the kernels work on."""
+        p = self.prefix
+        return Arrays(state[f"{p}.tail"], state[f"{p}.inc"], state[f"{p}.count"])
+
     # -- scoring -----------------------------------------------------------------
     def pvalue(self, state: dict[str, np.ndarray], r: np.ndarray) -> np.ndarray:
         """Two-sided tail probability of ``r`` (shape ``(n,)`` or ``(n, m)``; NaN stays NaN)."""
-        p = self.prefix
-        tail = state[f"{p}.tail"]
-        inc = state[f"{p}.inc"].reshape(-1)
-        nb = self.n_bins
-        shape = r.shape
-        r = r.reshape(-1)
-        z = np.minimum(np.abs(r), 1e300)  # an infinite residual is the most extreme, not missing
-        k = np.minimum(np.searchsorted(self.edges, z, side="right") - 1, nb - 1)
-        row = np.arange(len(r)) * (2 * nb)
-        base = row + (r < 0) * nb
-        flat = tail.reshape(-1)
-        c_lo = np.take(flat, base + k)
-        last = k == nb - 1
-        c_hi = np.take(flat, base + np.minimum(k + 1, nb - 1))
-        # interpolate in log |r| inside the bin (linearly in |r| in the first bin)
-        lz = np.log(np.maximum(z, self.edges[1]))
-        frac = np.where(k == 0, z * self._inv_first, (lz - self.log_edges[k]) * self._inv_width[k])
-        pr = prior_tail(z, self.prior_scale, self.prior_power)
-        frac = np.minimum(frac, 1.0)
-        # tails fall off like a power of |r| inside a bin (log-log interpolation); past the
-        # last occupied edge they decay like the prior
-        with np.errstate(divide="ignore", invalid="ignore"):
-            power = c_lo * (c_hi / c_lo) ** frac
-            decay = c_lo * pr / prior_tail(self.edges[k], self.prior_scale, self.prior_power)
-        emp = np.where(last | (c_hi <= 0), decay, np.where(k == 0, c_lo + (c_hi - c_lo) * frac, power))
-        emp = np.where(c_lo > 0, emp, 0.0)
-        total = np.take(flat, row) + np.take(flat, row + nb)
-        w = self.prior_weight
-        q = (emp / inc + (0.5 * w) * pr) / (total / inc + w)
-        pv = 2.0 * np.minimum(q, 1.0 - q)
-        return np.where(np.isnan(r), np.nan, pv).reshape(shape)
+        r2 = np.ascontiguousarray(r, dtype=np.float64).reshape(len(state[f"{self.prefix}.inc"]), -1)
+        out = np.empty_like(r2)
+        _pvalue_all(self.arrays(state), self.consts, r2, out)
+        return out.reshape(np.shape(r))
 
     def score(self, state: dict[str, np.ndarray], r: np.ndarray) -> np.ndarray:
         """Calibrated score ``1 - p`` (NaN where ``r`` is NaN)."""
@@ -136,29 +240,8 @@ class TailCalibrator:
     # -- learning ------------------------------------------------------------------
     def learn(self, state: dict[str, np.ndarray], r: np.ndarray, weight: np.ndarray) -> None:
         """Add ``r`` (shape as in :meth:`pvalue`) with per-series ``weight``; NaN and weight 0 are skipped."""
-        p = self.prefix
-        tail = state[f"{p}.tail"]
-        nb = self.n_bins
-        r2 = r.reshape(len(tail), -1)
-        w2 = np.broadcast_to(weight.reshape(len(tail), -1), r2.shape)
-        ok = ~np.isnan(r2) & (w2 > 0)
-        count = state[f"{p}.count"]
-        count += ok
-        if self.stride > 1:
-            ok &= count % self.stride == 1
-        if not ok.any():
-            return
-        inc = state[f"{p}.inc"]
-        add = np.where(ok, w2 * inc, 0.0) * np.where(r2 == 0, 0.5, 1.0)  # an exact 0 is half up, half down
-        mask = np.abs(r2)[..., None] >= self.edges
-        up, down = tail[..., :nb], tail[..., nb:]
-        np.add(up, np.where(r2 >= 0, add, 0.0).astype(np.float32)[..., None], out=up, where=mask)
-        np.add(down, np.where(r2 <= 0, add, 0.0).astype(np.float32)[..., None], out=down, where=mask)
-        inc *= np.where(ok, self.grow, 1.0)
-        big = inc > 1e18
-        if big.any():
-            tail[big] /= inc[big][:, None].astype(np.float32)
-            inc[big] = 1.0
+        r2 = np.ascontiguousarray(r, dtype=np.float64).reshape(len(state[f"{self.prefix}.inc"]), -1)
+        _learn_all(self.arrays(state), self.consts, r2, np.ascontiguousarray(weight, dtype=np.float64).reshape(-1))
 
     def weight_seen(self, state: dict[str, np.ndarray]) -> np.ndarray:
         """Effective number of learned points per series and statistic (decayed)."""

@@ -30,6 +30,12 @@ were chosen on the NAB corpus as a whole (``benchmarks/nab.py``), never per file
 
 The sampling step is learned from the first batch unless given, since the
 seasonal slots depend on it.
+
+Speed: with members that have a compiled kernel (all built-in ones) a step
+runs in :mod:`sentinel.detect.fused`, and ``process`` (alone or under the
+guard) runs a whole batch in one compiled pass; a member without a kernel
+(any object following the :class:`~sentinel.detect.members.Member`
+protocol) makes the ensemble run its per-step path instead, same numbers.
 """
 
 from __future__ import annotations
@@ -38,11 +44,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.detect.base import OnlineDetector, StepScores
-from sentinel.detect.baseline import SeasonalBaseline
+from sentinel.detect import fused
+from sentinel.detect import guard as gd
+from sentinel.detect import members as mb
+from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.baseline import DAY, WEEK, SeasonalBaseline
 from sentinel.detect.calibrate import TailCalibrator
 from sentinel.detect.members import ChangeMember, Member, RangeMember, ResidualMember, VolatilityMember
 from sentinel.series import Batch
+
+_NO_GUARD = gd.Params(0.0, 1.0, 1.0, 0.0, 12.0, 1e-12, 1)  # placeholder for an unguarded batch
+_NO_GUARD_STATE = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
 
 MEMBERS: dict[str, type] = {
     "residual": ResidualMember, "change": ChangeMember, "volatility": VolatilityMember, "range": RangeMember,
@@ -111,43 +123,88 @@ class Ensemble(OnlineDetector):
             st["e.peak"] = np.zeros(n)
         return st
 
+    @property
+    def fusable(self) -> bool:
+        """Whether every member has a compiled kernel (then steps and batches run compiled)."""
+        return all(hasattr(m, "kernel") for m in self._members)
+
+    def _params(self) -> fused.Params:
+        return fused.Params(float(self.band), float(self.cal_floor), bool(self.refractory), float(self._peak_decay),
+                            float(self.episode_floor), 10.0**-self.episode_floor * (1 + 1e-9))
+
+    def _kernel_args(self, st: dict[str, np.ndarray]) -> tuple:
+        """State and constants in the order the kernels of :mod:`sentinel.detect.fused` take them."""
+        assert self.base_ is not None
+        codes = np.array([getattr(m, "kernel", -1) for m in self._members], dtype=np.int64)
+        mps = np.array([m.kernel_params(self.base_) if hasattr(m, "kernel") else np.zeros(mb.N_PARAMS)
+                        for m in self._members])
+        return (self.base_.arrays(st), self.base_.params, codes, mps, mb.arrays(st), self._cal.arrays(st),
+                self._cal.consts, self._params(), st.get("e.peak", np.zeros(0)))
+
     def _evidence(self, st: dict[str, np.ndarray], t: int, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Expected value, member statistics (series x members), member p-values, combined p."""
+        """Step outputs (series x [score, expected, lower, upper, members...]), member statistics, combined p."""
         assert self.base_ is not None
         if self._cache is not None and self._cache[0] == t and self._cache[1] is x:
             return self._cache[2:]
-        expected, season = self.base_.expected(st, t)
-        stats = np.stack([m.statistic(st, self.base_, x, expected, season) for m in self._members], axis=1)
-        pvals = self._cal.pvalue(st, stats)
-        p = np.minimum(1.0, pvals.shape[1] * np.fmin.reduce(pvals, axis=1))
-        p = np.where(np.isnan(p) & ~np.isnan(x), 1.0, p)  # warming up: seen, not judged
-        self._cache = (t, x, expected, stats, pvals, p)
-        return expected, stats, pvals, p
+        xc = np.ascontiguousarray(x, dtype=np.float64)
+        n, k = len(xc), len(self._members)
+        out, praw = np.empty((n, 4 + k), order="F"), np.empty(n)
+        if self.fusable:
+            stats = np.empty((n, k))
+            fused.score_step(*self._kernel_args(st), t, xc, *self.base_.slots(t), out, stats, praw, np.empty(k))
+        else:
+            expected, season = self.base_.expected(st, t)
+            stats = np.stack([m.statistic(st, self.base_, xc, expected, season) for m in self._members], axis=1)
+            pvals = np.ascontiguousarray(self._cal.pvalue(st, stats))
+            fused.finish_step(self._params(), st.get("e.peak", np.zeros(0)), xc, expected, self.base_.scale(st),
+                              pvals, out, praw)
+        self._cache = (t, x, out, stats, praw)
+        return out, stats, praw
 
     def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
-        assert self.base_ is not None
-        expected, _, pvals, p = self._evidence(state, t, x)
-        if self.refractory:
-            # an ongoing episode only scores what exceeds its (decaying) peak surprise
-            q = -np.log10(np.maximum(p, 1e-300))
-            p = 10.0 ** -(q - np.minimum(q, state["e.peak"]))
-        members = {m: 1.0 - pvals[:, i] for i, m in enumerate(self.members)}
-        half = self.band * self.base_.scale(state)
-        return StepScores(1.0 - p, expected, expected - half, expected + half, members)
+        out, _, _ = self._evidence(state, t, x)
+        members = {m: out[:, 4 + i] for i, m in enumerate(self.members)}
+        return StepScores(out[:, 0], out[:, 1], out[:, 2], out[:, 3], members)
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         assert self.base_ is not None
-        _, stats, _, p = self._evidence(state, t, x)
-        self._cal.learn(state, stats, np.maximum(weight, self.cal_floor))
-        for i, m in enumerate(self._members):
-            m.learn(state, stats[:, i], weight)
-            if isinstance(m, RangeMember):
-                m.learn_value(state, x, weight)
-        self.base_.learn(state, t, x, weight)
-        if self.refractory:
-            q = -np.log10(np.maximum(np.where(np.isnan(p), 1.0, p), 1e-300))
-            state["e.peak"] = np.maximum(state["e.peak"] * self._peak_decay, np.where(q >= self.episode_floor, q, 0.0))
+        _, stats, praw = self._evidence(state, t, x)
+        xc = np.ascontiguousarray(x, dtype=np.float64)
+        w = np.ascontiguousarray(weight, dtype=np.float64)
+        if self.fusable:
+            fused.learn_step(*self._kernel_args(state), t, xc, w, *self.base_.slots(t), stats, praw)
+        else:
+            self._cal.learn(state, stats, np.maximum(w, self.cal_floor))
+            for i, m in enumerate(self._members):
+                m.learn(state, stats[:, i], w)
+                if isinstance(m, RangeMember):
+                    m.learn_value(state, xc, w)
+            self.base_.learn(state, t, xc, w)
+            if self.refractory:
+                fused.peak_step(self._params(), state["e.peak"], praw)
         self._cache = None
+
+    def _process_state(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
+        if self.fusable:
+            return self.fused_process(state, batch, None)
+        return super()._process_state(state, batch)
+
+    def fused_process(self, state: dict[str, np.ndarray], batch: Batch, guard: Any | None) -> Scores:
+        """Score and learn a whole batch in one compiled pass (under ``guard``, a Guard, if given)."""
+        assert self.base_ is not None
+        n, T, k = batch.n_series, batch.n_steps, len(self._members)
+        ts = np.ascontiguousarray(batch.timestamps, dtype=np.int64)
+        base = self.base_
+        d_slots = (ts % DAY) * base.n_daily // DAY
+        w_slots = (ts % WEEK) * base.n_weekly // WEEK
+        out = np.empty((n, T, 4 + k), order="F")
+        g = guard.params if guard is not None else _NO_GUARD
+        g_arrays = (state["g.run"], state["g.last"], state["g.t"]) if guard is not None else _NO_GUARD_STATE
+        fused.run_batch(*self._kernel_args(state), ts, np.ascontiguousarray(batch.values, dtype=np.float64),
+                        d_slots, w_slots, guard is not None, g, *g_arrays, out, np.empty(k), np.empty(k))
+        self._cache = None
+        members = {m: out[:, :, 4 + i] for i, m in enumerate(self.members)}
+        return Scores(out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 3], members)
 
     def _rebase(self, state: dict[str, np.ndarray], mask: np.ndarray) -> None:
         assert self.base_ is not None

@@ -31,11 +31,13 @@ model has to know about anomalies (river's anomaly filters do the same).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import math
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from sentinel.detect.base import OnlineDetector, StepScores
+from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.jit import kernel
 from sentinel.series import Batch
 
 
@@ -43,6 +45,44 @@ def surprise(score: np.ndarray, cap: float = 12.0) -> np.ndarray:
     """``-log10(1 - score)``, the score in decades: 2 at 0.99, 3 at 0.999 (capped at ``cap``)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.minimum(-np.log10(np.maximum(1.0 - score, 10.0**-cap)), cap)
+
+
+class Params(NamedTuple):
+    """The guard's constants, for the kernels (``m_*``: the surprise bounds as tail probabilities)."""
+
+    lo: float
+    hi: float
+    m_lo: float  # 1 - score at or above this: surprise <= lo, weight 1
+    m_hi: float  # at or below this: surprise >= hi, weight 0
+    cap: float
+    m_cap: float  # 10**-cap
+    relearn_after: int
+
+
+@kernel(inline=False)
+def weight_one(g: Params, last: float, x: float, run: int) -> tuple:
+    """``(weight, run, shifted)`` for a series whose last score was ``last`` and whose value is ``x``."""
+    m = max(1.0 - last, g.m_cap)
+    if m >= g.m_lo:
+        w = 1.0
+    elif m <= g.m_hi:
+        w = 0.0
+    else:
+        q = min(-math.log10(m), g.cap)
+        w = min(max((g.hi - q) / (g.hi - g.lo), 0.0), 1.0)
+    seen = math.isfinite(x)
+    run = run + 1 if (seen and w < 0.5) else (0 if seen else run)
+    shifted = run >= g.relearn_after
+    if shifted:
+        return 1.0, 0, True
+    return w, run, False
+
+
+@kernel
+def _weights_all(g: Params, last: np.ndarray, x: np.ndarray, run: np.ndarray, w: np.ndarray,
+                 shifted: np.ndarray) -> None:
+    for i in range(len(x)):
+        w[i], run[i], shifted[i] = weight_one(g, last[i], x[i], run[i])
 
 
 class Guard(OnlineDetector):
@@ -68,6 +108,9 @@ class Guard(OnlineDetector):
         self.relearn_after = relearn_after
         self._lo = float(surprise(np.array(learn_below)))
         self._hi = float(surprise(np.array(skip_above)))
+        # the weight is exactly 1 (0) beyond these bounds, so most points need no logarithm
+        self.params = Params(self._lo, self._hi, 10.0**-self._lo * (1 + 1e-9), 10.0**-self._hi * (1 - 1e-9), 12.0,
+                             10.0**-12.0, int(relearn_after))
         self.index_ = inner.index_
 
     def get_params(self) -> dict[str, Any]:
@@ -92,15 +135,16 @@ class Guard(OnlineDetector):
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         if (state["g.t"] != t).any():  # learn() without score(): judge the point first
             self._score_step(state, t, x)
-        q = surprise(state["g.last"])
-        w = np.minimum(np.maximum((self._hi - q) / (self._hi - self._lo), 0.0), 1.0)
-        seen = np.isfinite(x)
-        held = seen & (w < 0.5)
-        run = np.where(held, state["g.run"] + 1, np.where(seen, 0, state["g.run"]))
-        shifted = run >= self.relearn_after
+        n = len(x)
+        w, shifted = np.empty(n), np.empty(n, dtype=np.bool_)
+        _weights_all(self.params, state["g.last"], np.ascontiguousarray(x, dtype=np.float64), state["g.run"], w,
+                     shifted)
         if shifted.any():
             self.inner._rebase(state, shifted)
-            run = np.where(shifted, 0, run)
-            w = np.where(shifted, 1.0, w)
-        state["g.run"] = run
         self.inner._learn_step(state, t, x, w * weight)
+
+    def _process_state(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
+        fused = getattr(self.inner, "fused_process", None)
+        if fused is not None and self.inner.fusable:  # type: ignore[attr-defined]
+            return fused(state, batch, self)
+        return super()._process_state(state, batch)

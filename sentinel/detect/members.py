@@ -12,17 +12,29 @@ common [0, 1] scale with its own :class:`~sentinel.detect.calibrate.TailCalibrat
   one bad point but persistent);
 - :class:`VolatilityMember`: how the recent typical residual size compares to
   the learned one (a series turning erratic, or going flat).
+
+The built-in members compute in compiled per-series kernels
+(:func:`statistic_one`, :func:`learn_one`, dispatched on the member's
+``kernel`` code) that the ensemble's fused kernel calls inline; their
+:class:`Member` methods loop the same kernels over series.  A member without
+a ``kernel`` code (plain numpy, as the protocol allows) still works: the
+ensemble then runs its per-step path.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+import math
+from typing import ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
+from sentinel.detect import baseline as bl
 from sentinel.detect.baseline import SeasonalBaseline
+from sentinel.detect.jit import kernel
 
 State = dict[str, np.ndarray]
+RESIDUAL, CHANGE, VOLATILITY, RANGE = 0, 1, 2, 3
+N_PARAMS = 3
 
 
 class Member(Protocol):
@@ -38,21 +50,26 @@ class Member(Protocol):
     def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None: ...
 
 
-class ResidualMember:
-    """Signed residual ``(x - expected) / scale``."""
+class Arrays(NamedTuple):
+    """State arrays of the built-in members (empty where the member is not used), for the kernels."""
 
-    name: ClassVar[str] = "residual"
+    c_norm: np.ndarray
+    c_k: np.ndarray
+    v_short: np.ndarray
+    v_next: np.ndarray
+    v_norm: np.ndarray
+    v_k: np.ndarray
+    r_hi: np.ndarray
+    r_lo: np.ndarray
 
-    def init_state(self, n: int) -> State:
-        return {}
 
-    def statistic(self, st: State, base: SeasonalBaseline, x: np.ndarray, expected: np.ndarray,
-                  season: np.ndarray) -> np.ndarray:
-        r = (x - expected) / base.scale(st)
-        return np.where(st["b.n"] >= base.warmup, r, np.nan)
+_KEYS = ("c.norm", "c.k", "v.short", "v.next", "v.norm", "v.k", "r.hi", "r.lo")
+_EMPTY = np.empty(0)
 
-    def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
-        """Nothing of its own: the baseline learns the residual scale."""
+
+def arrays(st: State) -> Arrays:
+    """The built-in members' state arrays in ``st`` (an empty array for each one absent)."""
+    return Arrays(*(st.get(k, _EMPTY) for k in _KEYS))
 
 
 def _ew_var(alpha: float) -> float:
@@ -60,7 +77,126 @@ def _ew_var(alpha: float) -> float:
     return alpha / (2.0 - alpha)
 
 
-class ChangeMember:
+# -- per-series kernels ------------------------------------------------------------------
+
+
+@kernel
+def statistic_one(code: int, mp: np.ndarray, m: Arrays, b: bl.Arrays, bp: bl.Params, i: int, x: float,
+                  expected: float, season: float, scale: float) -> float:
+    """Statistic of member ``code`` (parameters ``mp``) for value ``x`` of series ``i``; NaN while warming up."""
+    warm = b.n[i] >= bp.warmup
+    if code == RESIDUAL:
+        return (x - expected) / scale if warm else math.nan
+    if code == CHANGE:
+        sigma = 1.25 * scale
+        deseason = x - season
+        fast = b.fast[i] + bp.alpha_fast * (deseason - b.fast[i])
+        mid = b.mid[i] + bp.alpha_mid * (deseason - b.mid[i])
+        d_fast = (fast - b.slow[i]) / (sigma * mp[1])
+        d_mid = (mid - b.slow[i]) / (sigma * mp[2])
+        d = d_mid if abs(d_mid) >= abs(d_fast) else d_fast
+        norm = m.c_norm[i]
+        return d / (norm if (math.isfinite(norm) and norm > 0) else 1.0) if warm else math.nan
+    if code == VOLATILITY:
+        z = bl.minimum(abs(x - expected) / scale, 50.0)
+        short = m.v_short[i]
+        nxt = short + mp[0] * (z - short)
+        m.v_next[i] = short if nxt != nxt else nxt
+        raw = math.log(bl.maximum(nxt, 1e-3)) if nxt == nxt else math.nan
+        norm = m.v_norm[i]
+        return raw / (norm if norm > 0 else 1.0) if warm else math.nan
+    # RANGE
+    hi, lo = m.r_hi[i], m.r_lo[i]
+    if b.n[i] >= mp[1] and hi == hi:
+        over = bl.maximum(x - hi, 0.0) - bl.maximum(lo - x, 0.0)
+        return over / scale if over != 0.0 else 0.0  # inside the range (the usual case): no division
+    return math.nan if x != x else 0.0
+
+
+@kernel(inline=False)
+def _learn_norm(norm: float, k: float, stat: float, w: float, ok: bool, known: bool, alpha_norm: float) -> tuple:
+    """Decayed mean |statistic| in raw units (each point capped at 5 norms): ``(norm, count)``."""
+    raw = abs(stat) * (norm if known else 1.0)
+    raw = bl.minimum(raw, 5.0 * norm if known else math.inf)
+    k = k + (1.0 if ok else 0.0)
+    alpha = (alpha_norm if k * alpha_norm > 1.0 else max(alpha_norm, 1.0 / max(k, 1.0))) * w  # skip 1/k once settled
+    base = norm if known else 0.0
+    return (base + alpha * (raw - base) if ok else norm), k
+
+
+@kernel
+def learn_one(code: int, mp: np.ndarray, m: Arrays, i: int, stat: float, x: float, w: float) -> None:
+    """Learn member ``code`` of series ``i`` from its statistic (the range member from the value)."""
+    if code == CHANGE:
+        norm = m.c_norm[i]
+        ok = math.isfinite(stat) and w > 0
+        m.c_norm[i], m.c_k[i] = _learn_norm(norm, m.c_k[i], stat, w, ok, math.isfinite(norm) and norm > 0, mp[0])
+    elif code == VOLATILITY:
+        if stat == stat:
+            m.v_short[i] = m.v_next[i]
+        norm = m.v_norm[i]
+        m.v_norm[i], m.v_k[i] = _learn_norm(norm, m.v_k[i], stat, w, stat == stat and w > 0, norm > 0, mp[1])
+    elif code == RANGE:
+        ok = x == x and w > 0.5
+        hi, lo = m.r_hi[i], m.r_lo[i]
+        width = (0.0 if hi != hi else hi - lo) * mp[0]
+        if ok and hi != hi:
+            m.r_hi[i], m.r_lo[i] = x, x
+        elif ok:
+            m.r_hi[i], m.r_lo[i] = bl.maximum(x, hi - width), bl.minimum(x, lo + width)
+        else:
+            m.r_hi[i], m.r_lo[i] = hi - width, lo + width
+
+
+@kernel
+def _statistic_all(code: int, mp: np.ndarray, m: Arrays, b: bl.Arrays, bp: bl.Params, x: np.ndarray,
+                   expected: np.ndarray, season: np.ndarray, out: np.ndarray) -> None:
+    for i in range(len(x)):
+        out[i] = statistic_one(code, mp, m, b, bp, i, x[i], expected[i], season[i], bl.scale_one(b, bp, i))
+
+
+@kernel
+def _learn_all(code: int, mp: np.ndarray, m: Arrays, stat: np.ndarray, x: np.ndarray, w: np.ndarray) -> None:
+    for i in range(len(stat)):
+        learn_one(code, mp, m, i, stat[i], x[i], w[i])
+
+
+class _Compiled:
+    """Shared protocol methods of the built-in members: loops over the compiled kernels."""
+
+    kernel: ClassVar[int]
+
+    def kernel_params(self, base: SeasonalBaseline | None) -> np.ndarray:
+        """The member's constants for the kernels (``N_PARAMS`` floats; without ``base``, those learning needs)."""
+        return np.zeros(N_PARAMS)
+
+    def statistic(self, st: State, base: SeasonalBaseline, x: np.ndarray, expected: np.ndarray,
+                  season: np.ndarray) -> np.ndarray:
+        out = np.empty(len(x))
+        _statistic_all(self.kernel, self.kernel_params(base), arrays(st), base.arrays(st), base.params,
+                       np.asarray(x, dtype=np.float64), np.asarray(expected, dtype=np.float64),
+                       np.asarray(season, dtype=np.float64), out)
+        return out
+
+    def _learn(self, st: State, stat: np.ndarray, x: np.ndarray, weight: np.ndarray) -> None:
+        _learn_all(self.kernel, self.kernel_params(None), arrays(st), np.asarray(stat, dtype=np.float64),
+                   np.asarray(x, dtype=np.float64), np.asarray(weight, dtype=np.float64))
+
+
+class ResidualMember(_Compiled):
+    """Signed residual ``(x - expected) / scale``."""
+
+    name: ClassVar[str] = "residual"
+    kernel: ClassVar[int] = RESIDUAL
+
+    def init_state(self, n: int) -> State:
+        return {}
+
+    def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
+        """Nothing of its own: the baseline learns the residual scale."""
+
+
+class ChangeMember(_Compiled):
     """Short-window mean vs long memory, the larger of two window lengths.
 
     The statistic is normalised by its own decayed mean absolute value
@@ -69,6 +205,7 @@ class ChangeMember:
     """
 
     name: ClassVar[str] = "change"
+    kernel: ClassVar[int] = CHANGE
 
     def __init__(self, alpha_norm: float = 0.01) -> None:
         self.alpha_norm = alpha_norm
@@ -76,33 +213,18 @@ class ChangeMember:
     def init_state(self, n: int) -> State:
         return {"c.norm": np.full(n, np.nan), "c.k": np.zeros(n)}
 
-    def statistic(self, st: State, base: SeasonalBaseline, x: np.ndarray, expected: np.ndarray,
-                  season: np.ndarray) -> np.ndarray:
-        sigma = 1.25 * base.scale(st)
-        deseason = x - season
+    def kernel_params(self, base: SeasonalBaseline | None) -> np.ndarray:
+        if base is None:  # learning needs alpha_norm only
+            return np.array([self.alpha_norm, 1.0, 1.0])
         v_slow = _ew_var(base.alpha_slow)
-        fast = st["b.fast"] + base.alpha_fast * (deseason - st["b.fast"])
-        mid = st["b.mid"] + base.alpha_mid * (deseason - st["b.mid"])
-        d_fast = (fast - st["b.slow"]) / (sigma * np.sqrt(_ew_var(base.alpha_fast) + v_slow))
-        d_mid = (mid - st["b.slow"]) / (sigma * np.sqrt(_ew_var(base.alpha_mid) + v_slow))
-        d = np.where(np.abs(d_mid) >= np.abs(d_fast), d_mid, d_fast)
-        norm = st["c.norm"]
-        out = d / np.where(np.isfinite(norm) & (norm > 0), norm, 1.0)
-        return np.where(st["b.n"] >= base.warmup, out, np.nan)
+        return np.array([self.alpha_norm, np.sqrt(_ew_var(base.alpha_fast) + v_slow),
+                         np.sqrt(_ew_var(base.alpha_mid) + v_slow)])
 
     def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
-        norm = st["c.norm"]
-        known = np.isfinite(norm) & (norm > 0)
-        ok = np.isfinite(stat) & (weight > 0)
-        raw = np.abs(stat) * np.where(known, norm, 1.0)
-        raw = np.minimum(raw, np.where(known, 5.0 * norm, np.inf))
-        st["c.k"] = k = st["c.k"] + ok
-        alpha = np.maximum(self.alpha_norm, 1.0 / np.maximum(k, 1.0)) * weight
-        upd = np.where(known, norm, 0.0) + alpha * (raw - np.where(known, norm, 0.0))
-        st["c.norm"] = np.where(ok, upd, norm)
+        self._learn(st, stat, np.zeros(len(stat)), weight)
 
 
-class VolatilityMember:
+class VolatilityMember(_Compiled):
     """Recent typical residual size vs the learned one: noise bursts up, flatlines down.
 
     ``log`` of a short exponentially weighted mean of ``|residual| / scale``
@@ -113,6 +235,7 @@ class VolatilityMember:
     """
 
     name: ClassVar[str] = "volatility"
+    kernel: ClassVar[int] = VOLATILITY
 
     def __init__(self, alpha: float = 1 / 8, alpha_norm: float = 0.01) -> None:
         self.alpha = alpha
@@ -121,31 +244,14 @@ class VolatilityMember:
     def init_state(self, n: int) -> State:
         return {"v.short": np.ones(n), "v.next": np.ones(n), "v.norm": np.full(n, np.nan), "v.k": np.zeros(n)}
 
-    def statistic(self, st: State, base: SeasonalBaseline, x: np.ndarray, expected: np.ndarray,
-                  season: np.ndarray) -> np.ndarray:
-        z = np.minimum(np.abs(x - expected) / base.scale(st), 50.0)
-        nxt = st["v.short"] + self.alpha * (z - st["v.short"])
-        st["v.next"] = np.where(np.isnan(nxt), st["v.short"], nxt)
-        raw = np.log(np.maximum(nxt, 1e-3))
-        norm = st["v.norm"]
-        out = raw / np.where(norm > 0, norm, 1.0)
-        return np.where(st["b.n"] >= base.warmup, out, np.nan)
+    def kernel_params(self, base: SeasonalBaseline | None) -> np.ndarray:
+        return np.array([self.alpha, self.alpha_norm, 0.0])
 
     def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
-        ok = ~np.isnan(stat)
-        st["v.short"] = np.where(ok, st["v.next"], st["v.short"])
-        norm = st["v.norm"]
-        known = norm > 0
-        raw = np.abs(stat) * np.where(known, norm, 1.0)
-        raw = np.minimum(raw, np.where(known, 5.0 * norm, np.inf))
-        use = ok & (weight > 0)
-        st["v.k"] = k = st["v.k"] + use
-        alpha = np.maximum(self.alpha_norm, 1.0 / np.maximum(k, 1.0)) * weight
-        base = np.where(known, norm, 0.0)
-        st["v.norm"] = np.where(use, base + alpha * (raw - base), norm)
+        self._learn(st, stat, np.zeros(len(stat)), weight)
 
 
-class RangeMember:
+class RangeMember(_Compiled):
     """How far a value lies beyond the range the series has shown: new records.
 
     The learned range (``r.hi`` / ``r.lo``) is widened by every accepted point
@@ -157,6 +263,7 @@ class RangeMember:
     """
 
     name: ClassVar[str] = "range"
+    kernel: ClassVar[int] = RANGE
 
     def __init__(self, shrink: float = 1 / 2000, min_points: int = 50) -> None:
         self.shrink = shrink
@@ -165,20 +272,11 @@ class RangeMember:
     def init_state(self, n: int) -> State:
         return {"r.hi": np.full(n, np.nan), "r.lo": np.full(n, np.nan)}
 
-    def statistic(self, st: State, base: SeasonalBaseline, x: np.ndarray, expected: np.ndarray,
-                  season: np.ndarray) -> np.ndarray:
-        hi, lo = st["r.hi"], st["r.lo"]
-        over = np.maximum(x - hi, 0.0) - np.maximum(lo - x, 0.0)
-        out = over / base.scale(st)
-        return np.where((st["b.n"] >= self.min_points) & ~np.isnan(hi), out, np.where(np.isnan(x), np.nan, 0.0))
+    def kernel_params(self, base: SeasonalBaseline | None) -> np.ndarray:
+        return np.array([self.shrink, float(self.min_points), 0.0])
 
     def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
         """Needs the value itself: see :meth:`learn_value` (the ensemble calls both)."""
 
     def learn_value(self, st: State, x: np.ndarray, weight: np.ndarray) -> None:
-        ok = ~np.isnan(x) & (weight > 0.5)
-        hi, lo = st["r.hi"], st["r.lo"]
-        fresh = ok & np.isnan(hi)
-        width = np.where(np.isnan(hi), 0.0, hi - lo) * self.shrink
-        st["r.hi"] = np.where(fresh, x, np.where(ok, np.maximum(x, hi - width), hi - width))
-        st["r.lo"] = np.where(fresh, x, np.where(ok, np.minimum(x, lo + width), lo + width))
+        self._learn(st, np.zeros(len(x)), x, weight)

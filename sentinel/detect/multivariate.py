@@ -25,6 +25,13 @@ its Scores (``expected``/``lower``/``upper`` are in distance units;
 drive the alert), ready for :class:`~sentinel.alerting.policy.Policy`.
 Missing features count as normal (0).  Agents unseen in the fit start from a
 fresh EWMA; features unseen in the fit are ignored.
+
+As a watch's detector (kind ``multivariate``, refitted periodically by
+:mod:`sentinel.detect.retrain`) the input is one Batch of every agent's
+metrics (e.g. a Prometheus selector over several ``__name__``), and
+:meth:`~AgentMultivariateDetector.advance` gives the per-series view the
+alert policy needs: each series carries its agent's score, with its own STL
+expected value and band, and ``members`` name the metrics that drive it.
 """
 
 from __future__ import annotations
@@ -175,31 +182,42 @@ class AgentMultivariateDetector:
         d = e - self.location_[None, :, None]
         return np.sqrt(np.maximum(np.einsum("aft,fg,agt->at", d, self.precision_, d), 0.0))
 
-    def score_agents(self, inputs: Inputs) -> tuple[Batch, Scores]:
-        """Per-agent distance series and their calibrated scores (continuing from the fit's end)."""
+    def _agents(self, inputs: Inputs, advance: bool) -> tuple[dict[str, Batch], SeriesIndex, np.ndarray,
+                                                              np.ndarray, dict[str, Scores]]:
+        """Every agent's smoothed features ``e`` and distance (rows: known agents, then new ones)."""
         if not hasattr(self, "precision_"):
             raise RuntimeError("AgentMultivariateDetector is not fitted: call fit(history) first")
         parts = self._split(inputs)
         first = next(iter(parts.values()))
-        normal = {}
+        normal, own = {}, {}
         for signal, b in parts.items():
             if signal in self.stl_:
-                normal[signal] = self._normal_scores(signal, b, self.stl_[signal].residuals(b)[0])
+                z, own[signal] = self.stl_[signal].residuals(b, advance=advance)
+                normal[signal] = self._normal_scores(signal, b, z)
         parts = {s: b for s, b in parts.items() if s in normal}
         agents = SeriesIndex(self.agents_.keys)
-        seen = {((self.agent_label, self._feature(s, lb)[2]),) for s, b in parts.items() for lb in b.labels
-                if self._feature(s, lb)[2] is not None}
-        agents.rows(sorted(seen))  # new agents get fresh rows after the fitted ones
+        seen = sorted({((self.agent_label, self._feature(s, lb)[2]),) for s, b in parts.items() for lb in b.labels
+                       if self._feature(s, lb)[2] is not None})
+        agents.rows(seen)  # new agents get fresh rows after the fitted ones
         u = self._tensor(parts, normal, agents, first.n_steps, grow=False) if parts else \
             np.zeros((len(agents), len(self.features_), first.n_steps))
         last = np.zeros(u.shape[:2])
         last[: len(self.agents_)] = self.last_ewma_
         e = self._ewma(u, last)
-        dist = self._distance(e)
+        if advance and e.shape[2]:  # the EWMA goes on from here next time (new agents become known)
+            self.agents_ = agents
+            self.last_ewma_ = e[:, :, -1].copy()
+        return parts, agents, e, self._distance(e), own
+
+    def score_agents(self, inputs: Inputs) -> tuple[Batch, Scores]:
+        """Per-agent distance series and their calibrated scores (continuing from the fit's end)."""
+        parts, agents, e, dist, _ = self._agents(inputs, advance=False)
+        first = next(iter(self._split(inputs).values()))
+        seen = {((self.agent_label, self._feature(s, lb)[2]),) for s, b in parts.items() for lb in b.labels
+                if self._feature(s, lb)[2] is not None}
         keep = np.array([k in seen for k in agents.keys], dtype=bool)
         dist, e = dist[keep], e[keep]
-        rows = np.zeros(len(dist), dtype=np.intp)
-        score = self.tail_.cdf(dist, rows)
+        score = self.tail_.cdf(dist, np.zeros(len(dist), dtype=np.intp))
         med = float(self.tail_.quantile(0.5)[0])
         upper = float(self.tail_.quantile(self.band_prob)[0])
         scores = Scores(score, np.full_like(dist, med), np.zeros_like(dist), np.full_like(dist, upper),
@@ -207,14 +225,40 @@ class AgentMultivariateDetector:
         labels = tuple(k for k, kp in zip(agents.keys, keep, strict=True) if kp)
         return Batch(first.timestamps, dist, labels, first.step), scores
 
+    def advance(self, batch: Batch) -> Scores:
+        """:meth:`series_view` of ``batch``, then the EWMA and level memories move past it."""
+        return self.series_view(batch, advance=True)
+
+    def series_view(self, batch: Batch, advance: bool = False) -> Scores:
+        """The per-series view a watch alerts on, continuing from the last :meth:`advance` (or the fit).
+
+        Every series of ``batch`` (one Batch: agents x metrics, e.g. a
+        Prometheus selector over several ``__name__``) gets its agent's
+        calibrated score; ``expected``/``lower``/``upper`` are the series' own
+        STL values and band (so the alert shows how far *this* metric is
+        off), and ``members`` holds each signal's smoothed score for the
+        series' agent.  Series without the agent label score NaN.
+        """
+        _, agents, e, dist, own = self._agents(batch, advance=advance)
+        rows = np.array([int(agents.rows([((self.agent_label, a),)])[0]) if a is not None else -1
+                         for a in (dict(lb).get(self.agent_label) for lb in batch.labels)], dtype=np.intp)
+        has = rows >= 0
+        agent_score = self.tail_.cdf(dist, np.zeros(len(dist), dtype=np.intp))
+        nan = np.full(batch.values.shape, np.nan)
+        base = own.get("") or Scores(nan, nan, nan, nan)
+        score = np.where(has[:, None], agent_score[np.maximum(rows, 0)], np.nan)
+        score = np.where(np.isfinite(batch.values), score, np.nan)
+        members = {k: np.where(has[:, None], v[np.maximum(rows, 0)], np.nan) for k, v in self._members(e).items()}
+        return Scores(score, base.expected, base.lower, base.upper, members=members)
+
     def _members(self, e: np.ndarray) -> dict[str, np.ndarray]:
         """Each signal's own smoothed score (its worst feature): which metrics are off."""
         sd = np.sqrt(np.maximum(np.diag(np.linalg.pinv(self.precision_)), 1e-12))
         z = np.abs(e - self.location_[None, :, None]) / sd[None, :, None]
         per_feature = 2 * ndtr(z) - 1
         out: dict[str, np.ndarray] = {}
-        for f, key in enumerate(self.features_.keys):
-            name = dict(key)["signal"] or "value"
+        for f, key in enumerate(self.features_.keys):  # a signal's name, or (one Batch) its feature labels
+            name = dict(key)["signal"] or ",".join(v for k, v in key if k != "signal") or "value"
             out[name] = np.maximum(out[name], per_feature[:, f]) if name in out else per_feature[:, f]
         return out
 

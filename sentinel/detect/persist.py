@@ -9,7 +9,10 @@ What is saved:
 
 - online detectors (:class:`~sentinel.detect.base.OnlineDetector`): the
   parameters, ``state_`` and the series index (everything they learn lives
-  there, by contract), and nested detectors such as the guard's ``inner``;
+  there, by contract), the extra learned attributes a class declares in
+  ``checkpoint_attrs`` (e.g. the fitted model and clock of
+  :class:`~sentinel.detect.retrain.Retrained`), and nested detectors such as
+  the guard's ``inner``;
 - batch detectors (``fit``/``score``): the parameters and every learned
   attribute (scikit-learn style: public names ending in ``_``), recursively.
 
@@ -124,6 +127,7 @@ class _Encoder:
                 params[name] = getattr(obj, name)
         if isinstance(obj, OnlineDetector):
             learned = {"state_": obj.state_, "index_": obj.index_}
+            learned.update({k: getattr(obj, k) for k in getattr(obj, "checkpoint_attrs", ())})
         else:
             learned = {k: v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")}
         return {
@@ -164,8 +168,13 @@ class _Decoder:
         obj = cls(**{k: self.value(v) for k, v in node["params"].items()})
         learned = {k: self.value(v) for k, v in node["learned"].items()}
         if isinstance(obj, OnlineDetector):
-            obj.index_.rows(learned["index_"].keys)  # in place: wrappers share their inner's index
-            obj.state_ = dict(learned["state_"])
+            obj.index_.rows(learned.pop("index_").keys)  # in place: wrappers share their inner's index
+            obj.state_ = dict(learned.pop("state_"))
+            extra = set(learned) - set(getattr(obj, "checkpoint_attrs", ()))
+            if extra:
+                raise ValueError(f"checkpoint holds attributes {sorted(extra)} that {type(obj).__name__} does not keep")
+            for k, v in learned.items():
+                setattr(obj, k, v)
         else:
             for k, v in learned.items():
                 setattr(obj, k, v)
@@ -251,6 +260,7 @@ def model_card(detector: Any, tree: dict[str, Any], *, watch: str | None, traine
         "sentinel_version": _version(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "format": FORMAT,
+        **({"fit": detector.card_info()} if hasattr(detector, "card_info") else {}),
     }
 
 

@@ -1,22 +1,39 @@
 """Detector kinds by name: ``build_detector(DetectorConfig) -> OnlineDetector``.
 
-``default`` is the guarded ensemble (seasonal residual + change members);
-``likelihood`` wraps it in :class:`~sentinel.detect.likelihood.Likelihood`,
-which turns the calibrated score into a decision scale (each series' own
-rare, new events score >= 0.9999: use it with ``threshold: 0.9999``);
-``ensemble`` is the same without the guard (it learns everything, useful as
-a reference); parameters come from ``DetectorConfig.params``:
+- ``default``: the guarded ensemble wrapped in
+  :class:`~sentinel.detect.likelihood.Likelihood`, which adds the
+  sequence-novelty channel and makes the top of the scale a decision scale:
+  each series' own rare, new events score >= 0.99, the alert policy's default
+  threshold (NAB: 55.3 standard at its default decisions, 60.7 at the
+  corpus-optimised threshold; see ``benchmarks/nab.py``).  On count series
+  (``counts`` set, as log watches are) the sequence channel is off: a range
+  cut in 4 bins means nothing on a series of mostly zeros;
+- ``likelihood``: the same (kept as a name for configs that chose it);
+- ``guarded``: the guarded ensemble alone (the default until 2026-11-26): a
+  calibrated tail-probability score at every level and about 2x faster per
+  sample, but noisier decisions (NAB 36.8 standard at threshold 0.99);
+- ``ensemble``: the ensemble without the guard (it learns everything: a
+  reference);
+- ``stl`` (robust seasonal decomposition) and ``multivariate`` (per-agent
+  robust Mahalanobis over several metrics): batch models refitted on a
+  rolling window (:mod:`sentinel.detect.retrain`, which checks their params).
+
+For the online kinds parameters come from ``DetectorConfig.params``:
 ``guard`` (a dict for :class:`~sentinel.detect.guard.Guard`), ``likelihood``
-(a dict for :class:`~sentinel.detect.likelihood.Likelihood`) and everything
-else for :class:`~sentinel.detect.ensemble.Ensemble`.
+(a dict for :class:`~sentinel.detect.likelihood.Likelihood`), ``counts``
+(a dict for :class:`~sentinel.detect.counts.CountFloor`, or true/false: any
+kind wrapped for count series) and everything else for
+:class:`~sentinel.detect.ensemble.Ensemble`.
 
 >>> from sentinel.config import DetectorConfig
 >>> type(build_detector(DetectorConfig(kind="default"))).__name__
+'Likelihood'
+>>> type(build_detector(DetectorConfig(kind="guarded"))).__name__
 'Guard'
 >>> build_detector(DetectorConfig(kind="nope"))
 Traceback (most recent call last):
 ...
-ValueError: unknown detector kind 'nope': choose from default, likelihood, ensemble
+ValueError: unknown detector kind 'nope': choose from default, likelihood, guarded, ensemble, stl, multivariate
 """
 
 from __future__ import annotations
@@ -26,11 +43,13 @@ from typing import Any
 
 from sentinel.config import DetectorConfig
 from sentinel.detect.base import OnlineDetector
+from sentinel.detect.counts import wrap_counts
 from sentinel.detect.ensemble import Ensemble
 from sentinel.detect.guard import Guard
 from sentinel.detect.likelihood import Likelihood
 
-KINDS = ("default", "likelihood", "ensemble")
+KINDS = ("default", "likelihood", "guarded", "ensemble", "stl", "multivariate")
+_DECIDED = ("default", "likelihood")
 
 
 def _check(cls: type, params: dict[str, Any], kind: str) -> None:
@@ -44,17 +63,24 @@ def build_detector(cfg: DetectorConfig, step: int | None = None) -> OnlineDetect
     """A fresh detector for a watch (``step``: the sampling step, if known)."""
     if cfg.kind not in KINDS:
         raise ValueError(f"unknown detector kind {cfg.kind!r}: choose from {', '.join(KINDS)}")
+    if cfg.kind in ("stl", "multivariate"):  # batch models refitted periodically (sentinel.detect.retrain)
+        from sentinel.detect.retrain import Retrained, check_params
+
+        return Retrained(step=step, **check_params(dict(cfg.params), cfg.kind))
     params = dict(cfg.params)
-    guarded = cfg.kind in ("default", "likelihood")
+    counts = params.pop("counts", None)
+    guarded = cfg.kind in ("default", "likelihood", "guarded")
     guard = params.pop("guard", {}) if guarded else {}
-    decide = params.pop("likelihood", {}) if cfg.kind == "likelihood" else {}
-    if not isinstance(guard, dict):
-        raise ValueError("detector 'default': params.guard must be a mapping")
+    decide = params.pop("likelihood", {}) if cfg.kind in _DECIDED else {}
+    if not isinstance(guard, dict) or not isinstance(decide, dict):
+        raise ValueError(f"detector {cfg.kind!r}: params.guard and params.likelihood must be mappings")
     _check(Ensemble, params, cfg.kind)
     _check(Guard, guard, cfg.kind)
     _check(Likelihood, decide, cfg.kind)
     params.setdefault("step", step)
     ens = Ensemble(**params)
-    if cfg.kind == "likelihood":
-        return Likelihood(Guard(ens, **guard), **decide)
-    return Guard(ens, **guard) if guarded else ens
+    if cfg.kind in _DECIDED:
+        if counts not in (None, False):
+            decide = {"sequence": False, **decide}
+        return wrap_counts(Likelihood(Guard(ens, **guard), **decide), counts)
+    return wrap_counts(Guard(ens, **guard) if guarded else ens, counts)

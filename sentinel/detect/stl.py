@@ -7,10 +7,8 @@ on the calibrated scale of DESIGN §2.
 
 Why not call statsmodels per series?  Its robust STL costs seconds per
 two-week 5-minute series here (``benchmarks/batch_fit.py`` measures it), while
-a fleet has thousands of series.  ``method="fast"`` (the default) runs the
-same idea as STL's robust loop on all series at once: a weighted centred
-moving-average trend, weighted mean profiles per phase bin, and bisquare
-robustness weights, each a handful of array operations.
+a fleet has thousands of series.  ``method="fast"`` (the default) runs STL's
+robust loop on all series at once (:mod:`sentinel.detect.decompose`);
 ``method="statsmodels"`` runs STL/MSTL (``robust=True``) per series instead
 and is kept as the reference.
 
@@ -18,8 +16,12 @@ Scoring is honest about what fitting overfits: the residuals the score is
 calibrated on use leave-one-cycle-out seasonal profiles and a *trailing* level
 (the mean of the deseasonalised previous ``trend_window``), which is exactly
 how ``score`` predicts new data.  ``score`` tracks the level causally from the
-end of the history through the batch, so a batch scores the same however it
-is split from the history's end on, and a refit is what moves the baseline.
+end of the level memory through the batch and learns nothing; ``advance``
+scores the same way and then moves the memory past the batch, so a stream fed
+through ``advance`` in any chunks scores as in one piece (up to float rounding:
+the window sums are taken over differently cut arrays).  Only a
+refit moves the seasonal profiles and the calibration (see
+:mod:`sentinel.detect.retrain` for the periodic refit that watches use).
 
 >>> import numpy as np
 >>> from sentinel.series import Batch
@@ -44,7 +46,14 @@ import numpy as np
 from prometheus_client import Histogram
 
 from sentinel.detect.base import Scores
-from sentinel.detect.tail import TailCalibration, robust_scale, row_nanquantiles
+from sentinel.detect.decompose import (
+    binned_sums,
+    bins,
+    decompose_fast,
+    decompose_statsmodels,
+    trailing_mean,
+)
+from sentinel.detect.tail import TailCalibration, robust_scale
 from sentinel.series import Batch, SeriesIndex
 
 DAY = 86400
@@ -52,68 +61,6 @@ WEEK = 7 * DAY
 
 FIT_SECONDS = Histogram("sentinel_batch_fit_seconds", "Time to fit a batch detector on a history, by detector",
                         ["detector"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300))
-
-
-def _bins(timestamps: np.ndarray, step: int, period: int, n_bins: int) -> np.ndarray:
-    """Phase bin of each timestamp, anchored to absolute time (so new data lines up)."""
-    return ((timestamps // step) % period) * n_bins // period
-
-
-def _binned_sums(y: np.ndarray, w: np.ndarray, b: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-series weighted sums and weights per bin, with one bincount over all series."""
-    n = y.shape[0]
-    idx = (np.arange(n)[:, None] * n_bins + b[None, :]).ravel()
-    num = np.bincount(idx, weights=(w * y).ravel(), minlength=n * n_bins).reshape(n, n_bins)
-    den = np.bincount(idx, weights=w.ravel(), minlength=n * n_bins).reshape(n, n_bins)
-    return num, den
-
-
-def _window_sums(a: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sums of ``a[:, lo:hi]`` for every column window, via one cumulative sum."""
-    c = np.concatenate([np.zeros((a.shape[0], 1)), np.cumsum(a, axis=1)], axis=1)
-    return c[:, hi] - c[:, lo]
-
-
-def _centred_mean(y: np.ndarray, w: np.ndarray, width: int) -> np.ndarray:
-    """Weighted centred moving average; held constant over the first and last half window.
-
-    Shrinking windows at the edges would average part of a seasonal cycle and
-    leak it into the trend (and from there into the profiles).
-    """
-    n = y.shape[1]
-    width = min(width, n)
-    t = np.clip(np.arange(n), width // 2, n - (width - width // 2))
-    lo, hi = t - width // 2, t + width - width // 2
-    num, den = _window_sums(w * y, lo, hi), _window_sums(w, lo, hi)
-    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-
-def _trailing_mean(y: np.ndarray, w: np.ndarray, width: int, start: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean of the previous ``width`` columns, for columns ``start`` on, and its weight."""
-    t = np.arange(start, y.shape[1])
-    lo = np.maximum(t - width, 0)
-    num, den = _window_sums(w * y, lo, t), _window_sums(w, lo, t)
-    return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0), den
-
-
-def _bisquare(r: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """STL's robustness weights: (1 - (r / 6 median|r|)^2)^2, zero for missing points."""
-    h = 6.0 * np.nan_to_num(row_nanquantiles(np.where(ok, np.abs(r), np.nan), np.array([0.5])))
-    u = np.abs(r) / np.maximum(h, 1e-12)
-    return np.where(ok & (u < 1), (1 - u**2) ** 2, 0.0)
-
-
-def _prescreen(x: np.ndarray, ok: np.ndarray, k: float = 10.0) -> np.ndarray:
-    """First-pass weights: drop gross outliers (beyond ``k`` robust spreads of the whole series).
-
-    Without it a single 1e9 spike leaks into the first pass's trend and
-    profiles, whose errors can cancel in the residual and so survive the
-    bisquare reweighting.
-    """
-    xs = np.where(ok, x, np.nan)
-    q = row_nanquantiles(xs, np.array([0.25, 0.5, 0.75]))
-    spread = np.maximum(np.nan_to_num(q[:, 2] - q[:, 0]), 1e-12)[:, None]
-    return (ok & (np.abs(x - np.nan_to_num(q[:, 1:2])) <= k * spread)).astype(np.float64)
 
 
 class STLDetector:
@@ -187,15 +134,20 @@ class STLDetector:
         self.window_ = max(2, min(round(self.trend_window / step), history.n_steps // 2))
         ok = np.isfinite(x)
         xf = np.where(ok, x, 0.0)
-        bins = [_bins(ts, step, p, nb) for p, nb in zip(self.periods_, self.bins_, strict=True)]
-        parts, w = (self._decompose_fast if self.method == "fast" else self._decompose_sm)(xf, ok, bins)
+        phase = [bins(ts, step, p, nb) for p, nb in zip(self.periods_, self.bins_, strict=True)]
+        if self.method == "fast":
+            width = self.periods_[0] if self.periods_ else self.window_
+            parts, w = decompose_fast(xf, ok, phase, self.bins_, width, self.robust_iter)
+        else:
+            parts, w = decompose_statsmodels(xf, ok, self.periods_, self.window_)
 
         # profiles from the final parts; leave-one-cycle-out versions for honest calibration
         seas = np.zeros_like(xf)
         seas_loo = np.zeros_like(xf)
+        alone = np.zeros(xf.shape, dtype=bool)
         self.profiles_ = []
-        for d, b, p, nb in zip(parts, bins, self.periods_, self.bins_, strict=True):
-            num, den = _binned_sums(d, w, b, nb)
+        for d, b, p, nb in zip(parts, phase, self.periods_, self.bins_, strict=True):
+            num, den = binned_sums(d, w, b, nb)
             prof = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
             centre = (prof * den).sum(1, keepdims=True) / np.maximum(den.sum(1, keepdims=True), 1e-12)
             self.profiles_.append(prof - centre)
@@ -204,69 +156,24 @@ class STLDetector:
             # would otherwise absorb their common noise and make residuals look calmer than new data
             cyc = (ts // step) // p
             cb = b + nb * (cyc - cyc[0])
-            num_c, den_c = _binned_sums(d, w, cb, nb * int(cyc[-1] - cyc[0] + 1))
+            num_c, den_c = binned_sums(d, w, cb, nb * int(cyc[-1] - cyc[0] + 1))
             rest = den[:, b] - den_c[:, cb]
             loo = np.divide(num[:, b] - num_c[:, cb], rest, out=prof[:, b].copy(), where=rest > 0.5)
             seas_loo += loo - centre
+            alone |= rest <= 0.5  # no other cycle fills the bin: the point would be judged by itself
         y = xf - seas
-        level, wsum = _trailing_mean(y, w, self.window_, 0)
+        level, wsum = trailing_mean(y, w, self.window_, 0)
         resid = xf - seas_loo - level
-        usable = ok & (wsum >= max(1.0, self.window_ / 4))
+        usable = ok & ~alone & (wsum >= max(1.0, self.window_ / 4))
         resid = np.where(usable, resid, np.nan)
         self.scale_ = robust_scale(resid, np.where(ok, x, np.nan))
         self.tail_ = TailCalibration().fit(np.abs(resid) / self.scale_[:, None])
         self.last_y_ = y[:, -self.window_:].copy()
         self.last_w_ = w[:, -self.window_:].copy()
+        self.last_w0_ = self.last_w_.copy()
+        self.last_t_ = int(ts[-1])
         FIT_SECONDS.labels("stl").observe(time.perf_counter() - t0)
         return resid / self.scale_[:, None]
-
-    def _decompose_fast(self, xf: np.ndarray, ok: np.ndarray, bins: list[np.ndarray]
-                        ) -> tuple[list[np.ndarray], np.ndarray]:
-        """STL's robust loop, vectorised: returns each period's detrended input and the weights."""
-        w = _prescreen(xf, ok)
-        width = self.periods_[0] if self.periods_ else self.window_
-        comps = [np.zeros_like(xf) for _ in bins]
-        parts = comps
-        for _ in range(self.robust_iter):
-            trend = _centred_mean(xf - sum(comps, np.zeros_like(xf)), w, width)
-            parts = []
-            for i, (b, nb) in enumerate(zip(bins, self.bins_, strict=True)):
-                d = xf - trend - sum((c for k, c in enumerate(comps) if k != i), np.zeros_like(xf))
-                num, den = _binned_sums(d, w, b, nb)
-                prof = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-                comps[i] = prof[:, b]
-                parts.append(d)
-            w = _bisquare(xf - trend - sum(comps, np.zeros_like(xf)), ok)
-        return parts, w
-
-    def _decompose_sm(self, xf: np.ndarray, ok: np.ndarray, bins: list[np.ndarray]
-                      ) -> tuple[list[np.ndarray], np.ndarray]:
-        """The reference: statsmodels STL/MSTL (robust) per series, gaps linearly filled."""
-        from statsmodels.tsa.seasonal import MSTL, STL
-
-        n_s, n_t = xf.shape
-        comps = np.zeros((len(bins), n_s, n_t))
-        trend = np.zeros_like(xf)
-        t = np.arange(n_t)
-        usable = tuple(p for p in self.periods_ if 2 * p < n_t)  # MSTL drops longer ones itself, noisily
-        for s in range(n_s):
-            if not ok[s].any():
-                continue
-            v = np.interp(t, t[ok[s]], xf[s, ok[s]])
-            if len(usable) == 1:
-                res = STL(v, period=usable[0], robust=True).fit()
-                comps[0, s] = res.seasonal
-            elif usable:
-                res = MSTL(v, periods=usable, stl_kwargs={"robust": True}).fit()
-                seasonal = np.asarray(res.seasonal).reshape(n_t, -1)
-                comps[: seasonal.shape[1], s] = seasonal.T
-            else:
-                trend[s] = _centred_mean(v[None], np.ones((1, n_t)), self.window_)[0]
-                continue
-            trend[s] = res.trend
-        total = comps.sum(0)
-        parts = [xf - trend - (total - comps[i]) for i in range(len(bins))]
-        return parts, _bisquare(xf - trend - total, ok)
 
     # -- scoring ----------------------------------------------------------------
     def _check_fitted(self, batch: Batch) -> None:
@@ -281,37 +188,92 @@ class STLDetector:
         """The learned seasonal component of series ``rows`` at ``timestamps``."""
         out = np.zeros((len(rows), len(timestamps)))
         for prof, p, nb in zip(self.profiles_, self.periods_, self.bins_, strict=True):
-            out += prof[rows][:, _bins(timestamps, self.step_, p, nb)]
+            out += prof[rows][:, bins(timestamps, self.step_, p, nb)]
         return out
 
-    def residuals(self, batch: Batch) -> tuple[np.ndarray, Scores]:
-        """Signed standardised residuals ``(x - expected) / scale`` and the scores.
+    def _memory(self, rows: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Level memory (values, first- and second-pass weights) of ``rows`` for a batch starting at ``start``.
 
-        Series unknown to the fit get NaN everywhere (refit to add them).
+        A batch that starts after a gap sees the gap as missing columns (so a
+        level from long ago ages out as it would have in a stream).
         """
-        self._check_fitted(batch)
+        gap = min(max((start - self.last_t_) // self.step_ - 1, 0), self.window_)
+        mem = (self.last_y_[rows], self.last_w0_[rows], self.last_w_[rows])
+        if not gap:
+            return mem
+        pad = np.zeros((len(rows), gap))
+        return tuple(np.concatenate([m, pad], axis=1)[:, -self.window_:] for m in mem)  # type: ignore[return-value]
+
+    def _rows(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         known = np.array([k in self.index_ for k in batch.labels], dtype=bool)
         rows = np.zeros(batch.n_series, dtype=np.intp)
         if known.any():
             rows[known] = self.index_.rows([k for k, kn in zip(batch.labels, known, strict=True) if kn])
+        return known, rows
+
+    def _score(self, batch: Batch, advance: bool) -> tuple[np.ndarray, Scores]:
+        self._check_fitted(batch)
+        known, rows = self._rows(batch)
         x = batch.values
         ok = np.isfinite(x) & known[:, None]
         seas = self.seasonal(rows, batch.timestamps)
         y = np.where(ok, x - seas, 0.0)
         scale = self.scale_[rows][:, None]
         lw = self.window_
-        ycat = np.concatenate([self.last_y_[rows], y], axis=1)
-        w = ok.astype(np.float64)
-        for _ in range(2):  # second pass drops points the first pass found far off
-            level, _ = _trailing_mean(ycat, np.concatenate([self.last_w_[rows], w], axis=1), lw, lw)
-            z = (y - level) / scale
-            w = (ok & (np.abs(z) < 4.0 * self.tail_.quantile(0.5)[rows][:, None] + 3.0)).astype(np.float64)
+        start = int(batch.timestamps[0]) if batch.n_steps else self.last_t_ + self.step_
+        hy, hw0, hw1 = self._memory(rows, start)
+        ycat = np.concatenate([hy, y], axis=1)
+        w0 = ok.astype(np.float64)
+        # first pass: judge each point against the level of what came before it; the second pass
+        # leaves out the points found far off (a point with no level to compare with is kept)
+        level0, _ = trailing_mean(ycat, np.concatenate([hw0, w0], axis=1), lw, lw)
+        far = np.abs(y - level0) / scale >= 4.0 * self.tail_.quantile(0.5)[rows][:, None] + 3.0
+        w1 = (ok & ~far).astype(np.float64)
+        level, _ = trailing_mean(ycat, np.concatenate([hw1, w1], axis=1), lw, lw)
         expected = np.where(known[:, None], level + seas, np.nan)
         z = np.where(ok, (x - expected) / scale, np.nan)
         half = self.tail_.quantile(self.band_prob)[rows][:, None] * scale
         scores = Scores(self.tail_.cdf(np.abs(z), rows), expected, expected - half, expected + half)
+        if advance:
+            self._remember(rows[known], (y[known], w0[known], w1[known]), start, batch.n_steps)
         return z, scores
+
+    def _remember(self, rows: np.ndarray, new: tuple[np.ndarray, ...], start: int, n_new: int) -> None:
+        """Move every fitted series' level memory past ``n_new`` columns from ``start`` (absent series: weight 0)."""
+        lw = self.window_
+        mem = self._memory(np.arange(len(self.index_)), start)
+        m = min(n_new, lw)
+        out = []
+        for h, v in zip(mem, new, strict=True):
+            h = np.concatenate([h, np.zeros((h.shape[0], n_new))], axis=1)[:, -lw:]
+            if m:
+                h[rows, lw - m:] = v[:, -m:]
+            out.append(h)
+        self.last_y_, self.last_w0_, self.last_w_ = out
+        if n_new:
+            self.last_t_ = start + (n_new - 1) * self.step_
+
+    def residuals(self, batch: Batch, advance: bool = False) -> tuple[np.ndarray, Scores]:
+        """Signed standardised residuals ``(x - expected) / scale`` and the scores.
+
+        Series unknown to the fit get NaN everywhere (refit to add them).
+        ``advance=True`` then moves the level memory past the batch (see :meth:`advance`).
+        """
+        if advance:
+            self._check_fitted(batch)
+            if batch.n_steps and batch.timestamps[0] <= self.last_t_:
+                raise ValueError(f"advance: batch starts at {int(batch.timestamps[0])}, not after the last scored "
+                                 f"time {self.last_t_}")
+        return self._score(batch, advance)
 
     def score(self, batch: Batch) -> Scores:
         """Calibrated scores, expected values and bands for ``batch`` (learns nothing)."""
-        return self.residuals(batch)[1]
+        return self._score(batch, advance=False)[1]
+
+    def advance(self, batch: Batch) -> Scores:
+        """Score ``batch``, the continuation of what was scored so far, then move the level memory past it.
+
+        Feeding a stream through ``advance`` in any chunks gives the same
+        scores as one call (up to float rounding).  Batches must move forward in time.
+        """
+        return self.residuals(batch, advance=True)[1]

@@ -110,7 +110,8 @@ class TailCalibration:
         tied = (PROBS[np.clip(below, 0, k - 1)] + PROBS[np.clip(upto - 1, 0, k - 1)]) / 2
         body = np.where(upto > below, tied, np.where(below == 0, 0.0, body))
         beta = np.maximum(self.beta_[rows][:, None], 1e-12)
-        tail = 1.0 - TAIL_P * np.exp(-(z - self.q_[rows][:, -1:]) / beta)
+        with np.errstate(over="ignore"):  # far below the tail start (used only above it): exp overflows harmlessly
+            tail = 1.0 - TAIL_P * np.exp(-(z - self.q_[rows][:, -1:]) / beta)
         p = np.where(below >= k, tail, body)
         return np.where(np.isnan(z_abs), np.nan, np.clip(p, 0.0, 1.0))
 

@@ -25,6 +25,8 @@ class LogsMetrics:
     templates: Gauge
     overflow: Counter
     new_patterns: Counter
+    template_series: Gauge
+    template_series_dropped: Counter
     messages_sampled: Counter
     sample_truncated: Counter
     docs_written: Counter
@@ -49,6 +51,16 @@ def logs_metrics(reg: CollectorRegistry) -> LogsMetrics:
         ),
         new_patterns=Counter(
             "sentinel_log_new_patterns", "New error/warning templates reported", ["watch"], registry=reg
+        ),
+        template_series=Gauge(
+            "sentinel_log_template_series", "(group, template) count series scored per log watch", ["watch"],
+            registry=reg,
+        ),
+        template_series_dropped=Counter(
+            "sentinel_log_template_series_dropped",
+            "(group, template) pairs not scored because the watch reached logs.max_template_series",
+            ["watch"],
+            registry=reg,
         ),
         messages_sampled=Counter(
             "sentinel_elasticsearch_messages_sampled", "Raw messages fetched for template mining", ["watch"],

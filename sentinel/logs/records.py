@@ -1,5 +1,9 @@
 """What a log source hands to template mining: records with their group labels, and a bounded sample.
 
+:class:`LogSource` is the interface both log sources implement (Elasticsearch,
+and the simulated fleet's own logs): per-group counts as a batch, and a
+bounded sample of messages.
+
 Also the two field helpers every log source needs: ECS documents arrive nested
 (``{"log": {"level": ...}}``), flat (``{"log.level": ...}``) or mixed, and
 field names must become Prometheus-safe label names.
@@ -10,9 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sentinel.series import Labels
+from sentinel.config import WatchConfig
+from sentinel.series import Batch, Labels
 
 
 def label_name(field: str) -> str:
@@ -68,3 +73,19 @@ class Sample:
     records: list[LogRecord]
     complete_until: float
     skipped: int
+
+
+class LogSource(Protocol):
+    """Counts and messages for log watches.
+
+    ``fetch(watch, start, end)``: lines per ``group_by`` group on the step grid
+    (a zero is a real zero); ``sample(watch, start, end)``: at most a bounded
+    number of messages of the range, in time order.  Failures raise
+    :class:`~sentinel.sources.base.SourceError`.
+    """
+
+    def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch: ...
+
+    def sample(self, watch: WatchConfig, start: int, end: int) -> Sample: ...
+
+    def close(self) -> None: ...

@@ -1,19 +1,31 @@
-"""One cycle of one log watch: counts per group, template counts, new error patterns.
+"""The pattern stage of a log watch: template count series and new error patterns.
 
-This is the logs half of a watch runner.  Each part can fail on its own
-(Elasticsearch down, index missing, a rejected query): the failure is one line
-in :attr:`LogCycle.errors` and the other part (and every other watch) goes on.
-The miner state is saved after every cycle that mined something, so a restart
-resumes with the same template ids and does not report known patterns again.
+A log watch's cycle (:class:`~sentinel.watch.WatchRunner`) fetches the
+per-group counts from its :class:`~sentinel.logs.records.LogSource`
+(Elasticsearch or the simulated fleet's logs), then hands them to
+:meth:`LogWatch.run`, which samples the range's messages, mines them and
+returns
 
-Typical wiring (daemon / tests)::
+* the per-(group, template) count series (:mod:`sentinel.logs.patterns`),
+  which the runner stacks under the group counts, so the watch's own detector
+  and policy score them and their state is checkpointed with the watch's;
+* new-pattern transitions (kind ``new_pattern``): a pattern is news, not a
+  state, so its alert fires once and resolves after
+  ``watch.alert.resolve_after`` (at least one hour).  Open ones are kept in
+  the miner's metadata, so a restart still resolves them.
 
-    source = ElasticsearchSource(cfg.elasticsearch)
+:meth:`LogWatch.annotate` adds the masked template text and a masked example
+line to alerts on template series (labels carry only ``template_id``).
+
+A failed sample (node down, index gone) is one line in the log and
+``errors``; the counts go on.  The miner state is saved after every cycle that
+mined something, so a restart resumes with the same template ids and does not
+report known patterns again.
+
+Typical wiring (tests; the daemon does the same through the watch runner)::
+
     lw = LogWatch(watch, source, state_dir=cfg.store.models_dir / "logs")
-    cycle = lw.cycle(start, end)
-    # cycle.counts -> the watch's detector + policy, like any metrics batch
-    # cycle.templates -> per-template rates, same detectors (labels: template_id)
-    # cycle.new_patterns -> AlertEvents (kind "new_pattern") for the notifier/store
+    cycle = lw.cycle(start, end)   # counts + templates + new patterns
 """
 
 from __future__ import annotations
@@ -26,18 +38,27 @@ from prometheus_client import CollectorRegistry
 
 from sentinel.alerting.policy import AlertEvent
 from sentinel.config import WatchConfig
-from sentinel.logs.miner import LogMiner, StateError
-from sentinel.logs.patterns import TemplateTracker
-from sentinel.series import Batch
+from sentinel.logs.miner import OVERFLOW_ID, LogMiner, StateError
+from sentinel.logs.patterns import TEMPLATE_LABEL, TemplateTracker
+from sentinel.logs.records import LogSource
+from sentinel.series import Batch, labels_key
 from sentinel.sources.base import SourceError
-from sentinel.sources.elasticsearch import ElasticsearchSource
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
+class PatternResult:
+    """What the pattern stage adds to a cycle: template series (None if the sample failed) and events."""
+
+    templates: Batch | None = None
+    events: list[AlertEvent] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
 class LogCycle:
-    """Results of one cycle; a part that failed is ``None`` and its error is in ``errors``."""
+    """Results of one stand-alone cycle; a part that failed is ``None`` and its error is in ``errors``."""
 
     counts: Batch | None = None
     templates: Batch | None = None
@@ -52,12 +73,12 @@ def state_path(state_dir: Path, watch: str) -> Path:
 
 
 class LogWatch:
-    """Runs a log watch's cycles against an :class:`ElasticsearchSource`."""
+    """The pattern stage of one log watch (see the module doc)."""
 
     def __init__(
         self,
         watch: WatchConfig,
-        source: ElasticsearchSource,
+        source: LogSource,
         *,
         state_dir: str | Path | None = None,
         registry: CollectorRegistry | None = None,
@@ -72,19 +93,16 @@ class LogWatch:
                              registry=registry)
         except StateError as exc:
             raise SourceError(f"watch {watch.name!r}: {exc}") from None
-        self._open: dict[tuple[tuple[str, str], ...], AlertEvent] = {}
         self.tracker = TemplateTracker(
             miner, watch=watch.name, levels=watch.logs.new_pattern_levels, severity=watch.alert.severity,
-            registry=registry,
+            max_series=watch.logs.max_template_series, registry=registry,
         )
+        self._open: dict[tuple[tuple[str, str], ...], AlertEvent] = {
+            ev.labels: ev for ev in (_event_from(d) for d in miner.meta.get("open", []))
+        }
 
-    def new_patterns(self, start: int, end: int) -> list[AlertEvent]:
-        """The pattern stage of a watch cycle: mine ``[start, end)``, return new-pattern transitions.
-
-        A new pattern is news, not a state: its alert fires once and resolves
-        after ``watch.alert.resolve_after`` (at least one hour), so nothing stays
-        firing forever.  A failed sample is logged and the counts go on.
-        """
+    def run(self, counts: Batch | None, start: int, end: int) -> PatternResult:
+        """Sample, mine and count ``[start, end)``; ``counts`` (the group counts) scale sampled counts."""
         events: list[AlertEvent] = []
         hold = max(self.watch.alert.resolve_after, 3600)
         for key, ev in list(self._open.items()):
@@ -92,18 +110,42 @@ class LogWatch:
                 events.append(replace(ev, status="resolved", at=end))
                 del self._open[key]
         assert self.watch.logs is not None
-        if not self.watch.logs.templates:
-            return events
-        try:
-            sample = self.source.sample(self.watch, start, end)
-        except SourceError as exc:
-            log.warning("%s", exc)
-            return events
-        result = self.tracker.update(sample, start, end, self.watch.sample_step)
+        out = PatternResult(events=events)
+        if self.watch.logs.templates:
+            try:
+                sample = self.source.sample(self.watch, start, end)
+            except SourceError as exc:
+                log.warning("%s", exc)
+                out.error = str(exc)
+            else:
+                result = self.tracker.update(sample, start, end, self.watch.sample_step, counts)
+                out.templates = result.templates
+                for ev in result.new_patterns:
+                    self._open[ev.labels] = ev
+                events.extend(result.new_patterns)
+        self.tracker.miner.meta["open"] = [_event_doc(e) for e in self._open.values()]
         self.tracker.miner.save()
-        for ev in result.new_patterns:
-            self._open[ev.labels] = ev
-        return events + result.new_patterns
+        return out
+
+    def annotate(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """Alerts on template series get the masked template text and a masked example (in place)."""
+        for ev in events:
+            tid = dict(ev.labels).get(TEMPLATE_LABEL)
+            if ev.kind == "new_pattern" or tid is None:
+                continue
+            t = int(tid)
+            text = self.tracker.miner.template(t) if t == OVERFLOW_ID or t in self.tracker.miner.templates() \
+                else "(template no longer known)"
+            example = self.tracker.example(t)
+            ev.summary = f"{ev.summary} -- log template: {text[:200]}"
+            ev.description = f"{ev.description}\ntemplate {t}: {text[:500]}" + (
+                f"\nexample (masked): {example}" if example else "")
+        return events
+
+    def confirms(self, series: tuple[tuple[str, str], ...], starts_at: int) -> bool:
+        """Whether the new-pattern alert ``(series, starts_at)`` is still open."""
+        ev = self._open.get(series)
+        return ev is not None and ev.starts_at == starts_at
 
     def cycle(self, start: int, end: int) -> LogCycle:
         """Fetch counts, then (if the watch mines templates) sample, mine and report new patterns."""
@@ -112,15 +154,25 @@ class LogWatch:
             out.counts = self.source.fetch(self.watch, start, end)
         except SourceError as exc:
             out.errors.append(str(exc))
-        assert self.watch.logs is not None
-        if self.watch.logs.templates:
-            try:
-                sample = self.source.sample(self.watch, start, end)
-            except SourceError as exc:
-                out.errors.append(str(exc))
-            else:
-                result = self.tracker.update(sample, start, end, self.watch.sample_step)
-                out.templates, out.new_patterns = result.templates, result.new_patterns
-                out.template_text = self.tracker.miner.templates()
-                self.tracker.miner.save()
+        res = self.run(out.counts, start, end)
+        if res.error:
+            out.errors.append(res.error)
+        out.templates = res.templates
+        out.new_patterns = [e for e in res.events if e.status == "firing"]
+        if res.templates is not None:
+            out.template_text = self.tracker.miner.templates()
         return out
+
+
+def _event_doc(e: AlertEvent) -> dict[str, object]:
+    """An open new-pattern alert as JSON (only masked text: it is stored with the miner state)."""
+    return {"labels": [list(kv) for kv in e.labels], "starts_at": e.starts_at, "watch": e.watch,
+            "severity": e.severity, "summary": e.summary, "description": e.description}
+
+
+def _event_from(doc: dict[str, object]) -> AlertEvent:
+    labels = labels_key(tuple(tuple(kv) for kv in doc["labels"]))  # type: ignore[union-attr]
+    at = int(doc["starts_at"])  # type: ignore[call-overload]
+    return AlertEvent(status="firing", watch=str(doc["watch"]), labels=labels, starts_at=at, at=at,
+                      kind="new_pattern", severity=str(doc["severity"]), value=1.0,
+                      summary=str(doc["summary"]), description=str(doc["description"]))

@@ -8,6 +8,11 @@ regexes fully anchored as in PromQL)::
     agent_tool_error_ratio{tool="search"}
     gen_ai_tokens_per_second{gen_ai_token_type="output", agent=~"agent-0[0-4]"}
 
+Log watches (``logs:``) read the fleet's own ECS logs through
+:class:`~sentinel.sources.simulated_logs.SimulatedLogs`: per-group counts from
+:meth:`SimulatedSource.fetch` and a bounded message sample from
+:meth:`SimulatedSource.sample`, the same interface as the Elasticsearch source.
+
 Signals are generated in blocks of :data:`BLOCK_STEPS` grid steps aligned to
 the absolute grid and kept in a small LRU cache, so the daemon's one-cycle
 fetches and several watches on the same fleet cost one generation per block.
@@ -27,16 +32,21 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sentinel.config import WatchConfig
 from sentinel.fleet import SIGNALS, Fleet
+from sentinel.logs.records import Sample
 from sentinel.series import Batch, concat_time
 from sentinel.sources.base import SourceError, grid
 from sentinel.sources.metrics import source_metrics
+from sentinel.sources.simulated_logs import SimulatedLogs
 
+T = TypeVar("T")
 SOURCE = "simulated"
 BLOCK_STEPS = 360
 """Grid steps per cached block (6 h at a 1-minute step)."""
@@ -114,8 +124,10 @@ def _values(block: dict[str, Batch]) -> int:
 class SimulatedSource:
     """:class:`~sentinel.sources.base.Source` over a :class:`~sentinel.fleet.Fleet`."""
 
-    def __init__(self, fleet: Fleet, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self, fleet: Fleet, registry: CollectorRegistry = REGISTRY, max_messages: int = 10_000) -> None:
         self.fleet = fleet
+        self.logs = SimulatedLogs(fleet, max_messages=max_messages)
+        """The fleet's logs for log watches (``max_messages``: sample bound per cycle)."""
         self._metrics = source_metrics(registry)
         self._cache: OrderedDict[tuple[int, int], dict[str, Batch]] = OrderedDict()
         self._lock = threading.Lock()
@@ -142,8 +154,10 @@ class SimulatedSource:
     def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch:
         """Series of ``watch.query`` on the absolute ``watch.sample_step`` grid in ``[start, end)``."""
         t0 = time.perf_counter()
+        if watch.logs is not None:
+            return self._timed(watch, t0, lambda: self.logs.fetch(watch, start, end))
         if watch.query is None:
-            raise SimulatedQueryError(f"watch {watch.name!r}: the simulated source serves metric queries, not logs")
+            raise SimulatedQueryError(f"watch {watch.name!r} has neither a query nor a `logs:` section")
         try:
             name, matchers = parse_query(watch.query)
         except SimulatedQueryError:
@@ -171,8 +185,26 @@ class SimulatedSource:
         self._metrics.series.labels(SOURCE, watch.name).set(batch.n_series)
         return batch
 
+    def sample(self, watch: WatchConfig, start: int, end: int) -> Sample:
+        """A log watch's bounded message sample of ``[start, end)`` (see :mod:`sentinel.sources.simulated_logs`)."""
+        return self._timed(watch, time.perf_counter(), lambda: self.logs.sample(watch, start, end))
+
+    def _timed(self, watch: WatchConfig, t0: float, call: Callable[[], T]) -> T:
+        """Run a log-watch request with the shared request / latency metrics."""
+        try:
+            out = call()
+        except SourceError:
+            self._metrics.requests.labels(SOURCE, watch.name, "bad_query").inc()
+            raise
+        self._metrics.requests.labels(SOURCE, watch.name, "ok").inc()
+        self._metrics.request_duration.labels(SOURCE, watch.name).observe(time.perf_counter() - t0)
+        if isinstance(out, Batch):
+            self._metrics.series.labels(SOURCE, watch.name).set(out.n_series)
+        return out
+
     def close(self) -> None:
-        """Drop the cache (the fleet itself holds no resources)."""
+        """Drop the caches (the fleet itself holds no resources)."""
         with self._lock:
             self._cache.clear()
             self._size = 0
+        self.logs.close()
