@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sentinel.detect import baseline as bl
+from sentinel.detect import baseline_kernels as bl
 from sentinel.detect import calibrate as cal
 from sentinel.detect import guard as gd
 from sentinel.detect import members as mb

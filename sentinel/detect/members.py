@@ -28,7 +28,7 @@ from typing import ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from sentinel.detect import baseline as bl
+from sentinel.detect import baseline_kernels as bl
 from sentinel.detect.baseline import SeasonalBaseline
 from sentinel.detect.jit import kernel
 
