@@ -250,13 +250,19 @@ _TEMPLATES: list[tuple[str, str, tuple[Gen, ...]]] = [
 
 def corpus(n: int, seed: int = 0, formats: set[str] | None = None) -> tuple[list[str], list[int]]:
     """``n`` lines and their true template ids, templates drawn with a skewed (Zipf-like) frequency."""
+    return draw(_TEMPLATES, n, seed, formats)
+
+
+def draw(table: list, n: int, seed: int, names: set[str] | None, spread: int = 7919) -> tuple[list[str], list[int]]:
+    """``n`` lines of ``table``'s templates (rows ``(name, format, generators)``; only ``names`` if given),
+    each template's frequency ``1 / (1 + (k * spread) mod m)``: a skewed, Zipf-like mix."""
     rng = random.Random(seed)
-    chosen = [i for i, t in enumerate(_TEMPLATES) if formats is None or t[0] in formats]
-    weights = [1.0 / (1 + (k * 7919) % len(chosen)) for k in range(len(chosen))]
+    chosen = [i for i, t in enumerate(table) if names is None or t[0] in names]
+    weights = [1.0 / (1 + (k * spread) % len(chosen)) for k in range(len(chosen))]
     picks = rng.choices(chosen, weights=weights, k=n)
     lines = []
     for i in picks:
-        _, fmt, gens = _TEMPLATES[i]
+        _, fmt, gens = table[i]
         lines.append(fmt.format(*(g(rng) for g in gens)))
     return lines, picks
 

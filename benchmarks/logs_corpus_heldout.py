@@ -24,6 +24,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from logs_corpus import draw
+
 Gen = Callable[[random.Random], str]
 
 
@@ -258,16 +260,7 @@ def heldout_corpus(
 
     ``second`` draws from the second held-out set (see ``_HELDOUT2``) instead of the first.
     """
-    rng = random.Random(seed)
-    table = _HELDOUT2 if second else _HELDOUT
-    chosen = [i for i, t in enumerate(table) if systems is None or t[0] in systems]
-    weights = [1.0 / (1 + (k * 7907) % len(chosen)) for k in range(len(chosen))]
-    picks = rng.choices(chosen, weights=weights, k=n)
-    lines = []
-    for i in picks:
-        _, fmt, gens = table[i]
-        lines.append(fmt.format(*(g(rng) for g in gens)))
-    return lines, picks
+    return draw(_HELDOUT2 if second else _HELDOUT, n, seed, systems, spread=7907)
 
 
 def systems(second: bool = False) -> list[str]:

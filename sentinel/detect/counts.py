@@ -181,23 +181,3 @@ class CountFloor(OnlineDetector):
             self._learn_own(state, x, ones)
         out.members = inner.members
         return out
-
-
-def wrap_counts(detector: OnlineDetector, params: dict[str, Any] | bool | None) -> OnlineDetector:
-    """``detector`` wrapped in :class:`CountFloor` with ``params`` (a dict; ``False``/``None``: unwrapped).
-
-    >>> from sentinel.detect.ensemble import Ensemble
-    >>> type(wrap_counts(Ensemble(step=60), {"min_count": 2})).__name__, type(wrap_counts(Ensemble(), False)).__name__
-    ('CountFloor', 'Ensemble')
-    """
-    if params is None or params is False:
-        return detector
-    if params is True:
-        params = {}
-    if not isinstance(params, dict):
-        raise ValueError("detector params.counts must be a mapping of CountFloor parameters, true or false")
-    allowed = {"half_life", "prior", "min_count", "band_z", "learn_below"}
-    bad = sorted(set(params) - allowed)
-    if bad:
-        raise ValueError(f"detector params.counts: unknown parameter(s) {bad}; allowed: {sorted(allowed)}")
-    return CountFloor(detector, **params)

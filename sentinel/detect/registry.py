@@ -43,7 +43,7 @@ from typing import Any
 
 from sentinel.config import DetectorConfig
 from sentinel.detect.base import OnlineDetector
-from sentinel.detect.counts import wrap_counts
+from sentinel.detect.counts import CountFloor
 from sentinel.detect.ensemble import Ensemble
 from sentinel.detect.guard import Guard
 from sentinel.detect.likelihood import Likelihood
@@ -52,11 +52,11 @@ KINDS = ("default", "likelihood", "guarded", "ensemble", "stl", "multivariate")
 _DECIDED = ("default", "likelihood")
 
 
-def _check(cls: type, params: dict[str, Any], kind: str) -> None:
+def _check(cls: type, params: dict[str, Any], kind: str, section: str = "") -> None:
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "inner"}
     bad = sorted(set(params) - allowed)
     if bad:
-        raise ValueError(f"detector {kind!r}: unknown parameter(s) {bad}; allowed: {sorted(allowed)}")
+        raise ValueError(f"detector {kind!r}{section}: unknown parameter(s) {bad}; allowed: {sorted(allowed)}")
 
 
 def build_detector(cfg: DetectorConfig, step: int | None = None) -> OnlineDetector:
@@ -68,7 +68,10 @@ def build_detector(cfg: DetectorConfig, step: int | None = None) -> OnlineDetect
 
         return Retrained(step=step, **check_params(dict(cfg.params), cfg.kind))
     params = dict(cfg.params)
-    counts = params.pop("counts", None)
+    counts = params.pop("counts", None)  # CountFloor params; true = its defaults; false / absent = no floor
+    counts = {} if counts is True else None if counts is False else counts
+    if counts is not None and not isinstance(counts, dict):
+        raise ValueError("detector params.counts must be a mapping of CountFloor parameters, true or false")
     guarded = cfg.kind in ("default", "likelihood", "guarded")
     guard = params.pop("guard", {}) if guarded else {}
     decide = params.pop("likelihood", {}) if cfg.kind in _DECIDED else {}
@@ -77,10 +80,13 @@ def build_detector(cfg: DetectorConfig, step: int | None = None) -> OnlineDetect
     _check(Ensemble, params, cfg.kind)
     _check(Guard, guard, cfg.kind)
     _check(Likelihood, decide, cfg.kind)
+    _check(CountFloor, counts or {}, cfg.kind, " params.counts")
     params.setdefault("step", step)
     ens = Ensemble(**params)
     if cfg.kind in _DECIDED:
-        if counts not in (None, False):
+        if counts is not None:
             decide = {"sequence": False, **decide}
-        return wrap_counts(Likelihood(Guard(ens, **guard), **decide), counts)
-    return wrap_counts(Guard(ens, **guard) if guarded else ens, counts)
+        det: OnlineDetector = Likelihood(Guard(ens, **guard), **decide)
+    else:
+        det = Guard(ens, **guard) if guarded else ens
+    return det if counts is None else CountFloor(det, **counts)
