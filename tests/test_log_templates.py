@@ -16,6 +16,7 @@ from sentinel.alerting.policy import Policy
 from sentinel.config import AlertPolicyConfig, Config, DetectorConfig, SimulatorConfig, WatchConfig
 from sentinel.defaults import embedded_config
 from sentinel.detect import persist
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.counts import CountFloor, nb_tails
 from sentinel.detect.ensemble import Ensemble
 from sentinel.detect.guard import Guard
@@ -48,6 +49,26 @@ def test_nb_tails_match_poisson_for_large_shape() -> None:
 def _sparse(seed: int, n: int = 2000, lam: float = 0.3) -> np.ndarray:
     return np.random.default_rng(seed).poisson(lam, n).astype(float)
 
+
+
+@pytest.mark.parametrize("kind", ["default", "guarded"])
+def test_count_floor_batch_pass_equals_step_by_step(kind: str) -> None:
+    rng = np.random.default_rng(0)
+    v = rng.poisson(0.7, (6, 900)).astype(float)
+    v[2, 500:520] += 9
+    v[3, 100:130] = np.nan
+    b = Batch.from_rows([{"s": str(i)} for i in range(6)], 1_700_000_000 + 300 * np.arange(900), v, step=300)
+    fast = build_detector(DetectorConfig(kind=kind, params={"counts": {}}), step=300)
+    slow = build_detector(DetectorConfig(kind=kind, params={"counts": {}}), step=300)
+    assert isinstance(slow, CountFloor)
+    slow._process_state = lambda st, batch: OnlineDetector._process_state(slow, st, batch)  # type: ignore[method-assign]
+    a, c = fast.process(b), slow.process(b)
+    for f in ("score", "expected", "lower", "upper"):
+        np.testing.assert_allclose(getattr(a, f), getattr(c, f), rtol=1e-9, equal_nan=True)
+    assert a.members is not None and c.members is not None and set(a.members) == set(c.members)
+    for k in a.members:
+        np.testing.assert_allclose(a.members[k], c.members[k], rtol=1e-9, equal_nan=True)
+    assert (a.score[2, 500:520] >= 0.99).any()  # the burst is seen on both paths
 
 def test_count_floor_cuts_false_alarms_on_sparse_counts_and_keeps_bursts() -> None:
     x = np.stack([_sparse(seed, 1300) for seed in range(6)])  # six sparse count series, one batch

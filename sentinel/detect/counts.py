@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import betainc
 
-from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.base import OnlineDetector, StepScores
 from sentinel.series import Batch
 
 
@@ -164,20 +164,6 @@ class CountFloor(OnlineDetector):
         self._learn_own(state, x, weight)
         self.inner._learn_step(state, t, x, weight)
 
-    def _process_state(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
-        """The inner detector's whole-batch pass (compiled where it has one), then the floor step by step.
-
-        The same result as interleaving per step: the inner model learns with
-        full weight whatever this wrapper decides, and this wrapper's own
-        state only follows the inner's scores and expected values.
-        """
-        inner = self.inner._process_state(state, batch)
-        out = Scores.empty(batch.n_series, batch.n_steps)
-        ones = np.ones(batch.n_series)
-        for j, t in enumerate(batch.timestamps.tolist()):
-            x = batch.values[:, j]
-            col = StepScores(inner.score[:, j], inner.expected[:, j], inner.lower[:, j], inner.upper[:, j])
-            out.put(j, self._floor(state, t, x, col))
-            self._learn_own(state, x, ones)
-        out.members = inner.members
-        return out
+    # the inner model learns with full weight whatever the floor decides, and the floor's own state only follows
+    # the inner's scores: so the inner may run the whole batch first (compiled) and the floor replay its steps
+    _process_state = OnlineDetector._process_replayed
