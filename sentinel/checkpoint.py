@@ -12,13 +12,35 @@ catches up on the data it missed.
 Layout under ``models_dir/<watch>/``: ``detector-<seq>.*`` (the model, with
 its card) and ``state-<seq>.npz`` (alert policy, forecast policy and the
 forecast's rolling history) are written first, then ``checkpoint.json`` (the
-pointer) is replaced atomically (write, fsync, rename); older files are
+pointer) is replaced atomically (:mod:`sentinel.atomic`); older files are
 removed last.  A crash at any point leaves the previous complete checkpoint.
 
 The detector is saved with :mod:`sentinel.detect.persist` (no pickle; its
 model card sits next to it).
-``fingerprint`` ties a checkpoint to the watch's query, step and detector:
-a changed watch starts fresh instead of loading state of another model.
+
+``fingerprint`` ties a checkpoint to the watch's query, step and detector
+config *and* to the structure of the detector the runner builds from them
+(classes and constructor parameters, wrappers included: see
+:func:`sentinel.detect.codec.structure`).  The config alone is not enough: a
+log watch's detector gets wrappers the config never names (the count floor,
+:mod:`sentinel.detect.counts`), so a checkpoint written before such a wrapper
+existed would otherwise restore a detector without it, silently and for good.
+
+When a checkpoint does not fit, the watch **re-learns from scratch** (its
+warm-up replay, as on a first start; the slot's dedupe and reconcile keep
+alert episodes whole) with one warning and
+``sentinel_watch_checkpoint_restores_total{result}``:
+
+- ``config_changed``: query, step or detector config changed;
+- ``structure_changed``: same config, but this version builds the detector
+  differently (an upgrade added a wrapper or changed a parameter); the
+  warning names both wrapper chains;
+- ``unreadable``: missing or corrupt files.
+
+Checkpoints written before the structure was fingerprinted (no ``structure``
+in the pointer) are restored only if the detector they hold has the
+structure this version builds; otherwise they count as ``structure_changed``.
+A restore that fits counts as ``restored``.
 """
 
 from __future__ import annotations
@@ -26,45 +48,68 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from prometheus_client import Counter
 
+from sentinel.atomic import atomic_write
 from sentinel.config import WatchConfig
 from sentinel.detect import persist
 from sentinel.detect.base import OnlineDetector
+from sentinel.detect.codec import outline, structure
 from sentinel.errors import one_line
 from sentinel.series import Batch, Labels, SeriesIndex, labels_key
 from sentinel.watch import WatchRunner
 
 log = logging.getLogger(__name__)
 POINTER = "checkpoint.json"
+RESTORES = Counter("sentinel_watch_checkpoint_restores",
+                   "Watch checkpoint restores at start, by result (restored, config_changed, structure_changed, "
+                   "unreadable)", ["result"])
 
 
-def fingerprint(watch: WatchConfig) -> str:
-    """What makes learned state reusable: query, step and detector (not the alert policy).
+def structure_digest(detector: OnlineDetector | None) -> str | None:
+    """A short hash of the detector's :func:`~sentinel.detect.codec.structure` (None without a detector)."""
+    if detector is None:
+        return None
+    return hashlib.sha256(json.dumps(structure(detector), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprint(watch: WatchConfig, detector: OnlineDetector | None = None, *, digest: str | None = None) -> str:
+    """What makes learned state reusable: query, step and detector config (not the alert policy), and the
+    structure of ``detector`` (or its ``digest``) when given -- wrappers the config does not name included.
 
     >>> w = WatchConfig(name="w", query="up", every="1m")
     >>> fingerprint(w) == fingerprint(w.model_copy(update={"alert": w.alert.model_copy(update={"threshold": 0.9})}))
     True
+    >>> from sentinel.detect import build_detector
+    >>> from sentinel.detect.counts import CountFloor
+    >>> det = build_detector(w.detector, step=60)
+    >>> fingerprint(w, det) == fingerprint(w, CountFloor(det))
+    False
     """
-    doc = {
+    doc: dict[str, Any] = {
         "query": watch.query, "logs": watch.logs.model_dump() if watch.logs else None, "step": watch.sample_step,
         "detector": watch.detector.model_dump() if watch.detector else None,
     }
+    digest = structure_digest(detector) if detector is not None else digest
+    if digest is not None:
+        doc["structure"] = digest
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _mismatch(pointer: dict[str, Any], watch: WatchConfig, fresh: OnlineDetector | None) -> str | None:
+    """Why the checkpoint behind ``pointer`` cannot be restored into ``fresh`` (None: it can, as far as the
+    pointer tells; checkpoints older than structure fingerprints are checked again once loaded)."""
+    found = pointer.get("fingerprint")
+    if "structure" not in pointer:  # written before the structure was fingerprinted
+        return None if found == fingerprint(watch) else "config_changed"
+    if found == fingerprint(watch, fresh):
+        return None
+    return "structure_changed" if found == fingerprint(watch, digest=pointer["structure"]) else "config_changed"
 
 
 def _save_detector(det: OnlineDetector, path: Path, watch: WatchConfig, cursor: int) -> str:
@@ -133,15 +178,13 @@ def save(directory: Path, runner: WatchRunner) -> None:
     if runner.detector is not None:
         det_name = _save_detector(runner.detector, directory / f"detector-{seq}", runner.cfg, runner.cursor)
     state_name = f"state-{seq}.npz"
-    tmp = directory / f".{state_name}"
-    with open(tmp, "wb") as f:
-        np.savez(f, **_state_arrays(runner))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, directory / state_name)
-    pointer = {"cursor": int(runner.cursor), "saved_at": time.time(), "fingerprint": fingerprint(runner.cfg),
+    arrays = _state_arrays(runner)
+    atomic_write(directory / state_name, lambda f: np.savez(f, **arrays))
+    pointer = {"cursor": int(runner.cursor), "saved_at": time.time(),
+               "fingerprint": fingerprint(runner.cfg, runner.detector), "structure": structure_digest(runner.detector),
                "detector": det_name, "state": state_name}
-    _atomic_write(directory / POINTER, json.dumps(pointer).encode())
+    data = json.dumps(pointer).encode()
+    atomic_write(directory / POINTER, lambda f: f.write(data))
     for p in directory.iterdir():
         current = p.name.startswith((f"detector-{seq}.", f"state-{seq}.")) or p.name == POINTER
         if not current and p.name.startswith(("detector-", "state-", ".")):
@@ -151,21 +194,35 @@ def save(directory: Path, runner: WatchRunner) -> None:
 def load(directory: Path, runner: WatchRunner) -> int | None:
     """Restore ``runner`` (detector, policies, forecast history, cursor) in place; returns the
     cursor, or None when there is no usable checkpoint (missing, made for a different
-    query/step/detector, or unreadable) -- the runner is then left untouched."""
+    query/step/detector or detector structure, or unreadable: one warning and a count, see the
+    module docstring) -- the runner is then left untouched and re-learns from scratch."""
     pointer_path = directory / POINTER
     if not pointer_path.exists():
         return None
-    cfg = runner.cfg
+    cfg, fresh = runner.cfg, runner.detector
     try:
         pointer = json.loads(pointer_path.read_text())
-        if pointer.get("fingerprint") != fingerprint(cfg):
+        reason = _mismatch(pointer, cfg, fresh)
+        if reason == "config_changed":
+            RESTORES.labels(reason).inc()
             log.warning("watch %s: checkpoint was made for a different query/step/detector; starting fresh", cfg.name)
             return None
         detector = _load_detector(directory / pointer["detector"]) if pointer["detector"] else None
+        if reason is None and structure_digest(detector) != structure_digest(fresh):
+            reason = "structure_changed"
+        if reason == "structure_changed":
+            RESTORES.labels(reason).inc()
+            had = outline(structure(detector)) if detector is not None else "no detector"
+            builds = outline(structure(fresh)) if fresh is not None else "no detector"
+            log.warning("watch %s: checkpoint holds a detector built as %s, this version builds %s for the watch; "
+                        "re-learning from scratch", cfg.name, had, builds)
+            return None
         _restore_state(runner, directory / pointer["state"])
     except (OSError, ValueError, KeyError, EOFError, persist.CheckpointError) as exc:
+        RESTORES.labels("unreadable").inc()
         log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, one_line(exc))
         return None
+    RESTORES.labels("restored").inc()
     runner.detector = detector
     runner.cursor = int(pointer["cursor"])
     return runner.cursor

@@ -11,7 +11,9 @@ Reliability rules (DESIGN §8):
 
 - a failing cycle (source down, bad data, a bug) is one log line and a
   ``sentinel_cycle_errors_total{reason}`` increment; the daemon carries on
-  and the next cycle fills the gap from the cursor;
+  and the next cycle fills the gap from the cursor (how one cycle runs,
+  publishes and checkpoints is :mod:`sentinel.cycle`; the daemon builds the
+  parts it uses);
 - SIGTERM / SIGINT stop after the running cycles finish (then checkpoint,
   final notify); SIGHUP reloads the config (a bad config is refused with one
   line and the old one kept);
@@ -43,12 +45,11 @@ from sentinel.alerting.outbox import rfc3339
 from sentinel.checkpoint import fingerprint
 from sentinel.clock import SimulatedClock, WallClock
 from sentinel.config import Config, ConfigError, load_config
-from sentinel.errors import one_line
+from sentinel.cycle import CycleDriver
 from sentinel.publish.exporter import ResultCollector, exposition
 from sentinel.publish.metrics import self_metrics
 from sentinel.server import HTTPServer
 from sentinel.slot import WatchSlot
-from sentinel.sources.base import SourceError
 from sentinel.sourceset import SourceSet
 from sentinel.store import Store
 from sentinel.tracing import Tracing
@@ -92,6 +93,8 @@ class Daemon:
         self.exporter = ResultCollector()
         self.console = console
         self.tracing = tracing if tracing is not None else Tracing.from_config(config.tracing)
+        self.cycles = CycleDriver(self.metrics, self.tracing, self.clock, self.exporter, self.notifier, console,
+                                  config.store.checkpoint_every)
         self.slots: dict[str, WatchSlot] = {}
         self.server: HTTPServer | None = None
         self.scheduler: BackgroundScheduler | None = None
@@ -157,7 +160,7 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
         for slot in self.slots.values():
             with slot.lock:
-                self._checkpoint(slot)
+                self.cycles.checkpoint(slot)
         self.notifier.stop()
         if self.server is not None:
             self.server.stop()
@@ -181,63 +184,9 @@ class Daemon:
 
     # -- one cycle ------------------------------------------------------------
     def run_cycle(self, name: str, now: float | None = None) -> CycleResult | None:
-        """Run one cycle of watch ``name`` at data time ``now``; never raises."""
+        """Run one cycle of watch ``name`` at data time ``now``; never raises (see :mod:`sentinel.cycle`)."""
         slot = self.slots.get(name)
-        if slot is None:
-            return None
-        with slot.lock, self.tracing.span("sentinel.cycle", watch=name) as span:
-            t0, start_ns = time.perf_counter(), time.time_ns()
-            try:
-                result = slot.cycle(self.clock.now() if now is None else now)
-                if result is not None:
-                    self._publish(slot, result)
-                    self.tracing.stages(result.timings, start_ns, watch=name)
-            except Exception as exc:  # one line, counted; the next cycle retries from the cursor
-                reason = "source" if isinstance(exc, SourceError) else "data" if isinstance(exc, ValueError) \
-                    else "internal"
-                self.metrics.cycle_failed(name, reason)
-                span.set_attribute("outcome", "error")
-                log.warning("watch %s: cycle failed (%s): %s", name, reason, one_line(exc))
-                log.debug("watch %s: cycle failure detail", name, exc_info=True)
-                return None
-            outcome = "ok" if result is not None else "idle"
-            self.metrics.cycle_done(name, outcome, time.perf_counter() - t0)
-            if not slot.ready:
-                slot.ready = True
-                self.metrics.watch_ready.labels(watch=name).set(1)
-            span.set_attribute("outcome", outcome)
-            if result is not None:
-                span.set_attributes({"series": result.batch.n_series, "steps": result.batch.n_steps,
-                                     "events": len(result.events)})
-            if slot.checkpoint_due(self.config.store.checkpoint_every):
-                self._checkpoint(slot)
-            return result
-
-    def _publish(self, slot: WatchSlot, result: CycleResult) -> None:
-        t0 = time.perf_counter()
-        self.exporter.update(result)
-        self.notifier.observe(slot.cfg, result.events, self.clock.wall_interval(slot.cfg.every))
-        if self.console is not None:
-            self.console.emit(result.events)
-        slot.commit()
-        self.notifier.reconcile(slot.name, slot.confirms, result.last if result.last >= 0 else int(self.clock.now()))
-        self.notifier.flush()
-        det = slot.runner.detector
-        self.metrics.published(
-            slot.name, (e.status for e in result.events), result.timings, time.perf_counter() - t0,
-            det.n_series if det is not None else result.batch.n_series, slot.runner.cursor,
-        )
-
-    def _checkpoint(self, slot: WatchSlot) -> None:
-        try:
-            seconds = slot.save()
-        except OSError as exc:
-            self.metrics.checkpoint_errors.labels(watch=slot.name).inc()
-            log.warning("watch %s: checkpoint failed: %s", slot.name, one_line(exc))
-            return
-        if seconds:
-            self.metrics.checkpoints.labels(watch=slot.name).inc()
-            self.metrics.checkpoint_duration.labels(watch=slot.name).observe(seconds)
+        return None if slot is None else self.cycles.run(slot, now)
 
     def _maintain(self) -> None:
         self.store.prune_events(int(self.clock.now()) - self.config.store.event_retention)
@@ -261,6 +210,7 @@ class Daemon:
     def reconfigure(self, config: Config) -> None:
         """Apply a new config: sources, notifier and watches (added, removed, changed)."""
         old, self.config = self.config, config
+        self.cycles.checkpoint_every = config.store.checkpoint_every  # live; the store paths need a restart
         for section in ("server", "store", "tracing"):
             if getattr(old, section) != getattr(config, section):
                 log.warning("reload: the %s section changed; it takes effect after a restart", section)
@@ -275,7 +225,7 @@ class Daemon:
             if self.scheduler is not None:
                 self.scheduler.remove_job(f"watch:{name}")
             with slot.lock:
-                self._checkpoint(slot)
+                self.cycles.checkpoint(slot)
             self.exporter.forget(name)
             self.notifier.reconcile(name, lambda *_: False, int(self.clock.now()))
             log.info("reload: watch %s removed (its alerts resolve)", name)
@@ -291,7 +241,7 @@ class Daemon:
                 continue
             if slot is not None:
                 with slot.lock:
-                    self._checkpoint(slot)
+                    self.cycles.checkpoint(slot)
                 log.info("reload: watch %s changed its query/step/detector; it starts learning afresh", name)
             slot = self._add_slot(w)
             if self.scheduler is not None:

@@ -16,6 +16,9 @@ What is saved:
 - batch detectors (``fit``/``score``): the parameters and every learned
   attribute (scikit-learn style: public names ending in ``_``), recursively.
 
+The encoding itself is :mod:`sentinel.detect.codec`, the card
+:mod:`sentinel.detect.modelcard`; this module owns the files.
+
 ``save``/``load`` take a directory (``models/<watch>/model.npz``) or an
 explicit ``*.npz`` path (as :mod:`sentinel.checkpoint` uses them).
 
@@ -41,31 +44,24 @@ True
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import io
 import json
 import logging
-import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 from prometheus_client import Counter, Histogram
 
-from sentinel.detect.base import OnlineDetector
-from sentinel.series import SeriesIndex
+from sentinel.atomic import atomic_write, sweep_stale_temps
+from sentinel.detect.codec import FORMAT, Decoder, Encoder
+from sentinel.detect.modelcard import card_markdown, model_card
 
 log = logging.getLogger(__name__)
-FORMAT = 1
 MODEL_FILE = "model.npz"
 _META = "__meta__"
-_ALLOWED_PREFIX = "sentinel.detect."
 
 SAVES = Counter("sentinel_model_checkpoint_saves", "Model checkpoints written, by result", ["result"])
 LOADS = Counter("sentinel_model_checkpoint_loads", "Model checkpoint loads, by result (ok, missing, corrupt)",
@@ -77,197 +73,6 @@ T = TypeVar("T")
 
 class CheckpointError(Exception):
     """A checkpoint that cannot be used (missing, corrupt, or not a sentinel model)."""
-
-
-# -- encoding -------------------------------------------------------------------------
-
-
-class _Encoder:
-    """Turns a detector into a JSON tree plus a flat dict of arrays."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def array(self, a: np.ndarray) -> dict[str, str]:
-        if a.dtype == object:
-            raise TypeError("object arrays cannot be checkpointed")
-        key = f"a{len(self.arrays)}"
-        self.arrays[key] = a
-        return {"__nd__": key}
-
-    def value(self, v: Any) -> Any:
-        if isinstance(v, np.ndarray):
-            return self.array(v)
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, float) and not np.isfinite(v):
-            return {"__float__": repr(v)}
-        if v is None or isinstance(v, bool | int | float | str):
-            return v
-        if isinstance(v, SeriesIndex):
-            return {"__index__": [[list(kv) for kv in key] for key in v.keys]}
-        if isinstance(v, tuple):
-            return {"__tuple__": [self.value(x) for x in v]}
-        if isinstance(v, list):
-            return [self.value(x) for x in v]
-        if isinstance(v, dict):
-            if not all(isinstance(k, str) for k in v):
-                raise TypeError("only dicts with string keys can be checkpointed")
-            return {"__dict__": {k: self.value(x) for k, x in v.items()}}
-        if type(v).__module__.startswith(_ALLOWED_PREFIX):
-            return self.model(v)
-        raise TypeError(f"cannot checkpoint a {type(v).__module__}.{type(v).__qualname__}")
-
-    def model(self, obj: Any) -> dict[str, Any]:
-        cls = type(obj)
-        params = dict(obj.get_params()) if hasattr(obj, "get_params") else {}
-        # constructor arguments get_params leaves out but the object keeps (e.g. the guard's `inner`)
-        for name in inspect.signature(cls.__init__).parameters:
-            if name not in params and name != "self" and hasattr(obj, name):
-                params[name] = getattr(obj, name)
-        if isinstance(obj, OnlineDetector):
-            learned = {"state_": obj.state_, "index_": obj.index_}
-            learned.update({k: getattr(obj, k) for k in getattr(obj, "checkpoint_attrs", ())})
-        else:
-            learned = {k: v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")}
-        return {
-            "__obj__": f"{cls.__module__}:{cls.__qualname__}",
-            "params": {k: self.value(v) for k, v in params.items()},
-            "learned": {k: self.value(v) for k, v in learned.items()},
-        }
-
-
-class _Decoder:
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = arrays
-
-    def value(self, v: Any) -> Any:
-        if isinstance(v, list):
-            return [self.value(x) for x in v]
-        if not isinstance(v, dict):
-            return v
-        if "__nd__" in v:
-            return self.arrays[v["__nd__"]]
-        if "__float__" in v:
-            return float(v["__float__"])
-        if "__index__" in v:
-            return SeriesIndex(tuple(tuple(kv) for kv in key) for key in v["__index__"])
-        if "__tuple__" in v:
-            return tuple(self.value(x) for x in v["__tuple__"])
-        if "__dict__" in v:
-            return {k: self.value(x) for k, x in v["__dict__"].items()}
-        if "__obj__" in v:
-            return self.model(v)
-        raise ValueError(f"unknown node in checkpoint: {sorted(v)[:3]}")
-
-    def model(self, node: dict[str, Any]) -> Any:
-        module, _, qualname = str(node["__obj__"]).partition(":")
-        if not module.startswith(_ALLOWED_PREFIX) or "." in qualname:
-            raise ValueError(f"refusing to rebuild {node['__obj__']!r}: not a sentinel detector")
-        cls = getattr(importlib.import_module(module), qualname)
-        obj = cls(**{k: self.value(v) for k, v in node["params"].items()})
-        learned = {k: self.value(v) for k, v in node["learned"].items()}
-        if isinstance(obj, OnlineDetector):
-            obj.index_.rows(learned.pop("index_").keys)  # in place: wrappers share their inner's index
-            obj.state_ = dict(learned.pop("state_"))
-            extra = set(learned) - set(getattr(obj, "checkpoint_attrs", ()))
-            if extra:
-                raise ValueError(f"checkpoint holds attributes {sorted(extra)} that {type(obj).__name__} does not keep")
-            for k, v in learned.items():
-                setattr(obj, k, v)
-        else:
-            for k, v in learned.items():
-                setattr(obj, k, v)
-        return obj
-
-
-# -- files ------------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write via a temporary file in the same directory, fsync, rename, fsync the directory."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _sweep_stale_temps(path: Path, older_than: float = 3600.0) -> None:
-    """Remove temporary files a killed writer left next to ``path`` (old ones only: a live writer's are new)."""
-    now = time.time()
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        try:
-            if now - tmp.stat().st_mtime > older_than:
-                tmp.unlink()
-        except OSError:
-            pass
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("sentinel")
-    except Exception:  # not installed (running from a checkout)
-        return "unknown"
-
-
-def _iso(t: int | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _plain(node: Any) -> Any:
-    """A checkpoint tree node as plain JSON for people (arrays shown by name only)."""
-    if isinstance(node, list):
-        return [_plain(x) for x in node]
-    if not isinstance(node, dict):
-        return node
-    if "__obj__" in node:
-        return {"class": node["__obj__"], "params": _plain(node["params"])}
-    for tag in ("__tuple__", "__dict__", "__float__"):
-        if tag in node:
-            return _plain(node[tag])
-    if "__nd__" in node:
-        return "<array>"
-    if "__index__" in node:
-        return f"<{len(node['__index__'])} series>"
-    return {k: _plain(v) for k, v in node.items()}
-
-
-def model_card(detector: Any, tree: dict[str, Any], *, watch: str | None, trained_from: int | None,
-               trained_to: int | None) -> dict[str, Any]:
-    """What a checkpoint holds, for people and for `sentinel` listings."""
-    index = getattr(detector, "index_", getattr(detector, "agents_", None))
-    return {
-        "watch": watch,
-        "kind": getattr(detector, "name", type(detector).__name__),
-        "class": tree["__obj__"],
-        "params": _plain(tree["params"]),
-        "trained_from": _iso(trained_from),
-        "trained_to": _iso(trained_to),
-        "series": len(index) if isinstance(index, SeriesIndex) else None,
-        "sentinel_version": _version(),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "format": FORMAT,
-        **({"fit": detector.card_info()} if hasattr(detector, "card_info") else {}),
-    }
-
-
-def _card_markdown(card: dict[str, Any]) -> str:
-    rows = "\n".join(f"| {k} | `{json.dumps(v, default=str)}` |" for k, v in card.items() if k != "params")
-    return (f"# Model card: {card['watch'] or card['kind']}\n\n| field | value |\n|---|---|\n{rows}\n\n"
-            f"## Parameters\n\n```json\n{json.dumps(card['params'], indent=2, default=str)}\n```\n")
 
 
 def _paths(target: str | Path) -> tuple[Path, Path, Path]:
@@ -285,16 +90,16 @@ def save(detector: Any, target: str | Path, *, watch: str | None = None, trained
     path, card_json, card_md = _paths(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        enc = _Encoder()
+        enc = Encoder()
         tree = enc.model(detector)
         card = model_card(detector, tree, watch=watch, trained_from=trained_from, trained_to=trained_to)
         meta = json.dumps({"format": FORMAT, "model": tree, "card": card}).encode()
         arrays = {**enc.arrays, _META: np.frombuffer(meta, dtype=np.uint8)}
         for target_file in (path, card_json, card_md):
-            _sweep_stale_temps(target_file)
-        _atomic_write(path, lambda f: np.savez(f, **arrays))
-        _atomic_write(card_json, lambda f: f.write(json.dumps(card, indent=2).encode()))
-        _atomic_write(card_md, lambda f: f.write(_card_markdown(card).encode()))
+            sweep_stale_temps(target_file)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+        atomic_write(card_json, lambda f: f.write(json.dumps(card, indent=2).encode()))
+        atomic_write(card_md, lambda f: f.write(card_markdown(card).encode()))
     except Exception:
         SAVES.labels("error").inc()
         raise
@@ -314,7 +119,7 @@ def load(target: str | Path) -> Any:
         meta = json.loads(arrays.pop(_META).tobytes())
         if meta.get("format") != FORMAT:
             raise ValueError(f"checkpoint format {meta.get('format')!r}, this sentinel reads {FORMAT}")
-        return _Decoder(arrays).model(meta["model"])
+        return Decoder(arrays).model(meta["model"])
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError,
             ImportError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from None

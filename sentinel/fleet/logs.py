@@ -10,6 +10,10 @@ nothing.  Counts are Poisson draws and every line's template, timestamp and
 variable parts come from counter-based randomness, so a range yields the same
 lines however it is split.  Records come in time order.
 
+Besides the records, the generator is public for callers that need lines
+before text (:mod:`sentinel.sources.simulated_logs` counts and samples them):
+:data:`LINE_TEMPLATES`, :func:`agent_lines` and :func:`render_messages`.
+
 >>> from sentinel.fleet import Fleet
 >>> f = Fleet(agents=2)
 >>> recs = list(f.logs(f.start + 12 * 3600, f.start + 12 * 3600 + 60))
@@ -40,8 +44,9 @@ CHUNK_CELLS = 60
 MAX_LINES_PER_CELL = 8191
 _ERR = [t for t in TEMPLATES if t.level == "error"]
 _OTHER = [t for t in TEMPLATES if t.level != "error"]
-_ALL = [*TEMPLATES, *NEW_ERROR_TEMPLATES]
-_NUMBER = {t.id: n for n, t in enumerate(_ALL)}
+LINE_TEMPLATES = (*TEMPLATES, *NEW_ERROR_TEMPLATES)
+"""Every line template; a line's *template number* (what :func:`agent_lines` returns) indexes this."""
+_NUMBER = {t.id: n for n, t in enumerate(LINE_TEMPLATES)}
 
 
 def _cause_means(fleet: Fleet, i: int, sig: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -65,8 +70,13 @@ def _choose(means: np.ndarray, counts: np.ndarray, k: int, counter: np.ndarray) 
     return np.minimum((u[:, None] >= cum[cell_of_line]).sum(axis=1), means.shape[1] - 1)
 
 
-def _agent_lines(fleet: Fleet, i: int, t: np.ndarray, incs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(timestamps ms, template numbers into :data:`_ALL`, line counters) of agent ``i`` in cells ``t``."""
+def agent_lines(fleet: Fleet, i: int, t: np.ndarray, incs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(timestamps ms, template numbers into :data:`LINE_TEMPLATES`, line counters) of agent ``i`` in cells ``t``.
+
+    ``incs`` are the fleet's incidents overlapping the cells.  Lines come unsorted and without text: a caller
+    that needs only some of them (a sample) renders just those with :func:`render_messages`, passing the
+    same counters.
+    """
     sig = fleet.cells(i, t, incs)
     step, cell = fleet.step, t // fleet.step
     quiet = sig["_silent"]
@@ -102,13 +112,14 @@ def _agent_lines(fleet: Fleet, i: int, t: np.ndarray, incs: list) -> tuple[np.nd
     return np.concatenate(ts_parts), np.concatenate(tpl_parts), np.concatenate(ctr_parts)
 
 
-def _render(fleet: Fleet, i: int, numbers: np.ndarray, counter: np.ndarray) -> np.ndarray:
-    """Messages (object array) for one agent's lines, formatted template by template."""
+def render_messages(fleet: Fleet, i: int, numbers: np.ndarray, counter: np.ndarray) -> np.ndarray:
+    """Messages (object array) for lines of agent ``i`` given by template number and counter (as
+    :func:`agent_lines` returned them), formatted template by template."""
     out = np.empty(len(numbers), dtype=object)
     model = fleet.agent(fleet.agents[i]).model
     k = rnd.key(fleet.seed, i, "fields")
     for num in np.unique(numbers).tolist():
-        tp = _ALL[num]
+        tp = LINE_TEMPLATES[num]
         rows = np.flatnonzero(numbers == num)
         cols = [make_field(f, k, counter[rows], model) for f in tp.fields]
         positional = tp.fmt.format(**{f: "{" + str(n) + "}" for n, f in enumerate(tp.fields)})
@@ -125,10 +136,10 @@ def labelled_logs(fleet: Fleet, start: int, end: int) -> Iterator[tuple[str, dic
         incs = fleet.incidents(int(t[0]), int(t[-1]) + step)
         parts = []
         for i in range(fleet.n_agents):
-            ts, numbers, ctr = _agent_lines(fleet, i, t, incs)
+            ts, numbers, ctr = agent_lines(fleet, i, t, incs)
             if len(ts):
                 traces = np.array(trace_ids(rnd.key(fleet.seed, i, "trace"), ctr), dtype=object)
-                parts.append((ts, numbers, np.full(len(ts), i), _render(fleet, i, numbers, ctr), traces))
+                parts.append((ts, numbers, np.full(len(ts), i), render_messages(fleet, i, numbers, ctr), traces))
         if not parts:
             continue
         ts, numbers, agent, msgs, traces = (np.concatenate(cols) for cols in zip(*parts, strict=True))
@@ -138,7 +149,7 @@ def labelled_logs(fleet: Fleet, start: int, end: int) -> Iterator[tuple[str, dic
         names = fleet.agents
         for stamp, num, a, msg, tr in zip(stamps, numbers[order].tolist(), agent[order].tolist(),
                                           msgs[order].tolist(), traces[order].tolist(), strict=True):
-            tp = _ALL[num]
+            tp = LINE_TEMPLATES[num]
             rec = {"@timestamp": stamp + "Z", "log.level": tp.level, "service.name": names[a], "message": msg,
                    "event.dataset": tp.dataset, "trace.id": tr}
             if tp.tool:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sentinel.config import LogsQueryConfig, WatchConfig
-from sentinel.fleet.logs import _ALL, _agent_lines, _render  # the fleet's line generator (lines before text)
+from sentinel.fleet.logs import LINE_TEMPLATES, agent_lines, render_messages
 from sentinel.fleet.model import Fleet
 from sentinel.logs.records import LogRecord, Sample, label_name
 from sentinel.series import Batch, Labels, labels_key
@@ -63,11 +63,11 @@ class SimulatedLogQueryError(SourceError, ValueError):
     """A log query or group-by field the simulated fleet cannot answer (one line)."""
 
 
-_LEVELS = np.array([t.level for t in _ALL], dtype=object)
+_LEVELS = np.array([t.level for t in LINE_TEMPLATES], dtype=object)
 _FIELDS: dict[str, np.ndarray] = {
     "log.level": _LEVELS,
-    "labels.tool": np.array([t.tool or "" for t in _ALL], dtype=object),
-    "event.dataset": np.array([t.dataset for t in _ALL], dtype=object),
+    "labels.tool": np.array([t.tool or "" for t in LINE_TEMPLATES], dtype=object),
+    "event.dataset": np.array([t.dataset for t in LINE_TEMPLATES], dtype=object),
 }
 FIELDS = ("log.level", "service.name", "labels.tool", "event.dataset")
 _TERM = re.compile(r'^\s*([a-z][a-z.]*)\s*:\s*(?:\(([^()]*)\)|"([^"]*)"|([^\s()"]+))\s*$')
@@ -128,7 +128,7 @@ class SimulatedLogs:
         f = self.fleet
         t = np.arange(index * BLOCK, (index + 1) * BLOCK, f.step, dtype=np.int64)
         incs = f.incidents(int(t[0]), int(t[-1]) + f.step)
-        parts = [(*_agent_lines(f, i, t, incs), i) for i in range(f.n_agents)]
+        parts = [(*agent_lines(f, i, t, incs), i) for i in range(f.n_agents)]
         ts = np.concatenate([p[0] for p in parts])
         order = np.argsort(ts, kind="stable")
         lines = _Lines(
@@ -226,7 +226,7 @@ class SimulatedLogs:
         messages = np.empty(len(idx), dtype=object)
         for a in np.unique(agent).tolist():
             rows = np.flatnonzero(agent == a)
-            messages[rows] = _render(self.fleet, a, tpl[rows], counter[rows])
+            messages[rows] = render_messages(self.fleet, a, tpl[rows], counter[rows])
         names = [label_name(f) for f in q.group_by]
         groups = [self._values(f, tpl, agent) for f in q.group_by]
         key_of: dict[tuple[str, ...], Labels] = {}

@@ -1,0 +1,114 @@
+"""Watch sections: what to watch, how to score it, when to forecast, when to alert.
+
+A :class:`WatchConfig` holds one metric query or one log query
+(:class:`LogsQueryConfig`), its detector (:class:`DetectorConfig`), optional
+capacity forecast (:class:`ForecastConfig`) and alert policy
+(:class:`AlertPolicyConfig`).  The periodically retrained detector kinds
+check their parameters here, so ``sentinel check-config`` names a bad one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from sentinel.config.values import Deviation, Duration, StrictModel
+
+
+class AlertPolicyConfig(StrictModel):
+    """When scores become alerts (see :mod:`sentinel.alerting.policy`)."""
+
+    threshold: float = Field(0.99, ge=0, le=1)
+    for_: Duration = Field(0, alias="for")
+    hysteresis: float = Field(0.05, ge=0, le=1, description="resolve when score < threshold - hysteresis")
+    resolve_after: Duration = Field(0, description="stay below the resolve level this long before resolving")
+    direction: Literal["up", "down", "both"] = "both"
+    min_deviation: Deviation = Deviation()
+    severity: Literal["info", "warning", "critical"] = "warning"
+    absent_for: Duration | None = Field(None, description="alert when a known series sends no data this long")
+    enabled: bool = True
+
+
+class DetectorConfig(StrictModel):
+    """Which model scores a watch, and its parameters."""
+
+    kind: str = "default"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, v: Any) -> Any:
+        return {"kind": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_retrained(self) -> DetectorConfig:
+        """The periodically retrained kinds check their params here, so `sentinel check-config` names a bad one."""
+        if self.kind in ("stl", "multivariate"):
+            from sentinel.detect.retrain_params import check_params
+
+            check_params(self.params, self.kind)
+        return self
+
+
+class ForecastConfig(StrictModel):
+    horizon: Duration = 48 * 3600
+    limit: float | None = None
+    direction: Literal["up", "down", "auto"] = Field("auto", description="which way the limit is crossed")
+    warn_within: Duration = 24 * 3600
+    critical_within: Duration = 4 * 3600
+    min_probability: float = Field(0.5, gt=0, le=1)
+    history: Duration = 7 * 86400
+    method: str = "auto"
+    every: Duration = Field(900, description="re-forecast at most this often (a runway barely moves in minutes)")
+
+
+class LogsQueryConfig(StrictModel):
+    index: str
+    query: str = "*"
+    group_by: list[str] = Field(default_factory=lambda: ["service.name"])
+    max_groups: int = Field(1000, gt=0)
+    templates: bool = True
+    max_templates: int = Field(1000, gt=0)
+    max_template_series: int = Field(2000, gt=0, description="(group, template) count series scored; more are dropped")
+    new_pattern_levels: list[str] = Field(default_factory=lambda: ["error", "warn", "warning", "critical", "fatal"])
+
+
+class WatchConfig(StrictModel):
+    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    query: str | None = Field(None, description="PromQL (or a simulator signal name for the embedded fleet)")
+    logs: LogsQueryConfig | None = None
+    every: Duration = 60
+    step: Duration | None = Field(None, description="sample step; defaults to `every`")
+    delay: Duration = Field(0, description="evaluate this far behind now, so late scrapes are complete")
+    detector: DetectorConfig | None = DetectorConfig()
+    forecast: ForecastConfig | None = None
+    alert: AlertPolicyConfig = AlertPolicyConfig()
+    labels: dict[str, str] = Field(default_factory=dict, description="extra labels on every alert")
+    runbook_url: str | None = None
+    max_series: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WatchConfig:
+        if (self.query is None) == (self.logs is None):
+            raise ValueError("a watch needs exactly one of `query` (metrics) or `logs` (Elasticsearch)")
+        if self.every <= 0:
+            raise ValueError("`every` must be positive")
+        return self
+
+    @model_validator(mode="after")
+    def _retrained_on_metrics(self) -> WatchConfig:
+        if self.detector is None or self.detector.kind not in ("stl", "multivariate"):
+            return self
+        if self.logs is not None:
+            raise ValueError(f"detector kind {self.detector.kind!r} scores metric watches (`query`); log counts "
+                             "need a count-aware kind: use `detector: default`")
+        from sentinel.detect.retrain_params import check_params, check_step
+
+        p = check_params(self.detector.params, self.detector.kind)
+        check_step(p.get("window", 14 * 86400), p.get("min_history", 2 * 86400), self.sample_step)
+        return self
+
+    @property
+    def sample_step(self) -> int:
+        return self.step or self.every
