@@ -107,6 +107,8 @@ def test_single_row_and_unix_seconds_and_irregular_steps(tmp_path: Path) -> None
         ("timestamp,value\n", "no data rows"),
         ("timestamp,value\nyesterday,4\n", "cannot read timestamp"),
         ("time,val\n2024-01-01,1\n", "header"),
+        ("timestamp,value\n0,\n1e19,1\n", "out of range"),  # once an IndexError (found by hypothesis)
+        ("timestamp,value\n0,1\n-9e18,2\n", "out of range"),
     ],
 )
 def test_bad_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:

@@ -13,7 +13,8 @@ does not; every treatment is reported as a one-line warning:
 - irregular spacing: the rows are scored as a sequence at the median step.
 
 An empty file, a missing header, a missing column or an unparseable
-timestamp is an error (:class:`CSVError`, one line naming the row).
+timestamp is an error (:class:`CSVError`, one line naming the row), and so is
+a numeric timestamp beyond ``MAX_UNIX_SECONDS`` (not Unix seconds).
 Timestamps may be dates (``2013-12-02 21:15:00``, ISO 8601; naive ones are
 UTC) or Unix seconds.
 """
@@ -28,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+MAX_UNIX_SECONDS = 1e11
+"""Numeric timestamps beyond this are an error: they are not seconds, and their differences would overflow."""
 
 
 class CSVError(ValueError):
@@ -59,7 +63,13 @@ def _parse_float(cell: str) -> float:
 def _parse_times(cells: list[str], first_row: int) -> np.ndarray:
     nums = pd.to_numeric(pd.Series(cells), errors="coerce")
     if not nums.isna().any():
-        return np.floor(nums.to_numpy(dtype=np.float64)).astype(np.int64)
+        secs = nums.to_numpy(dtype=np.float64)
+        out = np.flatnonzero(~(np.abs(secs) <= MAX_UNIX_SECONDS))
+        if len(out):
+            i = int(out[0])
+            raise CSVError(f"row {i + first_row}: timestamp {cells[i]!r} is out of range for Unix seconds "
+                           f"(|t| <= {MAX_UNIX_SECONDS:.0e}, about 3,000 years either side of 1970)")
+        return np.floor(secs).astype(np.int64)
     parsed = pd.to_datetime(pd.Series(cells), errors="coerce", utc=True, format="mixed")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
