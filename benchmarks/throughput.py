@@ -1,6 +1,7 @@
 """Throughput of the default online detector, and river's HalfSpaceTrees as the per-point reference.
 
     python benchmarks/throughput.py [--steps 60] [--sizes 1000,10000,100000] [--kinds default,guarded]
+                                    [--reference DIR]
 
 For each fleet size and detector kind (``default``: whatever the registry
 builds for ``kind: default``, now the likelihood decision layer on the
@@ -17,17 +18,25 @@ compiles them once (about 20 s of CPU) when the cache is cold; that first
 call is timed separately (``first_call``) and never counted in the rates.
 The machine is shared, so each size is timed ``--repeat`` times on fresh
 copies of the warmed state and the best and median rates are reported,
-next to the load average.  Writes ``benchmarks/results/throughput.json``.
+next to the load average.  ``--reference DIR`` also times an earlier copy of
+the detectors (``DIR/refdetect``: a copy of ``sentinel/detect`` whose imports
+of ``sentinel.detect`` read ``refdetect``) on the same data, each repeat
+right after the current one, and reports the speed ratio measured under the
+same machine load.  Writes ``benchmarks/results/throughput.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,30 +65,48 @@ def first_call() -> dict:
     return {"cpu_seconds": round(time.process_time() - c0, 2), "wall_seconds": round(time.perf_counter() - w0, 2)}
 
 
-def bench_sentinel(kind: str, n: int, steps: int, repeat: int) -> dict:
-    warm = 48
-    values = fleet(n, warm + steps)
-    labels = [{"series": str(i)} for i in range(n)]
-    ts = 1_700_000_000 + np.arange(warm + steps, dtype=np.int64) * STEP
-    det = build_detector(DetectorConfig(kind=kind), step=STEP)
-    det.process(Batch.from_rows(labels, ts[:warm], values[:, :warm], step=STEP))
-    warmed = {k: v.copy() for k, v in det.state_.items()}
-    b = Batch.from_rows(labels, ts[warm:], values[:, warm:], step=STEP)
-    cpus, walls = [], []
-    for _ in range(repeat):
-        det.state_ = {k: v.copy() for k, v in warmed.items()}
-        c0, w0 = time.process_time(), time.perf_counter()
-        det.process(b)
-        cpus.append(time.process_time() - c0)
-        walls.append(time.perf_counter() - w0)
+def _rates(kind: str, n: int, steps: int, cpus: list[float], walls: list[float], det: Any) -> dict:
     samples = n * steps
     return {
-        "kind": kind, "series": n, "steps": steps, "samples": samples, "repeat": repeat,
+        "kind": kind, "series": n, "steps": steps, "samples": samples, "repeat": len(cpus),
         "samples_per_s_per_core": round(samples / min(cpus)),
         "samples_per_s_per_core_median": round(samples / statistics.median(cpus)),
         "samples_per_s_wall": round(samples / min(walls)),
         "state_bytes_per_series": round(det.state_bytes() / n, 1),
     }
+
+
+def bench_sentinel(kind: str, n: int, steps: int, repeat: int,
+                   reference: Callable[..., Any] | None = None) -> tuple[dict, dict | None]:
+    """Rates of ``kind`` (and of the reference build of it, timed alternately) on ``n`` series."""
+    warm = 48
+    values = fleet(n, warm + steps)
+    labels = [{"series": str(i)} for i in range(n)]
+    ts = 1_700_000_000 + np.arange(warm + steps, dtype=np.int64) * STEP
+    builds = {"current": build_detector} | ({"reference": reference} if reference else {})
+    dets, warmed = {}, {}
+    for name, build in builds.items():
+        det = build(DetectorConfig(kind=kind), step=STEP)
+        det.process(Batch.from_rows(labels, ts[:warm], values[:, :warm], step=STEP))
+        dets[name], warmed[name] = det, {k: v.copy() for k, v in det.state_.items()}
+    b = Batch.from_rows(labels, ts[warm:], values[:, warm:], step=STEP)
+    cpus: dict[str, list[float]] = {name: [] for name in builds}
+    walls: dict[str, list[float]] = {name: [] for name in builds}
+    for _ in range(repeat):
+        for name, det in dets.items():
+            det.state_ = {k: v.copy() for k, v in warmed[name].items()}
+            c0, w0 = time.process_time(), time.perf_counter()
+            det.process(b)
+            cpus[name].append(time.process_time() - c0)
+            walls[name].append(time.perf_counter() - w0)
+    rows = {name: _rates(kind, n, steps, cpus[name], walls[name], dets[name]) for name in builds}
+    return rows["current"], rows.get("reference")
+
+
+def load_reference(root: Path) -> Callable[..., Any]:
+    """``build_detector`` of the reference copy ``root/refdetect``."""
+    sys.path.insert(0, str(root))
+    return importlib.import_module("refdetect.registry").build_detector
 
 
 def bench_river_hst(points: int) -> dict:
@@ -104,17 +131,25 @@ def main() -> None:
     ap.add_argument("--kinds", default="default,guarded",
                     help="detector kinds (default: the registry's default; guarded: the guarded ensemble alone)")
     ap.add_argument("--hst-points", type=int, default=5000)
+    ap.add_argument("--reference", type=Path, default=None,
+                    help="directory holding package refdetect (an earlier copy of sentinel/detect) to compare with")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "throughput.json")
     args = ap.parse_args()
     load_before = os.getloadavg()
     first = first_call()
     hst = bench_river_hst(args.hst_points)
-    rows = [bench_sentinel(kind, int(n), args.steps, args.repeat) for kind in args.kinds.split(",")
-            for n in args.sizes.split(",")]
+    reference = load_reference(args.reference) if args.reference else None
+    pairs = [bench_sentinel(kind, int(n), args.steps, args.repeat, reference) for kind in args.kinds.split(",")
+             for n in args.sizes.split(",")]
+    rows = [cur for cur, _ in pairs]
     for r in rows:
         r["ratio_vs_river_hst"] = round(r["samples_per_s_per_core"] / hst["samples_per_s_per_core"], 1)
+    for cur, ref in pairs:
+        if ref is not None:
+            cur["reference"] = ref
+            cur["ratio_vs_reference"] = round(cur["samples_per_s_per_core"] / ref["samples_per_s_per_core"], 2)
     report = {"detectors": args.kinds.split(","), "step_seconds": STEP, "sentinel": rows, "river_half_space_trees": hst,
-              "first_call": first, "cpus": os.cpu_count(),
+              "reference": str(args.reference) if args.reference else None, "first_call": first, "cpus": os.cpu_count(),
               "load_average_1m": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
               "goal": {"samples_per_s_per_core": 5_000_000, "state_bytes_per_series": 4096, "at_series": 100_000}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -122,11 +157,13 @@ def main() -> None:
     print(f"first process() call: {first['cpu_seconds']} s CPU, {first['wall_seconds']} s wall (kernel cache)")
     print(f"river HalfSpaceTrees (per point): {hst['samples_per_s_per_core']:,} samples/s/core")
     print(f"{'kind':>9s} {'series':>8s} {'best/s/core':>13s} {'median/s/core':>14s} {'best/s wall':>13s} "
-          f"{'state B/series':>15s} {'x HST':>7s}")
+          f"{'state B/series':>15s} {'x HST':>7s} {'x ref':>6s} {'ref best/s/core':>16s}")
     for r in rows:
+        ref = r.get("reference")
         print(f"{r['kind']:>9s} {r['series']:8d} {r['samples_per_s_per_core']:13,d} "
               f"{r['samples_per_s_per_core_median']:14,d} {r['samples_per_s_wall']:13,d} "
-              f"{r['state_bytes_per_series']:15.0f} {r['ratio_vs_river_hst']:7.0f}")
+              f"{r['state_bytes_per_series']:15.0f} {r['ratio_vs_river_hst']:7.0f} "
+              + (f"{r['ratio_vs_reference']:6.2f} {ref['samples_per_s_per_core']:16,d}" if ref else ""))
     print(f"load average (1 min) on {os.cpu_count()} CPUs: {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 

@@ -117,7 +117,7 @@ def test_importing_the_detectors_does_not_import_numba() -> None:
 
 
 def test_a_wrapper_replaying_the_fused_batch_equals_its_step_by_step_loop() -> None:
-    """The likelihood lets the guarded ensemble run the batch compiled, then replays its scores."""
+    """The likelihood lets the guarded ensemble run the batch compiled, then decides it in its own compiled pass."""
     values = cases.make_values()[:, :500]
     b = Batch.from_rows([{"s": str(i)} for i in range(len(values))],
                         1_700_000_000 + np.arange(values.shape[1]) * 600, values, step=600)

@@ -234,7 +234,15 @@ class OnlineDetector:
             for k, v in state.items():
                 self.state_[k][rows] = v
 
+    def _fill_missing(self, state: dict[str, np.ndarray]) -> None:
+        """Add the state arrays a checkpoint written by an older version lacks (default: the inner's, if any)."""
+        inner = getattr(self, "inner", None)
+        if isinstance(inner, OnlineDetector):
+            inner._fill_missing(state)
+
     def _grow(self, n: int) -> None:
+        if self.state_:
+            self._fill_missing(self.state_)
         have = next(iter(self.state_.values())).shape[0] if self.state_ else 0
         if n <= have:
             return

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_PENDING: list[tuple[Callable[..., Any], bool]] = []
+_PENDING: list[tuple[Callable[..., Any], bool, bool]] = []
 _LOCK = threading.Lock()  # two watches' threads may make the first call at the same time
 # numpy's error model (x/0 is inf or NaN, no exception); no reference counting (kernels allocate nothing and
 # only see arrays their Python caller holds; counting would cost two atomic operations per array per call);
@@ -57,17 +57,21 @@ class _Kernel:
         return self.compiled(*args)
 
 
-def kernel(fn: Callable[..., Any] | None = None, *, inline: bool = True) -> Any:
+def kernel(fn: Callable[..., Any] | None = None, *, inline: bool = True, exact: bool = False) -> Any:
     """Declare ``fn`` a compiled kernel (module-level function, nopython numba subset).
 
     ``inline`` (the default) inlines it into compiled callers at numba level:
     needed for kernels taking the state tuples, whose calls would otherwise
     copy a hundred words of array descriptors.  Small scalar helpers pass
     ``inline=False`` (LLVM inlines them anyway) to keep compile time down.
+    ``exact`` compiles without fast-math flags, for a helper whose arithmetic
+    must round exactly as numpy's (e.g. a division LLVM would otherwise turn
+    into a multiplication by a hoisted reciprocal); the flags are per
+    instruction, so they stay exact when LLVM inlines the helper.
     """
     if fn is None:
-        return lambda f: kernel(f, inline=inline)
-    _PENDING.append((fn, inline))
+        return lambda f: kernel(f, inline=inline, exact=exact)
+    _PENDING.append((fn, inline, exact))
     return _Kernel(fn)
 
 
@@ -105,16 +109,17 @@ def _compile_pending() -> None:
     _PENDING.clear()
     if not pending:  # another thread compiled them meanwhile
         return
-    for fn, _ in pending:
+    for fn, _, _ in pending:
         if fn.__module__ not in sys.modules:
             importlib.import_module(fn.__module__)
     saved = config.CACHE_DIR
-    config.CACHE_DIR = _cache_dir([fn.__module__ for fn, _ in pending], numba.__version__)
+    config.CACHE_DIR = _cache_dir([fn.__module__ for fn, _, _ in pending], numba.__version__)
     try:
-        for fn, inline in pending:
+        for fn, inline, exact in pending:
             module = sys.modules[fn.__module__]
             stub = getattr(module, fn.__name__, None)
-            compiled = numba.njit(inline="always" if inline else "never", **_OPTIONS)(fn)
+            options = {**_OPTIONS, "fastmath": False} if exact else _OPTIONS
+            compiled = numba.njit(inline="always" if inline else "never", **options)(fn)
             setattr(module, fn.__name__, compiled)
             if isinstance(stub, _Kernel):
                 stub.compiled = compiled

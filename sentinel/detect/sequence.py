@@ -19,8 +19,11 @@ vectorised version of that idea, per series:
    surprise in sentinel.
 
 State per series: ``bins**(order+1)`` + ``bins**order`` float32 counts (320
-for the defaults, 1.25 KB) and four numbers.  A step is a few gathers and
-scatters over all series; no per-series Python.
+for the defaults, 1.25 KB) and five numbers.  The per-series arithmetic is
+compiled (:func:`surprise_one`, :func:`learn_one`; see
+:mod:`sentinel.detect.jit`): the likelihood's batch kernel
+(:mod:`sentinel.detect.decide`) calls it per series and step, the methods
+below loop it over series.
 
 The surprise is *not* calibrated (a noisy series is surprised all the
 time); :class:`~sentinel.detect.likelihood.Likelihood` calibrates it per
@@ -38,7 +41,107 @@ series with its own quantile tracker before it may report anything.
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
+
+from sentinel.detect.jit import kernel
+
+
+class Arrays(NamedTuple):
+    """The sequence model's state arrays (views into the detector's ``state_``), for the kernels."""
+
+    next: np.ndarray  # (series, contexts * bins) float32: decayed (context, bin) counts
+    ctx: np.ndarray  # (series, contexts) float32: decayed context counts
+    inc: np.ndarray  # weight of the next point (grows by 1/decay: lazy decay)
+    lo: np.ndarray
+    hi: np.ndarray
+    c: np.ndarray  # current context (int64)
+    n: np.ndarray  # values seen (int64)
+
+
+class Params(NamedTuple):
+    """Constants of one sequence model, for the kernels."""
+
+    bins: int
+    order: int
+    n_ctx: int
+    decay: float
+    prior: float
+    prior_per_bin: float  # prior / bins
+    shrink: float
+
+
+@kernel(inline=False, exact=True)
+def divide(a: float, b: float) -> float:
+    """``a / b`` rounded as numpy does (no reciprocal: the float32 counts must match numpy's to the bit)."""
+    return a / b
+
+
+@kernel(inline=False)
+def bin_of(p: Params, lo: float, hi: float, x: float) -> int:
+    """Bin of ``x`` in the range [lo, hi] (edge bins outside it; NaN anywhere gives the top bin, unused)."""
+    width = hi - lo
+    if not (width >= 1e-300 or width != width):  # np.maximum(width, 1e-300), NaN kept
+        width = 1e-300
+    b = (x - lo) * (p.bins / width)
+    if not b < p.bins - 1:  # np.fmin(b, bins - 1): NaN -> the top bin
+        b = p.bins - 1.0
+    return int(b) if b > 0.0 else 0
+
+
+@kernel
+def surprise_one(a: Arrays, p: Params, i: int, x: float) -> float:
+    """``-log10 P(bin of x | last bins)`` of series ``i``; NaN for a missing value and the first ``order`` values."""
+    if not (math.isfinite(x) and a.n[i] > p.order):
+        return math.nan
+    ctx = a.c[i]
+    inv = 1.0 / a.inc[i]
+    c = np.float64(a.next[i, ctx * p.bins + bin_of(p, a.lo[i], a.hi[i], x)]) * inv
+    tot = np.float64(a.ctx[i, ctx]) * inv
+    return -math.log10((c + p.prior_per_bin) / (tot + p.prior))
+
+
+@kernel
+def learn_one(a: Arrays, p: Params, i: int, x: float) -> None:
+    """Count the transition of series ``i`` into ``x`` and update its range (a missing value teaches nothing)."""
+    if not math.isfinite(x):
+        return
+    if a.lo[i] != a.lo[i]:  # first value: the range starts there
+        a.lo[i] = x
+        a.hi[i] = x
+    lo, hi, ctx = a.lo[i], a.hi[i], a.c[i]
+    b = bin_of(p, lo, hi, x)
+    add = np.float64(np.float32(a.inc[i]))
+    k = ctx * p.bins + b
+    a.next[i, k] = np.float32(np.float64(a.next[i, k]) + add)  # exact float32 sums (no double rounding issue)
+    a.ctx[i, ctx] = np.float32(np.float64(a.ctx[i, ctx]) + add)
+    a.inc[i] = divide(a.inc[i], p.decay)
+    if a.inc[i] > 1e18:  # renormalise instead of decaying every count
+        scale = np.float64(np.float32(a.inc[i]))
+        for j in range(a.next.shape[1]):
+            a.next[i, j] = np.float32(divide(np.float64(a.next[i, j]), scale))
+        for j in range(a.ctx.shape[1]):
+            a.ctx[i, j] = np.float32(divide(np.float64(a.ctx[i, j]), scale))
+        a.inc[i] = 1.0
+    a.c[i] = (ctx * p.bins + b) % p.n_ctx
+    width = (hi - lo) * p.shrink
+    a.hi[i] = max(x, hi - width)
+    a.lo[i] = min(x, lo + width)
+    a.n[i] += 1
+
+
+@kernel
+def _surprise_all(a: Arrays, p: Params, x: np.ndarray, out: np.ndarray) -> None:
+    for i in range(len(x)):
+        out[i] = surprise_one(a, p, i, x[i])
+
+
+@kernel
+def _learn_all(a: Arrays, p: Params, x: np.ndarray) -> None:
+    for i in range(len(x)):
+        learn_one(a, p, i, x[i])
 
 
 class SequenceModel:
@@ -57,7 +160,8 @@ class SequenceModel:
         self.shrink = shrink
         self.prefix = prefix
         self.n_ctx = bins**order
-        self._cache: tuple | None = None
+        self.params = Params(int(bins), int(order), int(self.n_ctx), float(decay), float(prior),
+                             float(prior / bins), float(shrink))
 
     def init_state(self, n: int) -> dict[str, np.ndarray]:
         p = self.prefix
@@ -71,72 +175,24 @@ class SequenceModel:
             f"{p}.n": np.zeros(n, dtype=np.int64),  # values seen
         }
 
-    def _bin(self, st: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-        """Bin of ``x`` in the learned range (edge bins outside it; a missing value gets some bin, unused)."""
+    def arrays(self, st: dict[str, np.ndarray]) -> Arrays:
+        """The state arrays the kernels work on (made C-contiguous in ``st`` if needed: kernels write in place)."""
         p = self.prefix
-        lo, hi = st[f"{p}.lo"], st[f"{p}.hi"]
-        with np.errstate(invalid="ignore", over="ignore"):
-            b = (x - lo) * (self.bins / np.maximum(hi - lo, 1e-300))
-        return np.fmax(np.fmin(b, self.bins - 1), 0.0).astype(np.int64)  # fmin/fmax: NaN -> an edge bin
-
-    def _cells(self, st: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Flat indices of each series' (context, bin) and context cells, and the bins."""
-        p = self.prefix
-        ctx = st[f"{p}.c"]
-        b = self._bin(st, x)
-        rows = np.arange(len(x))
-        return rows * (self.n_ctx * self.bins) + ctx * self.bins + b, rows * self.n_ctx + ctx, b
+        keys = ("next", "ctx", "inc", "lo", "hi", "c", "n")
+        for k in keys:
+            if not st[f"{p}.{k}"].flags.c_contiguous:
+                st[f"{p}.{k}"] = np.ascontiguousarray(st[f"{p}.{k}"])
+        return Arrays(*(st[f"{p}.{k}"] for k in keys))
 
     def surprise(self, st: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         """``-log10 P(bin of x | last bins)`` per series; NaN for missing values and the first ``order`` values."""
-        p = self.prefix
-        cells = self._cells(st, x)
-        self._cache = (x, st[f"{p}.c"], st[f"{p}.lo"], cells)  # learn() of the same step reuses the cells
-        inv = 1.0 / st[f"{p}.inc"]
-        c = st[f"{p}.next"].reshape(-1)[cells[0]] * inv
-        tot = st[f"{p}.ctx"].reshape(-1)[cells[1]] * inv
-        prob = (c + self.prior / self.bins) / (tot + self.prior)
-        ready = np.isfinite(x) & (st[f"{p}.n"] > self.order)
-        return np.where(ready, -np.log10(prob), np.nan)
+        out = np.empty(len(x))
+        _surprise_all(self.arrays(st), self.params, np.ascontiguousarray(x, dtype=np.float64), out)
+        return out
 
     def learn(self, st: dict[str, np.ndarray], x: np.ndarray) -> None:
         """Count the transition into ``x`` (missing values teach nothing) and update the range."""
-        p = self.prefix
-        ok = np.isfinite(x)
-        if not ok.any():
-            return
-        x0 = np.where(ok, x, 0.0)
-        lo, hi = st[f"{p}.lo"], st[f"{p}.hi"]
-        fresh = ok & np.isnan(lo)
-        cache = getattr(self, "_cache", None)
-        if fresh.any() or cache is None or cache[0] is not x or cache[1] is not st[f"{p}.c"] or cache[2] is not lo:
-            lo[fresh] = x0[fresh]
-            hi[fresh] = x0[fresh]
-            cells = self._cells(st, x0)
-        else:
-            cells = cache[3]
-        self._cache = None
-        nxt, ctx_cell, b = cells
-        inc = st[f"{p}.inc"]
-        add = np.where(ok, inc, 0.0).astype(np.float32)
-        for k in (f"{p}.next", f"{p}.ctx"):  # the flat views below must write into the state itself
-            if not st[k].flags.c_contiguous:
-                st[k] = np.ascontiguousarray(st[k])
-        flat_next, flat_ctx = st[f"{p}.next"].reshape(-1), st[f"{p}.ctx"].reshape(-1)
-        flat_next[nxt] += add  # one cell per series: no repeated indices
-        flat_ctx[ctx_cell] += add
-        inc /= np.where(ok, self.decay, 1.0)
-        big = inc > 1e18
-        if big.any():
-            st[f"{p}.next"][big] /= inc[big, None].astype(np.float32)
-            st[f"{p}.ctx"][big] /= inc[big, None].astype(np.float32)
-            inc[big] = 1.0
-        ctx = st[f"{p}.c"]
-        st[f"{p}.c"] = np.where(ok, (ctx * self.bins + b) % self.n_ctx, ctx)
-        width = np.where(np.isnan(hi), 0.0, hi - lo) * self.shrink
-        st[f"{p}.hi"] = np.where(ok, np.maximum(x0, hi - width), hi)
-        st[f"{p}.lo"] = np.where(ok, np.minimum(x0, lo + width), lo)
-        st[f"{p}.n"] = st[f"{p}.n"] + ok
+        _learn_all(self.arrays(st), self.params, np.ascontiguousarray(x, dtype=np.float64))
 
     def step(self, st: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         """Surprise of ``x``, then learn it (a convenience for tests and notebooks)."""

@@ -1,0 +1,213 @@
+"""The likelihood wrapper's step for one series, compiled, and the loops that run it.
+
+:class:`~sentinel.detect.likelihood.Likelihood` (what the decision layer
+does, and why) turns the inner detector's score of one series and step into
+a decision score and learns its own per-series state: the quantile trackers
+of the surprise ``L`` and of the sequence surprise ``S``
+(:mod:`sentinel.detect.sequence`), the ranges of the novelty channel, the
+refractory envelope and the warm-up counts.  :func:`score_one` and :func:`learn_one` do that for series ``i``;
+the loops below run them
+
+- over series for one step (:func:`score_step`, :func:`learn_step`: the
+  per-step protocol of ``score``/``learn`` and of wrappers above it), and
+- over series *and* the steps of a batch (:func:`run_batch`), after the
+  inner detector has run the batch (the guarded ensemble's compiled pass):
+  the inner reads nothing of this layer's state and learns with the weight
+  passed through, so its scores can be computed first.
+
+Both paths call the same per-series functions, so they give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from sentinel.detect import sequence as sq
+from sentinel.detect.jit import kernel
+
+LN10 = math.log(10.0)
+
+
+class Arrays(NamedTuple):
+    """The wrapper's state arrays (``lk.*`` in ``state_``; ``qs``/``S`` empty without a sequence channel)."""
+
+    q: np.ndarray  # quantile of L at level q (decades)
+    env: np.ndarray  # refractory envelope of Lrel
+    n: np.ndarray  # scored samples so far (int64)
+    L: np.ndarray  # L of the last scored step (NaN: no score)
+    t: np.ndarray  # time of the last scored step (int64)
+    qs: np.ndarray  # quantile of the sequence surprise S at level q
+    S: np.ndarray  # S of the last scored step
+    ew: np.ndarray  # novelty channel (empty without it): EW mean of the value
+    rlo: np.ndarray  # range of the value ...
+    rhi: np.ndarray
+    elo: np.ndarray  # ... and of its EW mean
+    ehi: np.ndarray
+    nv: np.ndarray  # values learned into the ranges (int64)
+
+
+class Params(NamedTuple):
+    """The wrapper's constants, for the kernels."""
+
+    eta: float
+    one_minus_q: float  # 1 - q: the tracker moves down by eta * this per non-exceedance
+    env_decay: float
+    env_gain: float
+    n_warm: int
+    max_L: float
+    m_cap: float  # 10**-max_L: the smallest tail probability L resolves
+    base: float  # -log10(1 - decide_at): where reports start, in decades
+    margin: float  # of the L channel
+    sequence: bool
+    margin_seq: float  # of the sequence channel
+    novelty: bool
+    nov_tol: float  # tolerance beyond a range, as a fraction of its width
+    nov_forget: float  # each end of a range moves inward by this fraction of the width per value
+    nov_alpha: float  # weight of the EW mean
+    nov_rel: float  # Lrel (decades) of a novel point
+
+
+@kernel(inline=False)
+def relative(lp: Params, q: float, qs: float, n: int, L: float, S: float) -> tuple:
+    """``(ok, use, rel)``: L known; past the warm-up; how far L or S exceed their quantiles beyond their margins."""
+    ok = math.isfinite(L)
+    use = ok and n + 1 > lp.n_warm
+    if not use:
+        return ok, use, 0.0
+    rel = max(L - q, 0.0)
+    rel = rel if rel > lp.margin else 0.0
+    if lp.sequence and math.isfinite(S):
+        rs = max(S - qs, 0.0)
+        rel = max(rel, rs if rs > lp.margin_seq else 0.0)
+    return ok, use, rel
+
+
+@kernel
+def novel(la: Arrays, lp: Params, i: int, x: float, use: bool) -> tuple:
+    """``(rel, ew)``: the novelty channel's Lrel for value ``x`` of series ``i`` and the EW mean after ``x``.
+
+    Novel: the value, or its EW mean, beyond the range it has shown by more
+    than ``nov_tol`` of the range's width (NaN compares false: no range yet).
+    """
+    ew = la.ew[i]
+    if not math.isfinite(x):
+        return 0.0, ew
+    ew = x if ew != ew else ew + lp.nov_alpha * (x - ew)
+    if not (use and la.nv[i] + 1 > lp.n_warm):
+        return 0.0, ew
+    lo, hi = la.rlo[i], la.rhi[i]
+    tol = lp.nov_tol * (hi - lo)
+    elo, ehi = la.elo[i], la.ehi[i]
+    etol = lp.nov_tol * (ehi - elo)
+    if x > hi + tol or x < lo - tol or ew > ehi + etol or ew < elo - etol:
+        return lp.nov_rel, ew
+    return 0.0, ew
+
+
+@kernel
+def learn_novel(la: Arrays, lp: Params, i: int, x: float, ew: float) -> None:
+    """Widen the ranges of series ``i`` to ``x`` and its EW mean ``ew`` (every value, anomalies included); forget."""
+    if not math.isfinite(x):
+        return
+    la.ew[i] = ew
+    if la.rlo[i] != la.rlo[i]:
+        la.rlo[i], la.rhi[i], la.elo[i], la.ehi[i] = x, x, ew, ew
+    else:
+        lo, hi = la.rlo[i], la.rhi[i]
+        d = (hi - lo) * lp.nov_forget
+        la.rhi[i], la.rlo[i] = max(x, hi - d), min(x, lo + d)
+        lo, hi = la.elo[i], la.ehi[i]
+        d = (hi - lo) * lp.nov_forget
+        la.ehi[i], la.elo[i] = max(ew, hi - d), min(ew, lo + d)
+    la.nv[i] += 1
+
+
+@kernel
+def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float) -> tuple:
+    """``(ok, rel, ew)`` of series ``i`` from the state before learning: every channel, past its margin."""
+    ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S)
+    ew = math.nan
+    if lp.novelty:
+        rn, ew = novel(la, lp, i, x, use)
+        rel = max(rel, rn)
+    return ok, rel, ew
+
+
+@kernel(inline=False)
+def track(lp: Params, qv: float, v: float, w: float) -> float:
+    """One step of the stochastic quantile tracker (up ``eta`` per exceedance, down ``eta * (1 - q)`` otherwise)."""
+    return qv + w * lp.eta * ((1.0 if qv < v else 0.0) - lp.one_minus_q)
+
+
+@kernel
+def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float,
+              inner: float) -> float:
+    """Decision score of series ``i`` at ``t`` from the inner score ``inner`` (NaN where that is NaN).
+
+    Keeps L (and S) of the step for :func:`learn_one`.
+    """
+    m = 1.0 - inner
+    L = min(-math.log10(max(m, lp.m_cap)), lp.max_L) if m == m else math.nan
+    S = math.nan
+    if lp.sequence:
+        S = sq.surprise_one(sa, sp, i, x)
+        S = min(S, lp.max_L) if S == S else S
+        la.S[i] = S
+    ok, rel, _ = evidence(la, lp, i, x, L, S)
+    la.L[i] = L
+    la.t[i] = t
+    if not ok:
+        return math.nan
+    report = rel > lp.env_gain * la.env[i] and rel > 0.0
+    d = lp.base + rel if report else 0.999 * min(L, lp.base)
+    return -math.expm1(-d * LN10)
+
+
+@kernel
+def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: float, w: float) -> None:
+    """Learn series ``i`` from the L and S :func:`score_one` kept, with weight ``w``."""
+    L = la.L[i]
+    S = la.S[i] if lp.sequence else math.nan
+    ok, rel, ew = evidence(la, lp, i, x, L, S)  # as scored: nothing it reads has been learned since
+    if ok:
+        la.q[i] = track(lp, la.q[i], L, w)
+    if lp.sequence:
+        if ok and math.isfinite(S):
+            la.qs[i] = track(lp, la.qs[i], S, w)
+        sq.learn_one(sa, sp, i, x)
+    env = la.env[i] * lp.env_decay  # rel is 0 below the margins: a slow ramp does not raise its own bar
+    la.env[i] = env if env >= rel else rel
+    if lp.novelty:
+        learn_novel(la, lp, i, x, ew)
+    if ok:
+        la.n[i] += 1
+
+
+@kernel
+def score_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, t: int, x: np.ndarray, inner: np.ndarray,
+               out: np.ndarray) -> None:
+    """Decision scores of one step of every series into ``out``."""
+    for i in range(len(x)):
+        out[i] = score_one(la, lp, sa, sp, i, t, x[i], inner[i])
+
+
+@kernel
+def learn_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, x: np.ndarray, w: np.ndarray) -> None:
+    """Learn one step of every series (after :func:`score_step` of the same step)."""
+    for i in range(len(x)):
+        learn_one(la, lp, sa, sp, i, x[i], w[i])
+
+
+@kernel
+def run_batch(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, ts: np.ndarray, values: np.ndarray,
+              scores: np.ndarray) -> None:
+    """Score then learn (weight 1) every step of every series; ``scores`` holds the inner's and gets the decisions."""
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            x = values[i, j]
+            s = score_one(la, lp, sa, sp, i, ts[j], x, scores[i, j])
+            learn_one(la, lp, sa, sp, i, x, 1.0)
+            scores[i, j] = s
