@@ -25,6 +25,7 @@ from sentinel.forecast.intervals import ErrorModel
 from sentinel.forecast.members import candidates
 from sentinel.forecast.seasonal import seasonal_periods
 from sentinel.forecast.select import ValidationPlan, validate
+from sentinel.forecast.threads import single_threaded_blas
 
 Direction = Literal["up", "down", "auto"]
 MIN_SAMPLES = 4
@@ -130,7 +131,8 @@ class Forecaster:
         members = [m for m in candidates(step, plan.train, periods) if m.name.startswith(prefix)]
         if not members:
             raise ValueError(f"method {self.method!r} needs a longer history")
-        val = validate(members, filled, observed, plan, h)
+        with single_threaded_blas():  # thousands of tiny BLAS calls: threads only cost (see threads.py)
+            val = validate(members, filled, observed, plan, h)
         self.step_ = step
         self.last_timestamp_ = int(grid[-1])
         self.last_value_ = float(observed[ok][-1])

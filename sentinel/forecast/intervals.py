@@ -38,6 +38,24 @@ _BAND_EDGES = np.array([3, 12, 48, 192, 768, 3072])
 """Last horizon (steps) of each band; bands grow 4x."""
 
 
+def _thin(z: np.ndarray) -> np.ndarray:
+    """``_MAX_Z`` evenly spaced quantiles of the sorted ``z``, bit for bit ``np.quantile``'s (linear rule).
+
+    ``np.quantile`` with thousands of probabilities partitions the array
+    once per probability: that was a sixth of the demo's forecasting time.
+    On the sorted array it is a gather and numpy's own interpolation.
+
+    >>> z = np.sort(np.random.default_rng(0).normal(size=9000))
+    >>> bool(np.array_equal(_thin(z), np.quantile(z, np.linspace(0, 1, _MAX_Z))))
+    True
+    """
+    pos = np.linspace(0, 1, _MAX_Z) * (len(z) - 1)
+    lo = np.floor(pos).astype(np.intp)
+    frac = pos - lo
+    a, b = z[lo], z[np.minimum(lo + 1, len(z) - 1)]
+    return np.where(frac >= 0.5, b - (b - a) * (1 - frac), a + (b - a) * frac)  # numpy's _lerp
+
+
 @dataclass(frozen=True)
 class ErrorModel:
     """Error scale per horizon and the standardised error distribution per horizon band."""
@@ -71,9 +89,8 @@ class ErrorModel:
             z = z[np.isfinite(z)]
             if len(z) < 20 and zs:  # too few errors to stand alone: keep the previous band's
                 break
-            if len(z) > _MAX_Z:
-                z = np.quantile(z, np.linspace(0, 1, _MAX_Z))
-            zs.append(np.sort(z) if len(z) else np.zeros(1))
+            z = np.sort(z)
+            zs.append(_thin(z) if len(z) > _MAX_Z else z if len(z) else np.zeros(1))
         return cls(coef, tuple(zs))
 
     @staticmethod

@@ -31,6 +31,7 @@ from sentinel.config import ForecastConfig
 from sentinel.forecast.forecaster import MIN_SAMPLES, Forecaster
 from sentinel.forecast.metrics import forecast_metrics
 from sentinel.forecast.screen import screen
+from sentinel.forecast.threads import single_threaded_blas
 from sentinel.series import Batch, Labels
 
 EXPORT_HORIZONS: tuple[tuple[str, int], ...] = (("1h", 3600), ("6h", 6 * 3600), ("24h", 86400))
@@ -104,26 +105,27 @@ def forecast_batch(
         for s in np.flatnonzero(~fit):
             methods[s] = "screened"
         metrics.screened.labels(watch=watch).inc(int((~fit).sum()))
-    for s in np.flatnonzero(fit):
-        f = Forecaster(cfg.method, level=level)
-        t0 = time.perf_counter()
-        try:
-            fc = f.forecast(ts, values[s], cfg.horizon)
-        except ValueError as exc:
-            reason = "short_history" if "at least" in str(exc) else "fit_failed"
-            metrics.failures.labels(watch=watch, reason=reason).inc()
-            continue
-        metrics.fit_seconds.labels(watch=watch).observe(time.perf_counter() - t0)
-        methods[s] = f.method_
-        for name, secs in horizons:
-            if name in yhat:
-                j = min(len(fc.yhat), max(1, secs // batch.step)) - 1
-                yhat[name][s], lower[name][s], upper[name][s] = fc.yhat[j], fc.lower[j], fc.upper[j]
-        if cfg.limit is not None:
-            res = f.time_to_limit(cfg.limit, cfg.direction)
-            ttl[s] = np.nan if res.seconds is None else res.seconds
-            prob[s] = res.probability
-            way[s] = 1 if res.direction == "up" else -1
+    with single_threaded_blas():  # once for the batch rather than per fit (see threads.py)
+        for s in np.flatnonzero(fit):
+            f = Forecaster(cfg.method, level=level)
+            t0 = time.perf_counter()
+            try:
+                fc = f.forecast(ts, values[s], cfg.horizon)
+            except ValueError as exc:
+                reason = "short_history" if "at least" in str(exc) else "fit_failed"
+                metrics.failures.labels(watch=watch, reason=reason).inc()
+                continue
+            metrics.fit_seconds.labels(watch=watch).observe(time.perf_counter() - t0)
+            methods[s] = f.method_
+            for name, secs in horizons:
+                if name in yhat:
+                    j = min(len(fc.yhat), max(1, secs // batch.step)) - 1
+                    yhat[name][s], lower[name][s], upper[name][s] = fc.yhat[j], fc.lower[j], fc.upper[j]
+            if cfg.limit is not None:
+                res = f.time_to_limit(cfg.limit, cfg.direction)
+                ttl[s] = np.nan if res.seconds is None else res.seconds
+                prob[s] = res.probability
+                way[s] = 1 if res.direction == "up" else -1
     last = np.where(np.isfinite(values).any(axis=1), _last_valid(values), np.nan)
     return BatchForecast(watch, batch.labels, batch.end, cfg.limit, last, yhat, lower, upper, ttl, prob, way,
                          tuple(methods))

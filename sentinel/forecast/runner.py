@@ -1,7 +1,8 @@
 """One watch's forecasting step, for the watch cycle: history in, results and alert transitions out.
 
-Fitting costs around 0.1-1.5 s per series (statsmodels fits plus the
-rolling-origin validation), far more than online scoring, and a capacity
+Fitting costs around 0.05-0.3 s of CPU per series (statsmodels fits plus
+the rolling-origin validation, with single-threaded BLAS: ``threads.py``),
+far more than online scoring, and a capacity
 forecast barely moves in a few minutes.  So a runner re-forecasts at most
 every ``forecast.every`` seconds (default 15 min) and the cycle skips it otherwise.
 The caller fetches the history (``watch.forecast.history`` seconds up to the
