@@ -12,6 +12,7 @@ benchmarks/results/simulator_<KIND>.json with both.
 
     python benchmarks/simulator.py [--seeds 101 102 103] [--agents 20] [--days 7]
     python benchmarks/simulator.py --detector stl --warmup-days 14 [--params '{"retrain": "6h", "window": "14d"}']
+    python benchmarks/simulator.py --warmup-days 14 --seeds 101 102 --agents 10 --tag warmup14   # long history
 """
 
 from __future__ import annotations
@@ -88,12 +89,13 @@ def main() -> None:
     ap.add_argument("--detector", default="default", help="detector kind for the anomaly watches (e.g. stl)")
     ap.add_argument("--params", default="{}", help="the kind's params as JSON")
     ap.add_argument("--no-default", action="store_true", help="skip the default-detector comparison run")
-    ap.add_argument("--tag", default="", help="suffix of the result file (simulator_<KIND>_<TAG>.json)")
+    ap.add_argument("--tag", default="",
+                    help="suffix of the result file (simulator_<TAG>.json, or simulator_<KIND>_<TAG>.json)")
     args = ap.parse_args()
     params = json.loads(args.params)
     if args.detector == "default":
         result = run(args, "default", params)
-        out = OUT
+        out = OUT.with_name(f"simulator_{args.tag}.json") if args.tag else OUT
     else:
         result = {"detector": args.detector, "params": params, args.detector: run(args, args.detector, params)}
         if not args.no_default:
