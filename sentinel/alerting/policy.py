@@ -151,7 +151,8 @@ class Policy:
             x = batch.values[:, j]
             s = scores.score[:, j]
             seen = ~np.isnan(x) & ~np.isnan(s)
-            dev = x - scores.expected[:, j]
+            with np.errstate(over="ignore"):  # a value near the float limit deviates by inf: still harmful
+                dev = x - scores.expected[:, j]
             harmful = seen & self._harmful(dev)
             outside = (x > scores.upper[:, j]) | (x < scores.lower[:, j])
             open_ = st["firing"] | (st["pending_since"] != _NEVER)
