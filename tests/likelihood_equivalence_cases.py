@@ -19,15 +19,19 @@ steps).  The cases here wrap that fleet in:
 The cases above set ``margin_seq = margin`` and ``novelty = False``: they were
 frozen before those parameters existed (the numbers of the layer without
 them).  ``--spec`` freezes instead the cases of the layer with the novelty
-channel and the sequence margin (``/work/team/nab-spec.md`` v1, ported after
-the frozen cases above still passed with it switched off, and checked
-equal to the spec author's numpy reference before freezing):
+channel and the sequence margin (ported after the frozen cases above still
+passed with it switched off, and checked equal to the R&D numpy reference
+before freezing):
 
 - ``spec``: every spec parameter explicit (v1's values; v2 only raised the
   default ``margin_seq`` from 0.2 to 0.3, which the algorithm does not see);
 - ``spec_steps``: the per-step protocol with them;
 - ``spec_upgrade``: the old ``default`` checkpoint continued with the spec on
-  (its novelty state is created empty on load and waits ``n_warm`` values).
+  (its novelty state is created empty on load and waits ``n_warm`` values);
+- ``budget``, ``budget_steps``: the spec layer with the report budget
+  (``benchmarks/results/nab.md``), batch and per-step; the spec
+  cases above keep it off (``LIKELIHOOD`` sets ``budget_alpha = 0``) and
+  were checked equal to the previous fixture before it was re-frozen.
 
 ``--checkpoint`` also writes the ``default`` detector's checkpoint after its
 first two batches (written by the code being frozen), so a test can check
@@ -61,7 +65,8 @@ from tests import detect_equivalence_cases as base
 
 SEQ = {"bins": 4, "order": 3, "decay": 0.9995, "prior": 0.5, "shrink": 1 / 2000}
 LIKELIHOOD = {"q": 0.9999, "eta": 0.05, "env_decay": 0.99, "env_gain": 1.3, "n_warm": 150, "max_L": 15.0,
-              "start": 2.0, "decide_at": 0.99, "sequence": SEQ, "margin": 0.0, "margin_seq": 0.0, "novelty": False}
+              "start": 2.0, "decide_at": 0.99, "sequence": SEQ, "margin": 0.0, "margin_seq": 0.0, "novelty": False,
+              "budget_alpha": 0.0}
 FAST_SEQ = {"bins": 3, "order": 2, "decay": 0.96, "prior": 1.0, "shrink": 1 / 200}
 LIKELIHOOD_FAST = {**LIKELIHOOD, "q": 0.999, "eta": 0.1, "env_decay": 0.95, "env_gain": 1.1, "n_warm": 40,
                    "max_L": 8.0, "start": 0.5, "decide_at": 0.999, "sequence": FAST_SEQ, "margin": 0.15,
@@ -69,6 +74,9 @@ LIKELIHOOD_FAST = {**LIKELIHOOD, "q": 0.999, "eta": 0.1, "env_decay": 0.95, "env
 LIKELIHOOD_NOSEQ = {**LIKELIHOOD, "sequence": False, "n_warm": 60}
 LIKELIHOOD_SPEC = {**LIKELIHOOD, "margin_seq": 0.2, "novelty": True, "nov_tol": 0.05, "nov_forget": 5e-5,
                    "nov_alpha": 0.1, "nov_rel": 1.0}
+# the report budget (round 3), on the spec layer; a fast one (alpha 0.02, rate 0.002) so that the short
+# fleet runs over budget and the extra margin acts
+LIKELIHOOD_BUDGET = {**LIKELIHOOD_SPEC, "budget_alpha": 0.02, "budget_rate": 2e-3, "budget_gain": 1.0}
 OLD_CHECKPOINT = Path(__file__).parent / "fixtures" / "likelihood_checkpoint.npz"
 COUNTS = {"half_life": 2000.0, "prior": 1.0, "min_count": 3.0, "band_z": 3.3, "learn_below": 0.999}
 
@@ -87,6 +95,10 @@ def make_noseq() -> Likelihood:
 
 def make_spec() -> Likelihood:
     return Likelihood(Guard(Ensemble(**base.ENSEMBLE_A), **base.GUARD), **LIKELIHOOD_SPEC)
+
+
+def make_budget() -> Likelihood:
+    return Likelihood(Guard(Ensemble(**base.ENSEMBLE_A), **base.GUARD), **LIKELIHOOD_BUDGET)
 
 
 def make_counts() -> CountFloor:
@@ -125,6 +137,8 @@ def run_spec(roundtrip: Callable[[Any], Any]) -> dict[str, np.ndarray]:
         "spec": base.run_process(make_spec, roundtrip, values, ("score",)),
         "spec_steps": base.run_steps(make_spec, values),
         "spec_upgrade": base.run_process(make_spec, upgrade, values, ("score",)),
+        "budget": base.run_process(make_budget, roundtrip, values, ("score",)),
+        "budget_steps": base.run_steps(make_budget, values),
     }
     return {f"{case}/{k}": v for case, r in res.items() for k, v in r.items()}
 

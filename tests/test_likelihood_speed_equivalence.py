@@ -45,7 +45,8 @@ def _roundtrip(det: object) -> object:
 
 def _spec_off(det: Likelihood) -> Likelihood:
     """The same detector and state with the channels added after the freeze switched off."""
-    off = Likelihood(det.inner, **{**det.get_params(), "margin_seq": det.margin, "novelty": False})
+    off = Likelihood(det.inner, **{**det.get_params(), "margin_seq": det.margin, "novelty": False,
+                                   "budget_alpha": 0.0})
     off.state_ = det.state_
     return off
 
@@ -133,7 +134,7 @@ def spec_outputs() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         return dict(ref), cases.run_spec(_roundtrip)
 
 
-@pytest.mark.parametrize("case", ["spec", "spec_steps", "spec_upgrade"])
+@pytest.mark.parametrize("case", ["spec", "spec_steps", "spec_upgrade", "budget", "budget_steps"])
 def test_novelty_layer_keeps_its_frozen_numbers(spec_outputs: tuple[dict, dict], case: str) -> None:
     """The layer with the novelty channel and sequence margin, as frozen after checking it against its spec."""
     ref, new = spec_outputs

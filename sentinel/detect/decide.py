@@ -5,8 +5,9 @@ does, and why) turns the inner detector's score of one series and step into
 a decision score and learns its own per-series state: the quantile trackers
 of the surprise ``L`` and of the sequence surprise ``S``
 (:mod:`sentinel.detect.sequence`), the ranges of the novelty channel, the
-refractory envelope and the warm-up counts.  :func:`score_one` and :func:`learn_one` do that for series ``i``;
-the loops below run them
+refractory envelope, the report budget's rate and the warm-up counts.
+:func:`score_one` and :func:`learn_one` do that for series ``i``; the loops
+below run them
 
 - over series for one step (:func:`score_step`, :func:`learn_step`: the
   per-step protocol of ``score``/``learn`` and of wrappers above it), and
@@ -47,6 +48,7 @@ class Arrays(NamedTuple):
     elo: np.ndarray  # ... and of its EW mean
     ehi: np.ndarray
     nv: np.ndarray  # values learned into the ranges (int64)
+    rt: np.ndarray  # report budget (empty without it): EW rate of reports per scored step
 
 
 class Params(NamedTuple):
@@ -68,21 +70,36 @@ class Params(NamedTuple):
     nov_forget: float  # each end of a range moves inward by this fraction of the width per value
     nov_alpha: float  # weight of the EW mean
     nov_rel: float  # Lrel (decades) of a novel point
+    budget: bool
+    budget_alpha: float  # weight of the EW report rate
+    budget_rate: float  # the rate above which the L and S channels' margins rise
+    budget_gain: float  # decades of margin per decade of rate above budget_rate
 
 
 @kernel(inline=False)
-def relative(lp: Params, q: float, qs: float, n: int, L: float, S: float) -> tuple:
-    """``(ok, use, rel)``: L known; past the warm-up; how far L or S exceed their quantiles beyond their margins."""
+def relative(lp: Params, q: float, qs: float, n: int, L: float, S: float, extra: float) -> tuple:
+    """``(ok, use, rel)``: L known; past the warm-up; how far L or S exceed their quantiles beyond their margins.
+
+    ``extra`` (the report budget's, decades) is added to both margins.
+    """
     ok = math.isfinite(L)
     use = ok and n + 1 > lp.n_warm
     if not use:
         return ok, use, 0.0
     rel = max(L - q, 0.0)
-    rel = rel if rel > lp.margin else 0.0
+    rel = rel if rel > lp.margin + extra else 0.0
     if lp.sequence and math.isfinite(S):
         rs = max(S - qs, 0.0)
-        rel = max(rel, rs if rs > lp.margin_seq else 0.0)
+        rel = max(rel, rs if rs > lp.margin_seq + extra else 0.0)
     return ok, use, rel
+
+
+@kernel(inline=False)
+def over_budget(lp: Params, rate: float) -> float:
+    """Extra margin (decades) of a series reporting at ``rate``: ``budget_gain`` per decade above ``budget_rate``."""
+    if not (lp.budget and rate > lp.budget_rate):
+        return 0.0
+    return lp.budget_gain * math.log10(rate / lp.budget_rate)
 
 
 @kernel
@@ -128,7 +145,8 @@ def learn_novel(la: Arrays, lp: Params, i: int, x: float, ew: float) -> None:
 @kernel
 def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float) -> tuple:
     """``(ok, rel, ew)`` of series ``i`` from the state before learning: every channel, past its margin."""
-    ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S)
+    extra = over_budget(lp, la.rt[i]) if lp.budget else 0.0
+    ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S, extra)
     ew = math.nan
     if lp.novelty:
         rn, ew = novel(la, lp, i, x, use)
@@ -172,6 +190,9 @@ def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: f
     L = la.L[i]
     S = la.S[i] if lp.sequence else math.nan
     ok, rel, ew = evidence(la, lp, i, x, L, S)  # as scored: nothing it reads has been learned since
+    if lp.budget and ok:  # the report score_one made, counted into the rate before the envelope moves
+        report = 1.0 if rel > lp.env_gain * la.env[i] and rel > 0.0 else 0.0
+        la.rt[i] += w * lp.budget_alpha * (report - la.rt[i])
     if ok:
         la.q[i] = track(lp, la.q[i], L, w)
     if lp.sequence:

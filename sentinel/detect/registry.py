@@ -4,11 +4,12 @@
   :class:`~sentinel.detect.likelihood.Likelihood`, which adds the
   sequence-novelty channel and makes the top of the scale a decision scale:
   each series' own rare, new events score >= 0.99, the alert policy's default
-  threshold (NAB: 66.0 standard at its default decisions, 67.8 at the
+  threshold (NAB: 67.6 standard at its default decisions, 68.2 at the
   corpus-optimised threshold; see ``benchmarks/nab.py``).  On count series
-  (``counts`` set, as log watches are) the sequence and novelty channels are
-  off: a range cut in 4 bins means nothing on a series of mostly zeros, and
-  a count's first-ever 3 is not news (the count floor decides there);
+  (``counts`` set, as log watches are) the sequence and novelty channels and
+  the report budget are off: a range cut in 4 bins means nothing on a series
+  of mostly zeros, and a count's first-ever 3 is not news (the count floor
+  decides there, also how often);
 - ``likelihood``: the same (kept as a name for configs that chose it);
 - ``guarded``: the guarded ensemble alone (the default until 2026-11-26): a
   calibrated tail-probability score at every level and about 2x faster per
@@ -86,7 +87,7 @@ def build_detector(cfg: DetectorConfig, step: int | None = None) -> OnlineDetect
     ens = Ensemble(**params)
     if cfg.kind in _DECIDED:
         if counts is not None:
-            decide = {"sequence": False, "novelty": False, **decide}
+            decide = {"sequence": False, "novelty": False, "budget_alpha": 0.0, **decide}
         det: OnlineDetector = Likelihood(Guard(ens, **guard), **decide)
     else:
         det = Guard(ens, **guard) if guarded else ens
