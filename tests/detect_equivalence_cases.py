@@ -179,6 +179,16 @@ def run_all(lib: Any, roundtrip: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     return flat
 
 
+def assert_case_matches(ref: dict[str, np.ndarray], new: dict[str, np.ndarray], case: str) -> None:
+    """Every frozen array of ``case`` is reproduced (same keys, shapes, dtypes; rtol 1e-9)."""
+    keys = sorted(k for k in ref if k.startswith(case + "/"))
+    assert keys and keys == sorted(k for k in new if k.startswith(case + "/"))
+    for k in keys:
+        want, got = ref[k], new[k]
+        assert got.shape == want.shape and got.dtype == want.dtype, k
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=k)
+
+
 def _reference_lib(root: Path) -> Any:
     sys.path.insert(0, str(root))
     ens = importlib.import_module("refdetect.ensemble")

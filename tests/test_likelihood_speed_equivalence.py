@@ -65,13 +65,7 @@ def test_inputs_are_the_frozen_inputs(outputs: tuple[dict, dict]) -> None:
 
 @pytest.mark.parametrize("case", ["default", "fastseq", "noseq", "counts", "steps"])
 def test_same_numbers_as_the_numpy_implementation(outputs: tuple[dict, dict], case: str) -> None:
-    ref, new = outputs
-    keys = sorted(k for k in ref if k.startswith(case + "/"))
-    assert keys and keys == sorted(k for k in new if k.startswith(case + "/"))
-    for k in keys:
-        want, got = ref[k], new[k]
-        assert got.shape == want.shape and got.dtype == want.dtype, k
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=k)
+    base.assert_case_matches(*outputs, case)
 
 
 def test_the_reference_reports_something(outputs: tuple[dict, dict]) -> None:
@@ -137,13 +131,7 @@ def spec_outputs() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
 @pytest.mark.parametrize("case", ["spec", "spec_steps", "spec_upgrade", "budget", "budget_steps"])
 def test_novelty_layer_keeps_its_frozen_numbers(spec_outputs: tuple[dict, dict], case: str) -> None:
     """The layer with the novelty channel and sequence margin, as frozen after checking it against its spec."""
-    ref, new = spec_outputs
-    keys = sorted(k for k in ref if k.startswith(case + "/"))
-    assert keys and keys == sorted(k for k in new if k.startswith(case + "/"))
-    for k in keys:
-        want, got = ref[k], new[k]
-        assert got.shape == want.shape and got.dtype == want.dtype, k
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=k)
+    base.assert_case_matches(*spec_outputs, case)
 
 
 def test_the_novelty_channel_reports_and_an_upgraded_checkpoint_waits(spec_outputs: tuple[dict, dict]) -> None:
