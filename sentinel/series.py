@@ -188,6 +188,7 @@ class SeriesIndex:
     def __init__(self, keys: Iterable[Labels] = ()) -> None:
         self._rows: dict[Labels, int] = {}
         self.keys: list[Labels] = []
+        self._last: tuple[tuple[Labels, ...], np.ndarray] | None = None
         for k in keys:
             self._add(k)
 
@@ -197,11 +198,24 @@ class SeriesIndex:
         return row
 
     def rows(self, keys: Iterable[Labels]) -> np.ndarray:
-        """Row numbers of ``keys``, adding unseen ones at the end."""
+        """Row numbers of ``keys``, adding unseen ones at the end.
+
+        A steady watch asks for the same series in the same order every
+        cycle (often the very same label objects), so the last answer is
+        kept: comparing two sequences of identical objects is a C-level
+        pointer walk, where the lookups cost a dict probe per series.
+        """
+        if isinstance(keys, tuple | list):
+            keys = tuple(keys)
+            if self._last is not None and self._last[0] == keys:
+                return self._last[1].copy()
         get = self._rows.get
-        return np.fromiter(
+        rows = np.fromiter(
             (r if (r := get(k)) is not None else self._add(k) for k in keys), dtype=np.intp
         )
+        if isinstance(keys, tuple):
+            self._last = (keys, rows.copy())
+        return rows
 
     def __len__(self) -> int:
         return len(self.keys)

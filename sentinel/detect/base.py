@@ -107,7 +107,6 @@ class OnlineDetector:
     def __init__(self) -> None:
         self.index_ = SeriesIndex()
         self.state_: dict[str, np.ndarray] = {}
-        self._last_rows: tuple[tuple[Labels, ...], SeriesIndex, int, np.ndarray] | None = None
 
     # -- to implement ---------------------------------------------------------
     def _init_state(self, n: int) -> dict[str, np.ndarray]:
@@ -218,12 +217,7 @@ class OnlineDetector:
         Returns ``(None, state_)`` when the batch covers all known series in
         order (the common case: no copies), otherwise a gathered copy.
         """
-        last = self._last_rows
-        if last is not None and last[1] is self.index_ and last[2] == len(self.index_) and last[0] == batch.labels:
-            rows = last[3]  # the same series as last time (a watch's usual case): no hashing of 100k label sets
-        else:
-            rows = self.index_.rows(batch.labels)
-            self._last_rows = (batch.labels, self.index_, len(self.index_), rows)
+        rows = self.index_.rows(batch.labels)  # the same series as last time is a cheap comparison
         self._grow(len(self.index_))
         if len(rows) == len(self.index_) and np.array_equal(rows, np.arange(len(rows))):
             return None, self.state_
