@@ -33,8 +33,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,6 +42,7 @@ from drain3.persistence_handler import PersistenceHandler
 from drain3.template_miner_config import TemplateMinerConfig
 from prometheus_client import CollectorRegistry
 
+from sentinel.atomic import atomic_write
 from sentinel.logs.masking import DEFAULT_MASKER, Masker
 from sentinel.logs.metrics import logs_metrics
 
@@ -78,16 +77,7 @@ class _AtomicFile(PersistenceHandler):
     def save_state(self, state: bytes) -> None:
         doc = {"version": _STATE_VERSION, "drain": base64.b64encode(state).decode("ascii"), "meta": self._meta()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path, lambda f: f.write(json.dumps(doc).encode("utf-8")))
 
     def load_state(self) -> bytes | None:
         if not self.path.exists():
