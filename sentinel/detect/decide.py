@@ -155,6 +155,12 @@ def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float) -> tu
 
 
 @kernel(inline=False)
+def reports(lp: Params, rel: float, env: float) -> bool:
+    """Is evidence ``rel`` a report under the refractory envelope ``env``? (One rule for scoring and the budget.)"""
+    return rel > lp.env_gain * env and rel > 0.0
+
+
+@kernel(inline=False)
 def track(lp: Params, qv: float, v: float, w: float) -> float:
     """One step of the stochastic quantile tracker (up ``eta`` per exceedance, down ``eta * (1 - q)`` otherwise)."""
     return qv + w * lp.eta * ((1.0 if qv < v else 0.0) - lp.one_minus_q)
@@ -179,8 +185,7 @@ def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: i
     la.t[i] = t
     if not ok:
         return math.nan
-    report = rel > lp.env_gain * la.env[i] and rel > 0.0
-    d = lp.base + rel if report else 0.999 * min(L, lp.base)
+    d = lp.base + rel if reports(lp, rel, la.env[i]) else 0.999 * min(L, lp.base)
     return -math.expm1(-d * LN10)
 
 
@@ -191,7 +196,7 @@ def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: f
     S = la.S[i] if lp.sequence else math.nan
     ok, rel, ew = evidence(la, lp, i, x, L, S)  # as scored: nothing it reads has been learned since
     if lp.budget and ok:  # the report score_one made, counted into the rate before the envelope moves
-        report = 1.0 if rel > lp.env_gain * la.env[i] and rel > 0.0 else 0.0
+        report = 1.0 if reports(lp, rel, la.env[i]) else 0.0
         la.rt[i] += w * lp.budget_alpha * (report - la.rt[i])
     if ok:
         la.q[i] = track(lp, la.q[i], L, w)
