@@ -180,8 +180,9 @@ def save(directory: Path, runner: WatchRunner) -> None:
     state_name = f"state-{seq}.npz"
     arrays = _state_arrays(runner)
     atomic_write(directory / state_name, lambda f: np.savez(f, **arrays))
+    digest = structure_digest(runner.detector)
     pointer = {"cursor": int(runner.cursor), "saved_at": time.time(),
-               "fingerprint": fingerprint(runner.cfg, runner.detector), "structure": structure_digest(runner.detector),
+               "fingerprint": fingerprint(runner.cfg, digest=digest), "structure": digest,
                "detector": det_name, "state": state_name}
     data = json.dumps(pointer).encode()
     atomic_write(directory / POINTER, lambda f: f.write(data))
