@@ -31,7 +31,12 @@ before freezing):
 - ``budget``, ``budget_steps``: the spec layer with the report budget
   (``benchmarks/results/nab.md``), batch and per-step; the spec
   cases above keep it off (``LIKELIHOOD`` sets ``budget_alpha = 0``) and
-  were checked equal to the previous fixture before it was re-frozen.
+  were checked equal to the previous fixture before it was re-frozen;
+- ``floor``, ``floor_steps``: the budget layer with the deviation floor
+  (round 4; every case above sets ``dev_floor = 0`` and was checked equal
+  to the previous fixture before the re-freeze; the floor's own numbers
+  were checked by ``benchmarks/nab.py`` reproducing the R&D replay's
+  figures exactly).
 
 ``--checkpoint`` also writes the ``default`` detector's checkpoint after its
 first two batches (written by the code being frozen), so a test can check
@@ -66,7 +71,7 @@ from tests import detect_equivalence_cases as base
 SEQ = {"bins": 4, "order": 3, "decay": 0.9995, "prior": 0.5, "shrink": 1 / 2000}
 LIKELIHOOD = {"q": 0.9999, "eta": 0.05, "env_decay": 0.99, "env_gain": 1.3, "n_warm": 150, "max_L": 15.0,
               "start": 2.0, "decide_at": 0.99, "sequence": SEQ, "margin": 0.0, "margin_seq": 0.0, "novelty": False,
-              "budget_alpha": 0.0}
+              "budget_alpha": 0.0, "dev_floor": 0.0}
 FAST_SEQ = {"bins": 3, "order": 2, "decay": 0.96, "prior": 1.0, "shrink": 1 / 200}
 LIKELIHOOD_FAST = {**LIKELIHOOD, "q": 0.999, "eta": 0.1, "env_decay": 0.95, "env_gain": 1.1, "n_warm": 40,
                    "max_L": 8.0, "start": 0.5, "decide_at": 0.999, "sequence": FAST_SEQ, "margin": 0.15,
@@ -77,6 +82,8 @@ LIKELIHOOD_SPEC = {**LIKELIHOOD, "margin_seq": 0.2, "novelty": True, "nov_tol": 
 # the report budget (round 3), on the spec layer; a fast one (alpha 0.02, rate 0.002) so that the short
 # fleet runs over budget and the extra margin acts
 LIKELIHOOD_BUDGET = {**LIKELIHOOD_SPEC, "budget_alpha": 0.02, "budget_rate": 2e-3, "budget_gain": 1.0}
+# the deviation floor (round 4), on the budget layer
+LIKELIHOOD_FLOOR = {**LIKELIHOOD_BUDGET, "dev_floor": 0.05}
 OLD_CHECKPOINT = Path(__file__).parent / "fixtures" / "likelihood_checkpoint.npz"
 COUNTS = {"half_life": 2000.0, "prior": 1.0, "min_count": 3.0, "band_z": 3.3, "learn_below": 0.999}
 
@@ -99,6 +106,10 @@ def make_spec() -> Likelihood:
 
 def make_budget() -> Likelihood:
     return Likelihood(Guard(Ensemble(**base.ENSEMBLE_A), **base.GUARD), **LIKELIHOOD_BUDGET)
+
+
+def make_floor() -> Likelihood:
+    return Likelihood(Guard(Ensemble(**base.ENSEMBLE_A), **base.GUARD), **LIKELIHOOD_FLOOR)
 
 
 def make_counts() -> CountFloor:
@@ -139,6 +150,8 @@ def run_spec(roundtrip: Callable[[Any], Any]) -> dict[str, np.ndarray]:
         "spec_upgrade": base.run_process(make_spec, upgrade, values, ("score",)),
         "budget": base.run_process(make_budget, roundtrip, values, ("score",)),
         "budget_steps": base.run_steps(make_budget, values),
+        "floor": base.run_process(make_floor, roundtrip, values, ("score",)),
+        "floor_steps": base.run_steps(make_floor, values),
     }
     return {f"{case}/{k}": v for case, r in res.items() for k, v in r.items()}
 

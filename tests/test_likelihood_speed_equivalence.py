@@ -128,7 +128,8 @@ def spec_outputs() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         return dict(ref), cases.run_spec(_roundtrip)
 
 
-@pytest.mark.parametrize("case", ["spec", "spec_steps", "spec_upgrade", "budget", "budget_steps"])
+@pytest.mark.parametrize("case", ["spec", "spec_steps", "spec_upgrade", "budget", "budget_steps", "floor",
+                                  "floor_steps"])
 def test_novelty_layer_keeps_its_frozen_numbers(spec_outputs: tuple[dict, dict], case: str) -> None:
     """The layer with the novelty channel and sequence margin, as frozen after checking it against its spec."""
     base.assert_case_matches(*spec_outputs, case)

@@ -49,6 +49,7 @@ class Arrays(NamedTuple):
     ehi: np.ndarray
     nv: np.ndarray  # values learned into the ranges (int64)
     rt: np.ndarray  # report budget (empty without it): EW rate of reports per scored step
+    E: np.ndarray  # deviation floor (empty without it): the inner's expected value of the last scored step
 
 
 class Params(NamedTuple):
@@ -74,20 +75,23 @@ class Params(NamedTuple):
     budget_alpha: float  # weight of the EW report rate
     budget_rate: float  # the rate above which the L and S channels' margins rise
     budget_gain: float  # decades of margin per decade of rate above budget_rate
+    floor: bool  # the deviation floor is on (needs the novelty channel's ranges)
+    dev_floor: float  # L reports need |x - expected| >= this fraction of the value's range
 
 
 @kernel(inline=False)
-def relative(lp: Params, q: float, qs: float, n: int, L: float, S: float, extra: float) -> tuple:
+def relative(lp: Params, q: float, qs: float, n: int, L: float, S: float, extra: float, small: bool) -> tuple:
     """``(ok, use, rel)``: L known; past the warm-up; how far L or S exceed their quantiles beyond their margins.
 
-    ``extra`` (the report budget's, decades) is added to both margins.
+    ``extra`` (the report budget's, decades) is added to both margins; a
+    ``small`` deviation (under the floor) gives the L channel nothing.
     """
     ok = math.isfinite(L)
     use = ok and n + 1 > lp.n_warm
     if not use:
         return ok, use, 0.0
     rel = max(L - q, 0.0)
-    rel = rel if rel > lp.margin + extra else 0.0
+    rel = rel if rel > lp.margin + extra and not small else 0.0
     if lp.sequence and math.isfinite(S):
         rs = max(S - qs, 0.0)
         rel = max(rel, rs if rs > lp.margin_seq + extra else 0.0)
@@ -143,10 +147,15 @@ def learn_novel(la: Arrays, lp: Params, i: int, x: float, ew: float) -> None:
 
 
 @kernel
-def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float) -> tuple:
-    """``(ok, rel, ew)`` of series ``i`` from the state before learning: every channel, past its margin."""
+def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float, expected: float) -> tuple:
+    """``(ok, rel, ew)`` of series ``i`` from the state before learning: every channel, past its margin.
+
+    The deviation floor: ``|x - expected|`` under ``dev_floor``
+    of the value's range is no L report (NaN compares false: no floor yet).
+    """
     extra = over_budget(lp, la.rt[i]) if lp.budget else 0.0
-    ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S, extra)
+    small = lp.floor and abs(x - expected) < lp.dev_floor * (la.rhi[i] - la.rlo[i])
+    ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S, extra, small)
     ew = math.nan
     if lp.novelty:
         rn, ew = novel(la, lp, i, x, use)
@@ -168,10 +177,10 @@ def track(lp: Params, qv: float, v: float, w: float) -> float:
 
 @kernel
 def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float,
-              inner: float) -> float:
+              inner: float, expected: float) -> float:
     """Decision score of series ``i`` at ``t`` from the inner score ``inner`` (NaN where that is NaN).
 
-    Keeps L (and S) of the step for :func:`learn_one`.
+    Keeps L (and S, and the inner's ``expected``) of the step for :func:`learn_one`.
     """
     m = 1.0 - inner
     L = min(-math.log10(max(m, lp.m_cap)), lp.max_L) if m == m else math.nan
@@ -180,7 +189,9 @@ def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: i
         S = sq.surprise_one(sa, sp, i, x)
         S = min(S, lp.max_L) if S == S else S
         la.S[i] = S
-    ok, rel, _ = evidence(la, lp, i, x, L, S)
+    if lp.floor:
+        la.E[i] = expected
+    ok, rel, _ = evidence(la, lp, i, x, L, S, expected)
     la.L[i] = L
     la.t[i] = t
     if not ok:
@@ -194,7 +205,8 @@ def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: f
     """Learn series ``i`` from the L and S :func:`score_one` kept, with weight ``w``."""
     L = la.L[i]
     S = la.S[i] if lp.sequence else math.nan
-    ok, rel, ew = evidence(la, lp, i, x, L, S)  # as scored: nothing it reads has been learned since
+    e = la.E[i] if lp.floor else math.nan
+    ok, rel, ew = evidence(la, lp, i, x, L, S, e)  # as scored: nothing it reads has been learned since
     if lp.budget and ok:  # the report score_one made, counted into the rate before the envelope moves
         report = 1.0 if reports(lp, rel, la.env[i]) else 0.0
         la.rt[i] += w * lp.budget_alpha * (report - la.rt[i])
@@ -214,10 +226,10 @@ def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: f
 
 @kernel
 def score_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, t: int, x: np.ndarray, inner: np.ndarray,
-               out: np.ndarray) -> None:
+               expected: np.ndarray, out: np.ndarray) -> None:
     """Decision scores of one step of every series into ``out``."""
     for i in range(len(x)):
-        out[i] = score_one(la, lp, sa, sp, i, t, x[i], inner[i])
+        out[i] = score_one(la, lp, sa, sp, i, t, x[i], inner[i], expected[i])
 
 
 @kernel
@@ -229,11 +241,11 @@ def learn_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, x: np.ndarr
 
 @kernel
 def run_batch(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, ts: np.ndarray, values: np.ndarray,
-              scores: np.ndarray) -> None:
+              scores: np.ndarray, expected: np.ndarray) -> None:
     """Score then learn (weight 1) every step of every series; ``scores`` holds the inner's and gets the decisions."""
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             x = values[i, j]
-            s = score_one(la, lp, sa, sp, i, ts[j], x, scores[i, j])
+            s = score_one(la, lp, sa, sp, i, ts[j], x, scores[i, j], expected[i, j])
             learn_one(la, lp, sa, sp, i, x, 1.0)
             scores[i, j] = s
