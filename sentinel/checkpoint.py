@@ -26,21 +26,31 @@ log watch's detector gets wrappers the config never names (the count floor,
 :mod:`sentinel.detect.counts`), so a checkpoint written before such a wrapper
 existed would otherwise restore a detector without it, silently and for good.
 
-When a checkpoint does not fit, the watch **re-learns from scratch** (its
-warm-up replay, as on a first start; the slot's dedupe and reconcile keep
-alert episodes whole) with one warning and
-``sentinel_watch_checkpoint_restores_total{result}``:
+:func:`restore` says how a restore went; the daemon counts it in
+``sentinel_watch_checkpoint_restores_total{watch, result}``:
 
+- ``restored``: the checkpoint fits;
+- ``params_changed``: same config and wrapper chain, but this version's
+  detector has other parameters (an upgrade changed a default).  The learned
+  state is carried into the new parameters when it fits them (same state
+  keys, dtypes and per-series shapes once the new version's additions are
+  filled in: :func:`sentinel.detect.codec.adopt`), so an upgrade does not
+  throw away weeks of learned seasonality;
+- ``structure_changed``: this version builds the detector differently (a
+  wrapper was added, or the state's layout changed); the warning names both
+  wrapper chains;
 - ``config_changed``: query, step or detector config changed;
-- ``structure_changed``: same config, but this version builds the detector
-  differently (an upgrade added a wrapper or changed a parameter); the
-  warning names both wrapper chains;
-- ``unreadable``: missing or corrupt files.
+- ``unreadable``: corrupt files;
+- ``missing``: no checkpoint yet (a first start).
+
+In the last four cases the watch **re-learns from scratch** (its warm-up
+replay, as on a first start; the slot's dedupe and reconcile keep alert
+episodes whole), with one warning except for ``missing``.
 
 Checkpoints written before the structure was fingerprinted (no ``structure``
-in the pointer) are restored only if the detector they hold has the
-structure this version builds; otherwise they count as ``structure_changed``.
-A restore that fits counts as ``restored``.
+in the pointer) are treated the same way: restored if the detector they
+hold has the structure this version builds, carried over if only its
+parameters differ, refused otherwise.
 """
 
 from __future__ import annotations
@@ -53,22 +63,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from prometheus_client import Counter
 
 from sentinel.atomic import atomic_write
 from sentinel.config import WatchConfig
 from sentinel.detect import persist
 from sentinel.detect.base import OnlineDetector
-from sentinel.detect.codec import outline, structure
+from sentinel.detect.codec import adopt, outline, structure
 from sentinel.errors import one_line
 from sentinel.series import Batch, Labels, SeriesIndex, labels_key
 from sentinel.watch import WatchRunner
 
 log = logging.getLogger(__name__)
 POINTER = "checkpoint.json"
-RESTORES = Counter("sentinel_watch_checkpoint_restores",
-                   "Watch checkpoint restores at start, by result (restored, config_changed, structure_changed, "
-                   "unreadable)", ["result"])
 
 
 def structure_digest(detector: OnlineDetector | None) -> str | None:
@@ -101,15 +107,13 @@ def fingerprint(watch: WatchConfig, detector: OnlineDetector | None = None, *, d
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _mismatch(pointer: dict[str, Any], watch: WatchConfig, fresh: OnlineDetector | None) -> str | None:
-    """Why the checkpoint behind ``pointer`` cannot be restored into ``fresh`` (None: it can, as far as the
-    pointer tells; checkpoints older than structure fingerprints are checked again once loaded)."""
+def _config_changed(pointer: dict[str, Any], watch: WatchConfig) -> bool:
+    """Whether the checkpoint behind ``pointer`` was made for another query, step or detector config (its
+    detector's structure is checked once loaded: :func:`restore`)."""
     found = pointer.get("fingerprint")
     if "structure" not in pointer:  # written before the structure was fingerprinted
-        return None if found == fingerprint(watch) else "config_changed"
-    if found == fingerprint(watch, fresh):
-        return None
-    return "structure_changed" if found == fingerprint(watch, digest=pointer["structure"]) else "config_changed"
+        return found != fingerprint(watch)
+    return found != fingerprint(watch, digest=pointer["structure"])
 
 
 def _save_detector(det: OnlineDetector, path: Path, watch: WatchConfig, cursor: int) -> str:
@@ -193,37 +197,42 @@ def save(directory: Path, runner: WatchRunner) -> None:
 
 
 def load(directory: Path, runner: WatchRunner) -> int | None:
-    """Restore ``runner`` (detector, policies, forecast history, cursor) in place; returns the
-    cursor, or None when there is no usable checkpoint (missing, made for a different
-    query/step/detector or detector structure, or unreadable: one warning and a count, see the
-    module docstring) -- the runner is then left untouched and re-learns from scratch."""
+    """Restore ``runner`` in place; the cursor, or None when it re-learns (see :func:`restore`)."""
+    return restore(directory, runner)[0]
+
+
+def restore(directory: Path, runner: WatchRunner) -> tuple[int | None, str]:
+    """Restore ``runner`` (detector, policies, forecast history, cursor) in place: ``(cursor, result)``.
+
+    ``result`` is one of the module docstring's list.  When the cursor is None
+    the runner is left untouched and re-learns from scratch.
+    """
     pointer_path = directory / POINTER
     if not pointer_path.exists():
-        return None
+        return None, "missing"
     cfg, fresh = runner.cfg, runner.detector
+    result = "restored"
     try:
         pointer = json.loads(pointer_path.read_text())
-        reason = _mismatch(pointer, cfg, fresh)
-        if reason == "config_changed":
-            RESTORES.labels(reason).inc()
+        if _config_changed(pointer, cfg):
             log.warning("watch %s: checkpoint was made for a different query/step/detector; starting fresh", cfg.name)
-            return None
+            return None, "config_changed"
         detector = _load_detector(directory / pointer["detector"]) if pointer["detector"] else None
-        if reason is None and structure_digest(detector) != structure_digest(fresh):
-            reason = "structure_changed"
-        if reason == "structure_changed":
-            RESTORES.labels(reason).inc()
-            had = outline(structure(detector)) if detector is not None else "no detector"
-            builds = outline(structure(fresh)) if fresh is not None else "no detector"
-            log.warning("watch %s: checkpoint holds a detector built as %s, this version builds %s for the watch; "
-                        "re-learning from scratch", cfg.name, had, builds)
-            return None
+        if detector is not None and fresh is not None and structure_digest(detector) != structure_digest(fresh):
+            adopted = adopt(fresh, detector)
+            if adopted is None:
+                had, builds = outline(structure(detector)), outline(structure(fresh))
+                log.warning("watch %s: checkpoint holds a detector built as %s, this version builds %s for the "
+                            "watch; re-learning from scratch", cfg.name, had, builds)
+                return None, "structure_changed"
+            log.info("watch %s: checkpoint restored into this version's detector parameters", cfg.name)
+            detector, result = adopted, "params_changed"
+        elif (detector is None) != (fresh is None):
+            return None, "structure_changed"
         _restore_state(runner, directory / pointer["state"])
     except (OSError, ValueError, KeyError, EOFError, persist.CheckpointError) as exc:
-        RESTORES.labels("unreadable").inc()
         log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, one_line(exc))
-        return None
-    RESTORES.labels("restored").inc()
+        return None, "unreadable"
     runner.detector = detector
     runner.cursor = int(pointer["cursor"])
-    return runner.cursor
+    return runner.cursor, result

@@ -142,6 +142,8 @@ class Daemon:
         slot = WatchSlot.create(w, self.sources.for_watch(w), self.store, self.sources.warmup(w))
         self.slots[w.name] = slot
         self.metrics.watch_ready.labels(watch=w.name).set(0)
+        if slot.restore_result != "missing":
+            self.metrics.checkpoint_restores.labels(watch=w.name, result=slot.restore_result).inc()
         if slot.restored_from is not None:
             log.info("watch %s: resumed from checkpoint at %s", w.name, rfc3339(slot.restored_from))
         return slot

@@ -56,6 +56,7 @@ class WatchSlot:
     runner: WatchRunner
     store: Store
     restored_from: int | None = None
+    restore_result: str = "missing"  # how the checkpoint restore went (sentinel.checkpoint.restore)
     ready: bool = False
     last_checkpoint: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,8 +71,8 @@ class WatchSlot:
 
             patterns = LogWatch(cfg, source, state_dir=store.models_dir / "logs")  # type: ignore[arg-type]  # a LogSource
         runner = WatchRunner(cfg, source, store=None, warmup=warmup, patterns=patterns)
-        restored = checkpoint.load(store.checkpoint_dir(cfg.name), runner)
-        slot = cls(cfg, runner, store, restored_from=restored)
+        restored, result = checkpoint.restore(store.checkpoint_dir(cfg.name), runner)
+        slot = cls(cfg, runner, store, restored_from=restored, restore_result=result)
         last = store.cursor(cfg.name)
         if last is not None:
             since = (restored + 1) if restored is not None else last - warmup

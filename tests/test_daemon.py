@@ -127,6 +127,11 @@ def test_crash_replay_gives_the_same_episodes_as_an_uninterrupted_run(tmp_path: 
     again = Daemon(_config(tmp_path / "crash"))
     again.start(schedule=False, serve=False)
     assert again.slots["lat"].restored_from == T0 + 3 * HOUR
+    restores = again.registry.get_sample_value("sentinel_watch_checkpoint_restores_total",
+                                                {"watch": "lat", "result": "restored"})
+    assert restores == 1.0  # counted in the daemon's own registry, the one /metrics serves
+    assert crashy.registry.get_sample_value("sentinel_watch_checkpoint_restores_total",
+                                            {"watch": "lat", "result": "restored"}) is None  # a first start
     _drive(again, T0 + 8 * HOUR, T0 + 10 * HOUR)
     got = _ids(again)
     assert len(got) == len(set(got)), "an episode was logged twice"

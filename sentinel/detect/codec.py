@@ -186,3 +186,56 @@ def outline(tree: dict[str, Any]) -> str:
     name = str(tree["class"]).rpartition(":")[2]
     inner = [outline(v) for v in tree["params"].values() if isinstance(v, dict) and "class" in v]
     return f"{name}({', '.join(inner)})" if inner else name
+
+
+# -- carrying learned state into new parameters ----------------------------------------
+
+
+def adopt(fresh: OnlineDetector, old: OnlineDetector) -> OnlineDetector | None:
+    """``fresh``'s classes and parameters with ``old``'s learned state, or None when that state does not fit.
+
+    An upgrade that changes a default parameter (not a class, not the state's
+    layout) should not throw away weeks of learned seasonality.  Both must be
+    the same wrapper chain; the state, once the new version's missing parts are
+    filled in (:meth:`OnlineDetector._fill_missing`), must have exactly the keys,
+    dtypes and per-series shapes a fresh state of the new parameters has.
+
+    >>> import numpy as np
+    >>> from sentinel.detect.ensemble import Ensemble
+    >>> from sentinel.series import Batch
+    >>> old = Ensemble(step=60, band=4.0)
+    >>> _ = old.process(Batch.from_rows([{}], np.arange(5) * 60, np.ones((1, 5))))
+    >>> new = adopt(Ensemble(step=60, band=3.0), old)
+    >>> new.band, len(new.index_)
+    (3.0, 1)
+    >>> adopt(Ensemble(step=60, members=("residual",)), old) is None  # its members' state differs
+    True
+    """
+    if outline(structure(fresh)) != outline(structure(old)):
+        return None
+    enc = Encoder()
+    tree = _merge_params(enc.model(old), enc.model(fresh))
+    try:
+        obj = Decoder(enc.arrays).model(tree)
+    except (TypeError, ValueError):  # learned attributes the new parameters do not keep
+        return None
+    state = obj.state_
+    obj._fill_missing(state)
+    want = obj._init_state(1)
+    n = len(obj.index_)
+    if set(state) != set(want) or any(
+        state[k].dtype != want[k].dtype or state[k].shape[1:] != want[k].shape[1:] or len(state[k]) != n
+        for k in want
+    ):
+        return None
+    return obj
+
+
+def _merge_params(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old``'s encoded model with ``new``'s parameters (nested models merged the same way)."""
+    params = {}
+    for k, v in new["params"].items():
+        o = old["params"].get(k)
+        nested = isinstance(v, dict) and "__obj__" in v and isinstance(o, dict) and o.get("__obj__") == v["__obj__"]
+        params[k] = _merge_params(o, v) if nested else v
+    return {**old, "params": params}

@@ -55,6 +55,7 @@ WATCH_READY = "sentinel_watch_ready"
 CHECKPOINTS = "sentinel_checkpoints_total"
 CHECKPOINT_ERRORS = "sentinel_checkpoint_errors_total"
 CHECKPOINT_DURATION = "sentinel_checkpoint_duration_seconds"
+CHECKPOINT_RESTORES = "sentinel_watch_checkpoint_restores_total"
 CONFIG_RELOADS = "sentinel_config_reloads_total"
 CONFIG_RELOAD_ERRORS = "sentinel_config_reload_errors_total"
 
@@ -100,6 +101,7 @@ class SelfMetrics:
     checkpoints: Counter
     checkpoint_errors: Counter
     checkpoint_duration: Histogram
+    checkpoint_restores: Counter
     config_reloads: Counter
     config_reload_errors: Counter
     alerts_active: Gauge
@@ -175,6 +177,10 @@ def self_metrics(registry: CollectorRegistry = REGISTRY) -> SelfMetrics:
         checkpoint_errors=Counter(_plain(CHECKPOINT_ERRORS), "Checkpoints that failed.", ["watch"], **r),
         checkpoint_duration=Histogram(
             CHECKPOINT_DURATION, "Wall time of writing one watch checkpoint.", ["watch"], buckets=_SECONDS, **r
+        ),
+        checkpoint_restores=Counter(
+            _plain(CHECKPOINT_RESTORES), "Watch checkpoint restores at start, by result (restored, params_changed, "
+            "structure_changed, config_changed, unreadable).", ["watch", "result"], **r,
         ),
         config_reloads=Counter(_plain(CONFIG_RELOADS), "Configuration reloads applied (SIGHUP).", **r),
         config_reload_errors=Counter(
