@@ -6,7 +6,7 @@
 >>> f = Forecaster()
 >>> fc = f.forecast(t, y, horizon=48 * 3600)
 >>> len(fc.yhat), int(fc.timestamps[0] - t[-1]), f.method_
-(576, 300, 'linear(288)')
+(576, 300, 'changepoint_linear(72)')
 >>> ttl = f.time_to_limit(0.0)       # ~421 left, -1 per step: 35.1 h
 >>> ttl.direction, abs(ttl.seconds / 3600 - 35.1) < 1, ttl.probability > 0.9
 ('down', True, True)
@@ -35,6 +35,7 @@ _METHODS = {
     "naive": "naive",
     "seasonal_naive": "seasonal_naive",
     "linear": "linear",
+    "changepoint": "changepoint",
     "quadratic": "quadratic",
     "ets": "ets_",
     "holt_winters": "holt_winters",
@@ -98,9 +99,10 @@ class Forecaster:
     """Choose a member by rolling-origin validation, forecast, and calibrate intervals on its errors.
 
     ``method`` restricts the candidates (``auto`` tries all: seasonal-naive,
-    damped and undamped trend ETS, robust linear and quadratic trends and,
-    with two days of training data, damped Holt-Winters and seasonal
-    decomposition + trend; see ``members.py``).  ``level`` is the central
+    damped and undamped trend ETS, robust linear and quadratic trends, a
+    line since the last detected change of level or slope and, with two days
+    of training data, damped Holt-Winters and seasonal decomposition + trend;
+    see ``members.py`` and ``changepoint.py``).  ``level`` is the central
     coverage of ``lower``/``upper``.
     """
 

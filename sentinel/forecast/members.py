@@ -11,10 +11,12 @@ origin would cost seconds per series, so every member splits into
   ``y[: o + 1]`` only).
 
 Members: seasonal-naive (the reference), robust linear trend (Theil-Sen-style
-median of slopes over a recent window), a quadratic trend (acceleration),
+median of slopes over a recent window), a least-squares line since the last
+detected change of level or slope (``changepoint.py``: the leak that starts
+after a deploy), a quadratic trend (acceleration),
 damped and undamped trend exponential smoothing, damped Holt-Winters with a
 daily season, and a robust seasonal decomposition (daily + weekly) with a
-damped or linear trend on the adjusted series.
+damped, linear or since-the-change trend on the adjusted series.
 ``y`` is gap-filled by the caller; members see no NaN.
 
 >>> y = np.arange(48, dtype=float)
@@ -33,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
+from sentinel.forecast.changepoint import ChangepointLinear
 from sentinel.forecast.seasonal import seasonal_component, seasonal_profiles
 
 
@@ -244,11 +247,12 @@ def candidates(step: int, n_train: int, periods: tuple[int, ...]) -> list[Member
     windows = sorted({min(w, n_train) for w in (short, long)})
     members: list[Member] = [SeasonalNaive(day), HoltWinters(), HoltWinters(damped=False)]
     members += [RobustLinear(w) for w in windows]
-    members.append(Quadratic(windows[-1]))
+    members += [Quadratic(windows[-1]), ChangepointLinear(short)]
     if periods:
         members += [
             HoltWinters(day),
             Decomposed(HoltWinters(), periods),
             Decomposed(RobustLinear(windows[-1]), periods),
+            Decomposed(ChangepointLinear(short), periods),
         ]
     return [m for m in members if m.min_origin < n_train]
