@@ -30,6 +30,7 @@ from sentinel.detect import guard as gd
 from sentinel.detect import members as mb
 from sentinel.detect.jit import kernel
 
+LN10 = math.log(10.0)
 PEAK_TINY = 4e-17  # below this, 10**peak rounds to 1: the suppression changes nothing
 
 
@@ -62,8 +63,8 @@ def suppress(e: Params, p: float, peak: float) -> float:
         return p
     if peak < PEAK_TINY:
         return max(p, 1e-300)
-    q = -math.log10(max(p, 1e-300))
-    return 10.0 ** -(q - min(q, peak))
+    # 10**-(q - min(q, peak)) with q = -log10(p): one exponential instead of a logarithm and a power
+    return min(max(p, 1e-300) * math.exp(peak * LN10), 1.0)
 
 
 @kernel(inline=False)

@@ -48,6 +48,8 @@ import numpy as np
 
 from sentinel.detect.jit import kernel
 
+INV_LN10 = 1.0 / math.log(10.0)
+
 
 class Arrays(NamedTuple):
     """The sequence model's state arrays (views into the detector's ``state_``), for the kernels."""
@@ -100,7 +102,7 @@ def surprise_one(a: Arrays, p: Params, i: int, x: float) -> float:
     inv = 1.0 / a.inc[i]
     c = np.float64(a.next[i, ctx * p.bins + bin_of(p, a.lo[i], a.hi[i], x)]) * inv
     tot = np.float64(a.ctx[i, ctx]) * inv
-    return -math.log10((c + p.prior_per_bin) / (tot + p.prior))
+    return math.log((c + p.prior_per_bin) / (tot + p.prior)) * -INV_LN10  # log10 is slower than log
 
 
 @kernel
