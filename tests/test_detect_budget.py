@@ -72,7 +72,7 @@ def test_a_series_within_its_budget_is_untouched() -> None:
     L = np.full(T, 0.5)
     L[[1000, 4000]] = 6.0  # two events in 6000 steps: under 1 in 1000
     off, _ = run(L, budget_alpha=0.0)
-    on, det = run(L)
+    on, det = run(L, rank_rate=0.0)  # the rank of reports (test_detect_rank.py) off: the same numbers
     np.testing.assert_array_equal(on, off)
     assert (on >= 0.99).sum() == 2
     assert det.state_["lk.rt"][0] < det.budget_rate

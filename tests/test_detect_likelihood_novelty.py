@@ -37,7 +37,7 @@ class Calm(OnlineDetector):
 
 
 def decades(x: np.ndarray, **kw: object) -> np.ndarray:
-    det = Likelihood(Calm(), sequence=False, **kw)
+    det = Likelihood(Calm(), sequence=False, **{"rank_rate": 0.0, **kw})  # unranked: D = 2 + nov_rel exactly
     s = det.process(Batch.from_rows([{}], np.arange(len(x)) * STEP, x[None, :])).score[0]
     with np.errstate(divide="ignore"):
         return -np.log10(1.0 - s)

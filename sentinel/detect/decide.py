@@ -78,6 +78,7 @@ class Params(NamedTuple):
     budget_gain: float  # decades of margin per decade of rate above budget_rate
     floor: bool  # the deviation floor is on (needs the novelty channel's ranges)
     dev_floor: float  # L reports need |x - expected| >= this fraction of the value's range
+    rank_rate: float  # a report's decades above base fall by this per decade of report rate above budget_rate
 
 
 @kernel(inline=False)
@@ -165,6 +166,22 @@ def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float, expec
 
 
 @kernel(inline=False)
+def ranked(lp: Params, rel: float, rate: float) -> float:
+    """Decades above ``base`` of a report with evidence ``rel`` from a series reporting at ``rate``.
+
+    ``rel`` less ``rank_rate`` per decade of ``rate`` above ``budget_rate``
+    (more for a series over budget, less, as a bonus, for a quiet one; the
+    bonus counts at most 3 decades below ``budget_rate``), at least 1e-3:
+    the report stands, only its rank among reports changes.  A report from a
+    series that seldom reports is the more telling one.
+    """
+    if not (lp.budget and lp.rank_rate > 0):
+        return rel
+    r = max(rate, 1e-3 * lp.budget_rate)
+    return max(rel - lp.rank_rate * math.log10(r / lp.budget_rate), 1e-3)
+
+
+@kernel(inline=False)
 def reports(lp: Params, rel: float, env: float) -> bool:
     """Is evidence ``rel`` a report under the refractory envelope ``env``? (One rule for scoring and the budget.)"""
     return rel > lp.env_gain * env and rel > 0.0
@@ -197,7 +214,10 @@ def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: i
     la.t[i] = t
     if not ok:
         return math.nan
-    d = lp.base + rel if reports(lp, rel, la.env[i]) else 0.999 * min(L, lp.base)
+    if reports(lp, rel, la.env[i]):
+        d = lp.base + ranked(lp, rel, la.rt[i] if lp.budget else 0.0)
+    else:
+        d = 0.999 * min(L, lp.base)
     return -math.expm1(-d * LN10)
 
 
