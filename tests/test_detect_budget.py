@@ -7,39 +7,17 @@ channels are off so every report comes from the L channel the budget acts on.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import pytest
 
 from sentinel.config import DetectorConfig
-from sentinel.detect.base import OnlineDetector, StepScores
 from sentinel.detect.likelihood import Likelihood
 from sentinel.detect.registry import build_detector
 from sentinel.series import Batch
+from tests.scripted import Scripted
 
 STEP = 60
 T = 6000
-
-
-class Scripted(OnlineDetector):
-    """An inner detector whose surprise at its k-th value is ``L[k]`` decades (score ``1 - 10**-L``)."""
-
-    name: ClassVar[str] = "scripted"
-
-    def __init__(self, L: np.ndarray) -> None:
-        super().__init__()
-        self.L = L
-
-    def _init_state(self, n: int) -> dict[str, np.ndarray]:
-        return {"sc.k": np.zeros(n, dtype=np.int64)}
-
-    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
-        s = np.where(np.isnan(x), np.nan, -np.expm1(-self.L[state["sc.k"]] * np.log(10.0)))
-        return StepScores(s, np.zeros_like(x), np.full_like(x, -1e9), np.full_like(x, 1e9))
-
-    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
-        state["sc.k"] += 1
 
 
 def run(L: np.ndarray, **kw: object) -> tuple[np.ndarray, Likelihood]:

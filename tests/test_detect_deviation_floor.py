@@ -1,7 +1,7 @@
 """The likelihood layer's deviation floor: a deviation tiny against the series' range is not news by itself.
 
 The inner detector replays a scripted surprise with expected value 0 (see
-:mod:`tests.test_detect_budget`), the values are uniform on [0, 10] (range
+:mod:`tests.scripted`), the values are uniform on [0, 10] (range
 width 10, so the default floor of 5 % is 0.5), and the last point is a
 big inner surprise (6 decades): whether it is reported depends only on how
 far the value is from the expected 0.
@@ -18,7 +18,7 @@ from sentinel.config import DetectorConfig
 from sentinel.detect.likelihood import Likelihood
 from sentinel.detect.registry import build_detector
 from sentinel.series import Batch
-from tests.test_detect_budget import Scripted
+from tests.scripted import Scripted
 
 STEP = 60
 N = 1000

@@ -1,0 +1,32 @@
+"""An inner detector that replays a scripted surprise, so what a wrapper above it does is known point by point."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from sentinel.detect.base import OnlineDetector, StepScores
+
+
+class Scripted(OnlineDetector):
+    """Surprise ``L[k]`` decades (score ``1 - 10**-L``) at each series' k-th value; ``L[i, k]`` for series ``i``
+    when ``L`` is 2-D.  Expected value 0, a band wide enough to hold everything."""
+
+    name: ClassVar[str] = "scripted"
+
+    def __init__(self, L: np.ndarray) -> None:
+        super().__init__()
+        self.L = L
+
+    def _init_state(self, n: int) -> dict[str, np.ndarray]:
+        return {"sc.k": np.zeros(n, dtype=np.int64)}
+
+    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
+        k = state["sc.k"]
+        L = self.L[k] if self.L.ndim == 1 else self.L[np.arange(len(x)), k]
+        s = np.where(np.isnan(x), np.nan, -np.expm1(-L * np.log(10.0)))
+        return StepScores(s, np.zeros_like(x), np.full_like(x, -1e9), np.full_like(x, 1e9))
+
+    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
+        state["sc.k"] += 1
