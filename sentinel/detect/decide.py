@@ -5,7 +5,8 @@ does, and why) turns the inner detector's score of one series and step into
 a decision score and learns its own per-series state: the quantile trackers
 of the surprise ``L`` and of the sequence surprise ``S``
 (:mod:`sentinel.detect.sequence`), the ranges of the novelty channel, the
-refractory envelope, the report budget's rate and the warm-up counts.
+refractory envelope, the report budget's rate, the expected value the
+deviation floor compares with and the warm-up counts.
 :func:`score_one` and :func:`learn_one` do that for series ``i``; the loops
 below run them
 
