@@ -218,17 +218,15 @@ def restore(directory: Path, runner: WatchRunner) -> tuple[int | None, str]:
             log.warning("watch %s: checkpoint was made for a different query/step/detector; starting fresh", cfg.name)
             return None, "config_changed"
         detector = _load_detector(directory / pointer["detector"]) if pointer["detector"] else None
-        if detector is not None and fresh is not None and structure_digest(detector) != structure_digest(fresh):
-            adopted = adopt(fresh, detector)
+        if structure_digest(detector) != structure_digest(fresh):  # None (no detector) on either side differs too
+            adopted = adopt(fresh, detector) if detector is not None and fresh is not None else None
             if adopted is None:
-                had, builds = outline(structure(detector)), outline(structure(fresh))
+                had, builds = (outline(structure(d)) if d is not None else "no detector" for d in (detector, fresh))
                 log.warning("watch %s: checkpoint holds a detector built as %s, this version builds %s for the "
                             "watch; re-learning from scratch", cfg.name, had, builds)
                 return None, "structure_changed"
             log.info("watch %s: checkpoint restored into this version's detector parameters", cfg.name)
             detector, result = adopted, "params_changed"
-        elif (detector is None) != (fresh is None):
-            return None, "structure_changed"
         _restore_state(runner, directory / pointer["state"])
     except (OSError, ValueError, KeyError, EOFError, persist.CheckpointError) as exc:
         log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, one_line(exc))
