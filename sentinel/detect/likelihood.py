@@ -269,7 +269,8 @@ class Likelihood(OnlineDetector):
         return st
 
     def _fill_missing(self, state: dict[str, np.ndarray]) -> None:
-        """A checkpoint from before the novelty channel: start it fresh (it waits ``n_warm`` values to report)."""
+        """State a checkpoint from an older version lacks: the novelty channel starts fresh (it waits ``n_warm``
+        values to report), the deviation floor with no expected value yet, the budget neutral."""
         if self.novelty and "lk.nv" not in state:
             state.update(self._novelty_state(len(state["lk.q"])))
         if self.params.floor and "lk.E" not in state:  # from before the deviation floor: none until the next score

@@ -4,10 +4,11 @@
   :class:`~sentinel.detect.likelihood.Likelihood`, which adds the
   sequence-novelty channel and makes the top of the scale a decision scale:
   each series' own rare, new events score >= 0.99, the alert policy's default
-  threshold (NAB: 67.6 standard at its default decisions, 68.2 at the
+  threshold (NAB: 69.9 standard at its default decisions, 71.1 at the
   corpus-optimised threshold; see ``benchmarks/nab.py``).  On count series
   (``counts`` set, as log watches are) the sequence and novelty channels and
-  the report budget are off: a range cut in 4 bins means nothing on a series
+  the report budget are off (and with them the deviation floor and the rank
+  of reports): a range cut in 4 bins means nothing on a series
   of mostly zeros, and a count's first-ever 3 is not news (the count floor
   decides there, also how often);
 - ``likelihood``: the same (kept as a name for configs that chose it);
