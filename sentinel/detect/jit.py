@@ -19,7 +19,11 @@ numba's own cache notices when a function's file changes, not when a kernel
 it inlined from another file does; so the cache lives in a directory named
 by a hash of every kernel module's source (``__pycache__/numba-<hash>``
 next to this file, else under ``$XDG_CACHE_HOME/sentinel``): any edit of a
-kernel recompiles everything once.
+kernel recompiles everything once.  Each edit or upgrade leaves a directory
+behind (a few MB each), so a cache directory is touched when used and, when
+a new one is made, siblings unused for :data:`STALE_AFTER` seconds are
+removed, the :data:`KEEP` most recent always kept (another checkout or
+version may share the base directory).
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,8 @@ _LOCK = threading.Lock()  # two watches' threads may make the first call at the 
 # numpy's error model (x/0 is inf or NaN, no exception); no reference counting (kernels allocate nothing and
 # only see arrays their Python caller holds; counting would cost two atomic operations per array per call);
 # FMA contraction and x/y as x*(1/y) are allowed (last-bit differences only: NaN and inf semantics are kept)
+KEEP = 3  # cache directories always kept per base directory, most recently used first
+STALE_AFTER = 7 * 86400.0  # a directory unused this long (seconds) may be removed
 _OPTIONS = {"cache": True, "error_model": "numpy", "_nrt": False, "fastmath": {"contract", "arcp"}}
 
 
@@ -86,13 +94,47 @@ def _cache_dir(modules: list[str], version: str) -> str:
     bases = [Path(user)] if user else [Path(__file__).parent / "__pycache__", xdg, Path(tempfile.gettempdir())]
     for base in bases:
         path = base / f"numba-{digest.hexdigest()[:16]}"
+        new = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
+            os.utime(path)  # "last used", for pruning
         except OSError:
             continue
         if os.access(path, os.W_OK):
+            if new:
+                prune_stale(base)
             return str(path)
     return str(bases[-1])
+
+
+def prune_stale(base: Path, now: float | None = None) -> list[Path]:
+    """Remove ``base``'s kernel cache directories unused for :data:`STALE_AFTER`, beyond the :data:`KEEP` newest.
+
+    Best effort: a directory that cannot be removed (permissions, a
+    concurrent prune) is left alone.  Returns the directories removed.
+
+    >>> import tempfile, os
+    >>> base = Path(tempfile.mkdtemp())
+    >>> for i in range(5):
+    ...     (base / f"numba-{i}").mkdir()
+    ...     os.utime(base / f"numba-{i}", (i, i))  # used at t = i seconds
+    >>> sorted(p.name for p in prune_stale(base))
+    ['numba-0', 'numba-1']
+    """
+    now = time.time() if now is None else now
+    try:
+        dirs = sorted(base.glob("numba-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:  # a directory vanished while sorting: another process is pruning
+        return []
+    removed = []
+    for path in dirs[KEEP:]:
+        try:
+            if now - path.stat().st_mtime > STALE_AFTER:
+                shutil.rmtree(path)
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 def compile_all() -> None:
