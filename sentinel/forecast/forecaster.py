@@ -36,6 +36,7 @@ _METHODS = {
     "seasonal_naive": "seasonal_naive",
     "linear": "linear",
     "changepoint": "changepoint",
+    "sawtooth": "sawtooth",
     "quadratic": "quadratic",
     "ets": "ets_",
     "holt_winters": "holt_winters",
@@ -100,9 +101,10 @@ class Forecaster:
 
     ``method`` restricts the candidates (``auto`` tries all: seasonal-naive,
     damped and undamped trend ETS, robust linear and quadratic trends, a
-    line since the last detected change of level or slope and, with two days
-    of training data, damped Holt-Winters and seasonal decomposition + trend;
-    see ``members.py`` and ``changepoint.py``).  ``level`` is the central
+    line since the last detected change of level or slope, on a saw-tooth
+    its level moving with its troughs and, with two days of training data,
+    damped Holt-Winters and seasonal decomposition + trend; see
+    ``members.py``, ``changepoint.py`` and ``sawtooth.py``).  ``level`` is the central
     coverage of ``lower``/``upper``.
     """
 

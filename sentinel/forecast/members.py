@@ -13,7 +13,9 @@ origin would cost seconds per series, so every member splits into
 Members: seasonal-naive (the reference), robust linear trend (Theil-Sen-style
 median of slopes over a recent window), a least-squares line since the last
 detected change of level or slope (``changepoint.py``: the leak that starts
-after a deploy), a quadratic trend (acceleration),
+after a deploy), the mean level of a saw-tooth moving with its troughs
+(``sawtooth.py``: a leak under garbage collection; saw-tooth series only),
+a quadratic trend (acceleration),
 damped and undamped trend exponential smoothing, damped Holt-Winters with a
 daily season, and a robust seasonal decomposition (daily + weekly) with a
 damped, linear or since-the-change trend on the adjusted series.
@@ -36,6 +38,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from sentinel.forecast.changepoint import ChangepointLinear
+from sentinel.forecast.sawtooth import SawtoothFloor
 from sentinel.forecast.seasonal import seasonal_component, seasonal_profiles
 
 
@@ -247,7 +250,7 @@ def candidates(step: int, n_train: int, periods: tuple[int, ...]) -> list[Member
     windows = sorted({min(w, n_train) for w in (short, long)})
     members: list[Member] = [SeasonalNaive(day), HoltWinters(), HoltWinters(damped=False)]
     members += [RobustLinear(w) for w in windows]
-    members += [Quadratic(windows[-1]), ChangepointLinear(short)]
+    members += [Quadratic(windows[-1]), ChangepointLinear(short), SawtoothFloor(short // 2)]
     if periods:
         members += [
             HoltWinters(day),
