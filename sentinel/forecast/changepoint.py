@@ -41,7 +41,7 @@ _EXTRA_PARAMS = 3
 _MAX_RHO = 0.99
 
 
-def _scaled(y: np.ndarray) -> tuple[float, float, np.ndarray]:
+def standardised(y: np.ndarray) -> tuple[float, float, np.ndarray]:
     """``(mean, spread, (y - mean) / spread)``: unit scale keeps the prefix sums well conditioned for
     byte-sized values (sums of squares near 1e21 would cancel catastrophically)."""
     mean, spread = float(np.mean(y)), float(np.std(y))
@@ -49,9 +49,9 @@ def _scaled(y: np.ndarray) -> tuple[float, float, np.ndarray]:
     return mean, spread, (y - mean) / spread
 
 
-def _prefix(z: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Prefix sums of 1, t, t^2, z, t*z, z^2 (``P[k]`` sums indices below ``k``)."""
-    t = np.arange(len(z), dtype=np.float64)
+def prefix_sums(t: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Prefix sums of 1, t, t^2, z, t*z, z^2 over points ``(t, z)`` (``P[k]`` sums the points below ``k``):
+    any segment's least-squares line from a few differences."""
     cols = (np.ones_like(t), t, t * t, z, t * z, z * z)
     return tuple(np.concatenate([[0.0], np.cumsum(c)]) for c in cols)
 
@@ -99,7 +99,8 @@ class ChangepointLinear:
 
     def breaks(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Index where the regime that ends at each origin began (0: no change detected)."""
-        return self._split(_prefix(_scaled(y)[2]), origins, len(y))
+        z = standardised(y)[2]
+        return self._split(prefix_sums(np.arange(len(z), dtype=np.float64), z), origins, len(y))
 
     def _split(self, p: tuple[np.ndarray, ...], origins: np.ndarray, n_all: int) -> np.ndarray:
         grid = self.grid or max(1, n_all // 200)
@@ -123,8 +124,8 @@ class ChangepointLinear:
         return np.where(accept, b[np.arange(len(origins)), j], 0)
 
     def forecasts(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
-        mean, spread, z = _scaled(y)
-        p = _prefix(z)
+        mean, spread, z = standardised(y)
+        p = prefix_sums(np.arange(len(z), dtype=np.float64), z)
         start = self._split(p, origins, len(y))
         _, slope, level = _segment(p, start, origins + 1)
         young = origins + 1 - start < self.min_segment

@@ -59,7 +59,7 @@ from typing import Self
 
 import numpy as np
 
-from sentinel.forecast.changepoint import _scaled
+from sentinel.forecast.changepoint import prefix_sums, standardised
 
 _RESET_SIZE = 6.0
 """A reset moves more than this many typical steps (robust standard deviation plus the median drift)."""
@@ -81,12 +81,6 @@ def _resets(d: np.ndarray, threshold: float) -> np.ndarray:
     before = np.r_[True, ordinary[:-1]]
     after = np.r_[ordinary[1:], False]
     return np.flatnonzero((d < -threshold) & before & after) + 1
-
-
-def _sums(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Prefix sums of 1, t, t^2, v, t*v, v^2 over the troughs (``P[k]`` sums troughs below ``k``)."""
-    cols = (np.ones_like(t), t, t * t, v, t * v, v * v)
-    return tuple(np.concatenate([[0.0], np.cumsum(c)]) for c in cols)
 
 
 def _cum(x: np.ndarray) -> np.ndarray:
@@ -140,8 +134,8 @@ class SawtoothFloor:
         r = self.troughs(y)
         if len(r) < 2:
             return np.repeat(y[origins][:, None], h, axis=1)
-        mean, spread, z = _scaled(self.sign_ * y)
-        p = _sums(r.astype(np.float64), z[r])
+        mean, spread, z = standardised(self.sign_ * y)
+        p = prefix_sums(r.astype(np.float64), z[r])
         k = np.maximum(np.searchsorted(r + 1, origins, side="right"), 1)  # troughs known at each origin (fit: >= 3)
         start = self._regime(p, k, len(r))
         _, slope, tbar, vbar = _line(p, start, k)
