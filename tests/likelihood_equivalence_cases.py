@@ -38,7 +38,10 @@ before freezing):
   were checked by ``benchmarks/nab.py`` reproducing the R&D replay's
   figures exactly).  Every case sets ``rank_rate = 0`` (round 5: the rank
   of reports moves only the scores of reported points; its own tests are in
-  ``tests/test_detect_rank.py``).
+  ``tests/test_detect_rank.py``), ``rise_k = 0`` and ``ceil_blocks = 0``
+  (round 6: the novelty channel's rise and ceiling checks add reports of
+  their own; their tests are in ``tests/test_detect_rise.py`` and
+  ``tests/test_detect_ceiling.py``).
 
 ``--checkpoint`` also writes the ``default`` detector's checkpoint after its
 first two batches (written by the code being frozen), so a test can check
@@ -73,7 +76,8 @@ from tests import detect_equivalence_cases as base
 SEQ = {"bins": 4, "order": 3, "decay": 0.9995, "prior": 0.5, "shrink": 1 / 2000}
 LIKELIHOOD = {"q": 0.9999, "eta": 0.05, "env_decay": 0.99, "env_gain": 1.3, "n_warm": 150, "max_L": 15.0,
               "start": 2.0, "decide_at": 0.99, "sequence": SEQ, "margin": 0.0, "margin_seq": 0.0, "novelty": False,
-              "budget_alpha": 0.0, "dev_floor": 0.0, "rank_rate": 0.0}
+              "budget_alpha": 0.0, "dev_floor": 0.0, "rank_rate": 0.0,
+              "rise_k": 0, "ceil_blocks": 0}
 FAST_SEQ = {"bins": 3, "order": 2, "decay": 0.96, "prior": 1.0, "shrink": 1 / 200}
 LIKELIHOOD_FAST = {**LIKELIHOOD, "q": 0.999, "eta": 0.1, "env_decay": 0.95, "env_gain": 1.1, "n_warm": 40,
                    "max_L": 8.0, "start": 0.5, "decide_at": 0.999, "sequence": FAST_SEQ, "margin": 0.15,

@@ -37,7 +37,9 @@ class Calm(OnlineDetector):
 
 
 def decades(x: np.ndarray, **kw: object) -> np.ndarray:
-    det = Likelihood(Calm(), sequence=False, **{"rank_rate": 0.0, **kw})  # unranked: D = 2 + nov_rel exactly
+    # unranked: D = 2 + nov_rel exactly; no rise or ceiling check (a record floor of iid values is news to
+    # the first: tests/test_detect_rise.py, tests/test_detect_ceiling.py)
+    det = Likelihood(Calm(), sequence=False, **{"rank_rate": 0.0, "rise_k": 0, "ceil_blocks": 0, **kw})
     s = det.process(Batch.from_rows([{}], np.arange(len(x)) * STEP, x[None, :])).score[0]
     with np.errstate(divide="ignore"):
         return -np.log10(1.0 - s)

@@ -4,7 +4,8 @@
 does, and why) turns the inner detector's score of one series and step into
 a decision score and learns its own per-series state: the quantile trackers
 of the surprise ``L`` and of the sequence surprise ``S``
-(:mod:`sentinel.detect.sequence`), the ranges of the novelty channel, the
+(:mod:`sentinel.detect.sequence`), the ranges of the novelty channel (and
+the state of its rise and ceiling checks), the
 refractory envelope, the report budget's rate, the expected value the
 deviation floor compares with and the warm-up counts.
 :func:`score_one` and :func:`learn_one` do that for series ``i``; the loops
@@ -27,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sentinel.detect import ceiling, rise
 from sentinel.detect import sequence as sq
 from sentinel.detect.jit import kernel
 
@@ -52,6 +54,14 @@ class Arrays(NamedTuple):
     nv: np.ndarray  # values learned into the ranges (int64)
     rt: np.ndarray  # report budget (empty without it): EW rate of reports per scored step
     E: np.ndarray  # deviation floor (empty without it): the inner's expected value of the last scored step
+    kb: np.ndarray  # rise check (empty without it): the last rise_k - 1 values (series x rise_k - 1) ...
+    klo: np.ndarray  # ... the range of the minimum of the last rise_k values ...
+    khi: np.ndarray
+    kc: np.ndarray  # values learned by the rise and ceiling checks (int64)
+    cb: np.ndarray  # ceiling check (empty without it): the maxima of the last blocks (series x blocks, float32) ...
+    cm: np.ndarray  # ... the maximum of the block being filled ...
+    clo: np.ndarray  # ... and the range of the day's peak
+    chi: np.ndarray
 
 
 class Params(NamedTuple):
@@ -80,6 +90,14 @@ class Params(NamedTuple):
     floor: bool  # the deviation floor is on (needs the novelty channel's ranges)
     dev_floor: float  # L reports need |x - expected| >= this fraction of the value's range
     rank_rate: float  # a report's decades above base fall by this per decade of report rate above budget_rate
+    rise: bool  # the novelty channel's rise check is on
+    rise_k: int  # over the minimum of the last rise_k values ...
+    rise_tol: float  # ... above its own range by this fraction of the width ...
+    rise_forget: float  # ... which forgets this fraction of its width per value at each end
+    ceil: bool  # the novelty channel's ceiling check is on (and the sampling step known)
+    ceil_m: int  # values per block (a day is cb.shape[1] blocks)
+    ceil_tol: float  # the day's peak below the lowest by this fraction of the value's range
+    ceil_forget: float  # the peaks' range forgets this fraction of its width per value at each end
 
 
 @kernel(inline=False)
@@ -114,7 +132,9 @@ def novel(la: Arrays, lp: Params, i: int, x: float, use: bool) -> tuple:
     """``(rel, ew)``: the novelty channel's Lrel for value ``x`` of series ``i`` and the EW mean after ``x``.
 
     Novel: the value, or its EW mean, beyond the range it has shown by more
-    than ``nov_tol`` of the range's width (NaN compares false: no range yet).
+    than ``nov_tol`` of the range's width (NaN compares false: no range yet),
+    or the floor of the last ``rise_k`` values risen (:mod:`sentinel.detect.rise`), or the peak of the
+    last day fallen (:mod:`sentinel.detect.ceiling`).
     """
     ew = la.ew[i]
     if not math.isfinite(x):
@@ -128,6 +148,10 @@ def novel(la: Arrays, lp: Params, i: int, x: float, use: bool) -> tuple:
     etol = lp.nov_tol * (ehi - elo)
     if x > hi + tol or x < lo - tol or ew > ehi + etol or ew < elo - etol:
         return lp.nov_rel, ew
+    if lp.rise and rise.risen(la.kb, la.klo, la.khi, la.kc, i, x, lp.rise_k, lp.rise_tol, lp.n_warm):
+        return lp.nov_rel, ew
+    if lp.ceil and ceiling.fallen(la.cb, la.cm, la.clo, la.kc, i, x, lp.ceil_m, lp.ceil_tol, hi - lo, lp.n_warm):
+        return lp.nov_rel, ew
     return 0.0, ew
 
 
@@ -136,6 +160,12 @@ def learn_novel(la: Arrays, lp: Params, i: int, x: float, ew: float) -> None:
     """Widen the ranges of series ``i`` to ``x`` and its EW mean ``ew`` (every value, anomalies included); forget."""
     if not math.isfinite(x):
         return
+    if lp.rise:
+        rise.learn(la.kb, la.klo, la.khi, la.kc, i, x, lp.rise_k, lp.rise_forget)
+    if lp.ceil:
+        ceiling.learn(la.cb, la.cm, la.clo, la.chi, la.kc, i, x, lp.ceil_m, lp.ceil_forget)
+    if lp.rise or lp.ceil:
+        la.kc[i] += 1
     la.ew[i] = ew
     if la.rlo[i] != la.rlo[i]:
         la.rlo[i], la.rhi[i], la.elo[i], la.ehi[i] = x, x, ew, ew

@@ -4,13 +4,13 @@
   :class:`~sentinel.detect.likelihood.Likelihood`, which adds the
   sequence-novelty channel and makes the top of the scale a decision scale:
   each series' own rare, new events score >= 0.99, the alert policy's default
-  threshold (NAB: 69.9 standard at its default decisions, 71.1 at the
+  threshold (NAB: 73.7 standard at its default decisions, 75.5 at the
   corpus-optimised threshold; see ``benchmarks/nab.py``).  On count series
   (``counts`` set, as log watches are) the sequence and novelty channels and
-  the report budget are off (and with them the deviation floor and the rank
-  of reports): a range cut in 4 bins means nothing on a series
-  of mostly zeros, and a count's first-ever 3 is not news (the count floor
-  decides there, also how often);
+  the report budget are off (and with them the deviation floor, the rank
+  of reports, the rise and ceiling checks): a range cut in 4 bins means
+  nothing on a series of mostly zeros, and a count's first-ever 3 is not
+  news (the count floor decides there, also how often);
 - ``likelihood``: the same (kept as a name for configs that chose it);
 - ``guarded``: the guarded ensemble alone (the default until 2026-11-26): a
   calibrated tail-probability score at every level and about 2x faster per
@@ -89,7 +89,7 @@ def build_detector(cfg: DetectorConfig, step: int | None = None) -> OnlineDetect
     if cfg.kind in _DECIDED:
         if counts is not None:
             decide = {"sequence": False, "novelty": False, "budget_alpha": 0.0, **decide}
-        det: OnlineDetector = Likelihood(Guard(ens, **guard), **decide)
+        det: OnlineDetector = Likelihood(Guard(ens, **guard), **{"step": step, **decide})  # as the ensemble's
     else:
         det = Guard(ens, **guard) if guarded else ens
     return det if counts is None else CountFloor(det, **counts)
