@@ -46,11 +46,12 @@ BASELINE = {
 ENSEMBLE_A = {
     "step": STEP, "members": ("residual", "change", "range"), "band": 4.0, "half_life": 3000.0, "cal_floor": 1.0,
     "stride": 1, "baseline": BASELINE, "refractory": 48.0, "episode_floor": 2.5, "prior": (10.0, 2.0, 4.0),
+    "tail_power": 4.0,  # the prior's power: the calibrators' tail as frozen (before tail_power existed)
 }
 ENSEMBLE_B = {
     "step": STEP, "members": ("residual", "change", "volatility", "range"), "band": 3.0, "half_life": 500.0,
     "cal_floor": 0.5, "stride": 2, "baseline": {**BASELINE, "warmup": 20}, "refractory": 0.0, "episode_floor": 2.0,
-    "prior": (5.0, 1.5, 3.0),
+    "prior": (5.0, 1.5, 3.0), "tail_power": 3.0,
 }
 GUARD = {"learn_below": 0.99, "skip_above": 0.999, "relearn_after": 10}
 OFFSET_ROW, OFFSET = 18, 3 * 3600

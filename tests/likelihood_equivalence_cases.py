@@ -139,9 +139,24 @@ def run_all(roundtrip: Callable[[Any], Any],
     return flat
 
 
+def tail_as_frozen(det: Likelihood) -> Likelihood:
+    """``det`` (and its state) with the calibrators' tail the frozen checkpoint was written with.
+
+    Loading a checkpoint that predates ``Ensemble.tail_power`` fills it with
+    today's default (0.5); the frozen numbers extrapolate past the calibrators'
+    last edge with the prior's power.
+    """
+    ens = det.inner.inner
+    frozen = Ensemble(**{**ens.get_params(), "tail_power": ens.prior[2]})
+    frozen.index_ = ens.index_
+    out = Likelihood(Guard(frozen, **det.inner.get_params()), **det.get_params())
+    out.state_ = det.state_
+    return out
+
+
 def upgrade(det: Likelihood) -> Likelihood:
     """The old checkpoint, continued with the spec's channels on (what loading it with today's defaults does)."""
-    old = persist.load(OLD_CHECKPOINT)
+    old = tail_as_frozen(persist.load(OLD_CHECKPOINT))
     new = Likelihood(old.inner, **LIKELIHOOD_SPEC)
     new.state_ = old.state_
     return new

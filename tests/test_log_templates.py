@@ -77,7 +77,9 @@ def test_count_floor_cuts_false_alarms_on_sparse_counts_and_keeps_bursts() -> No
     plain = Guard(Ensemble(step=60)).process(b).score
     floor = CountFloor(Guard(Ensemble(step=60))).process(b).score
     before, after = int((plain[:, 400:1200] >= 0.99).sum()), int((floor[:, 400:1200] >= 0.99).sum())
-    assert after <= 0.6 * before, (before, after)  # what is left are true 1-in-300 Poisson counts (3 at 0.3)
+    # what is left are true 1-in-300 Poisson counts (3 at 0.3); 11 -> 7 (13 -> 7 before the ensemble's
+    # calibration prior was made worth 50 points, which already cut two of the plain ensemble's)
+    assert after <= 0.65 * before, (before, after)
     assert (floor[:, 1200] > 0.999).all()  # a real burst still scores
     assert (floor <= plain + 1e-12)[np.isfinite(plain)].all()  # the floor only ever lowers a score
     cfg = AlertPolicyConfig.model_validate({"for": "2m", "direction": "up"})

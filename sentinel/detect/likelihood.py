@@ -77,8 +77,8 @@ without touching the model:
    from before the channel starts it fresh without a burst of reports).
 
 Measured on NAB (``python benchmarks/nab.py``, one parameter set for the
-corpus; standard / low FP / low FN): 75.5 / 64.0 / 81.8 at the
-corpus-optimised threshold, 73.7 / 58.8 / 80.8 at the default decisions
+corpus; standard / low FP / low FN): 76.7 / 65.9 / 83.0 at the
+corpus-optimised threshold, 75.4 / 61.8 / 82.2 at the default decisions
 (threshold 0.99).  Every parameter above was chosen on the corpus as a whole
 with the simulator benchmark (``benchmarks/simulator.py``) as the check that
 it generalises: a margin on the L channel, for one, is better on NAB but
