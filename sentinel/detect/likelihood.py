@@ -28,20 +28,13 @@ without touching the model:
    within its past spikes.  The ranges learn every value, anomalies
    included (after an event the new extreme is the bar), and forget
    ``nov_forget`` of their width per value at each end (``novelty=False``
-   turns it off; the registry does for count series).  A coarser look at
-   the same question, the rise check: the minimum of the last ``rise_k``
-   (6) values above the highest such minimum the series has shown, by
-   ``rise_tol`` (0.1) of that range's width (forgetting ``rise_forget``,
-   2e-5, per value), is novel too.  It sees a level shift up on a spiky
-   series, whose new values are all within its past spikes and whose EW
-   mean each spike has pulled as high before, but whose floor has never
-   been there (``rise_k = 0`` turns it off; :mod:`~sentinel.detect.rise`).
-   The same at the scale of the daily period, the ceiling check: the peak
-   of the last day (in ``ceil_blocks`` = 12 blocks) below every day's peak
-   by ``ceil_tol`` (0.15) of the value's range (the peaks' range forgets
-   ``ceil_forget``, 2e-5, per value) is novel: a day that misses its usual high
-   (``ceil_blocks = 0`` turns it off; :mod:`~sentinel.detect.ceiling`;
-   the sampling ``step`` is learned from the first batch unless given);
+   turns it off; the registry does for count series).  Two coarser looks
+   at the same question are novel too: the floor of the last ``rise_k`` (6)
+   values never this high (:mod:`~sentinel.detect.rise`: a level shift up
+   on a spiky series) and the last day's peak never this low
+   (:mod:`~sentinel.detect.ceiling`: a day that misses its usual high; in
+   ``ceil_blocks`` blocks of the sampling ``step``, learned from the first
+   batch unless given).  ``rise_k = 0`` / ``ceil_blocks = 0`` turn them off;
 5. per-channel margins: ``Lrel = max(rl, rs, rn)`` where ``rl = L - qL``
    counts only above ``margin`` (0) and ``rs = S - qS`` only above
    ``margin_seq`` (0.3: the sequence surprise is lumpy, so its own
