@@ -1,7 +1,8 @@
 """The daemon on the in-process simulated fleet: cycles, endpoints, restart, crash replay, errors, reload.
 
 Cycles are driven with an explicit data-time ``now`` (no waiting on any clock).
-The policy is deliberately touchy (threshold 0.9, no ``for``) so that the
+The policy is deliberately touchy (threshold 0.9, no ``for``; ``resolve_after`` 30m keeps an
+episode open through the next noisy minutes, so some are firing when a check looks) so that the
 fleet's noise produces plenty of alert episodes to check restart semantics on.
 """
 
@@ -35,7 +36,7 @@ def _config(tmp: Path, **extra: Any) -> Config:
         "server": {"listen": "127.0.0.1:0"},
         "watches": [
             {"name": "lat", "query": "agent_task_latency_p95", "every": "1m",
-             "alert": {"threshold": 0.9, "hysteresis": 0.3, "direction": "both"}},
+             "alert": {"threshold": 0.9, "hysteresis": 0.3, "resolve_after": "30m", "direction": "both"}},
             {"name": "rate", "query": "agent_task_rate", "every": "1m", "alert": {"absent_for": "10m"}},
         ],
     }

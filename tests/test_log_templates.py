@@ -20,7 +20,7 @@ from sentinel.detect.base import OnlineDetector
 from sentinel.detect.counts import CountFloor, nb_tails
 from sentinel.detect.ensemble import Ensemble
 from sentinel.detect.guard import Guard
-from sentinel.detect.registry import build_detector
+from sentinel.detect.registry import COUNT_PRIOR, build_detector
 from sentinel.fleet import Fleet
 from sentinel.logs.miner import LogMiner
 from sentinel.logs.patterns import TemplateTracker
@@ -86,6 +86,20 @@ def test_count_floor_cuts_false_alarms_on_sparse_counts_and_keeps_bursts() -> No
     fired = [e for e in Policy(cfg, "w").update(b, CountFloor(Guard(Ensemble(step=60))).process(b))
              if e.status == "firing"]
     assert sorted(e.at for e in fired) == [1202 * 60] * 6  # only the bursts alert
+
+
+def test_count_series_keep_the_light_calibration_prior_unless_configured() -> None:
+    """A sparse count's bursts are heavier-tailed than the prior's power law: the ensemble's heavier default prior
+    (50 points) made a clean agent's routine template bursts alert (tests/test_elasticsearch_fleet.py)."""
+    def prior(det: OnlineDetector) -> tuple[float, ...]:
+        while not isinstance(det, Ensemble):
+            det = det.inner  # type: ignore[attr-defined]
+        return det.prior
+
+    assert prior(build_detector(DetectorConfig(params={"counts": {}}), step=60)) == COUNT_PRIOR == (10.0, 2.0, 4.0)
+    assert prior(build_detector(DetectorConfig(), step=60)) == Ensemble().prior == (50.0, 2.0, 4.0)
+    mine = DetectorConfig(params={"counts": {}, "prior": (30.0, 2.0, 4.0)})
+    assert prior(build_detector(mine, step=60)) == (30.0, 2.0, 4.0)
 
 
 def test_count_floor_state_survives_a_checkpoint(tmp_path: Path) -> None:
