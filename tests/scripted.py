@@ -1,4 +1,5 @@
-"""An inner detector that replays a scripted surprise, so what a wrapper above it does is known point by point."""
+"""Inner detectors with known outputs (a scripted surprise; nothing unusual at all), so what a wrapper above them
+does is known point by point."""
 
 from __future__ import annotations
 
@@ -30,3 +31,19 @@ class Scripted(OnlineDetector):
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         state["sc.k"] += 1
+
+
+class Calm(OnlineDetector):
+    """An inner detector that finds nothing unusual (score 0.5 everywhere a value exists)."""
+
+    name: ClassVar[str] = "calm"
+
+    def _init_state(self, n: int) -> dict[str, np.ndarray]:
+        return {"calm.n": np.zeros(n)}
+
+    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
+        s = np.where(np.isnan(x), np.nan, 0.5)
+        return StepScores(s, np.zeros_like(x), np.full_like(x, -1e9), np.full_like(x, 1e9))
+
+    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
+        state["calm.n"] += 1

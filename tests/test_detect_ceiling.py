@@ -10,41 +10,23 @@ maximum over 12 blocks of 24 values) is lower than it has ever been.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentinel.config import DetectorConfig
-from sentinel.detect.base import OnlineDetector, StepScores
 from sentinel.detect.ceiling import block_values
 from sentinel.detect.likelihood import Likelihood
 from sentinel.detect.registry import build_detector
 from sentinel.series import Batch
+from tests.scripted import Calm
 
 STEP = 300
 DAY = 288
 DAYS = 10
 MISS = 7
 KEYS = ("lk.cb", "lk.cm", "lk.clo", "lk.chi")
-
-
-class Calm(OnlineDetector):
-    """An inner detector that finds nothing unusual (score 0.5 everywhere a value exists)."""
-
-    name: ClassVar[str] = "calm"
-
-    def _init_state(self, n: int) -> dict[str, np.ndarray]:
-        return {"calm.n": np.zeros(n)}
-
-    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
-        s = np.where(np.isnan(x), np.nan, 0.5)
-        return StepScores(s, np.zeros_like(x), np.full_like(x, -1e9), np.full_like(x, 1e9))
-
-    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
-        state["calm.n"] += 1
 
 
 def daily(miss: bool = True) -> np.ndarray:

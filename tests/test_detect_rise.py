@@ -10,38 +10,20 @@ last ``rise_k`` values, never above ~1.2 before, is new territory.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentinel.config import DetectorConfig
-from sentinel.detect.base import OnlineDetector, StepScores
 from sentinel.detect.likelihood import Likelihood
 from sentinel.detect.registry import build_detector
 from sentinel.series import Batch
+from tests.scripted import Calm
 
 STEP = 60
 N = 1000
 SHIFT = 900
-
-
-class Calm(OnlineDetector):
-    """An inner detector that finds nothing unusual (score 0.5 everywhere a value exists)."""
-
-    name: ClassVar[str] = "calm"
-
-    def _init_state(self, n: int) -> dict[str, np.ndarray]:
-        return {"calm.n": np.zeros(n)}
-
-    def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
-        s = np.where(np.isnan(x), np.nan, 0.5)
-        return StepScores(s, np.zeros_like(x), np.full_like(x, -1e9), np.full_like(x, 1e9))
-
-    def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
-        state["calm.n"] += 1
 
 
 def spiky(level: float = 3.0) -> np.ndarray:
