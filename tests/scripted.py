@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from sentinel.detect.base import OnlineDetector, StepScores
+from sentinel.series import Batch
 
 
 class Scripted(OnlineDetector):
@@ -47,3 +48,15 @@ class Calm(OnlineDetector):
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         state["calm.n"] += 1
+
+
+def stepwise_decades(det: OnlineDetector, x: np.ndarray, step: int) -> np.ndarray:
+    """``det``'s decades ``-log10(1 - score)`` for one series' values ``x``, scored and learned one step at a time
+    (what a watch's one-step cycles do), to compare with a batch ``process``."""
+    got = []
+    for k in range(len(x)):
+        b = Batch.from_rows([{}], np.array([k * step]), x[None, k:k + 1], step=step)
+        got.append(det.score(b).score[0, 0])
+        det.learn(b)
+    with np.errstate(divide="ignore"):
+        return -np.log10(1.0 - np.array(got))
