@@ -49,11 +49,16 @@ def standardised(y: np.ndarray) -> tuple[float, float, np.ndarray]:
     return mean, spread, (y - mean) / spread
 
 
+def cumsum0(x: np.ndarray) -> np.ndarray:
+    """Prefix sums with a leading 0: ``cumsum0(x)[i]`` sums ``x[:i]``, so any run's sum is one difference."""
+    return np.r_[0.0, np.cumsum(x)]
+
+
 def prefix_sums(t: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, ...]:
     """Prefix sums of 1, t, t^2, z, t*z, z^2 over points ``(t, z)`` (``P[k]`` sums the points below ``k``):
     any segment's least-squares line from a few differences."""
     cols = (np.ones_like(t), t, t * t, z, t * z, z * z)
-    return tuple(np.concatenate([[0.0], np.cumsum(c)]) for c in cols)
+    return tuple(cumsum0(c) for c in cols)
 
 
 def _segment(p: tuple[np.ndarray, ...], a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:

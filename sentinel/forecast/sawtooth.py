@@ -59,7 +59,7 @@ from typing import Self
 
 import numpy as np
 
-from sentinel.forecast.changepoint import prefix_sums, standardised
+from sentinel.forecast.changepoint import cumsum0, prefix_sums, standardised
 
 _RESET_SIZE = 6.0
 """A reset moves more than this many typical steps (robust standard deviation plus the median drift)."""
@@ -81,11 +81,6 @@ def _resets(d: np.ndarray, threshold: float) -> np.ndarray:
     before = np.r_[True, ordinary[:-1]]
     after = np.r_[ordinary[1:], False]
     return np.flatnonzero((d < -threshold) & before & after) + 1
-
-
-def _cum(x: np.ndarray) -> np.ndarray:
-    """Prefix sums with a leading 0 (``_cum(x)[i]`` sums ``x[:i]``)."""
-    return np.r_[0.0, np.cumsum(x)]
 
 
 def _line(p: tuple[np.ndarray, ...], a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -142,7 +137,7 @@ class SawtoothFloor:
         first, last = r[np.minimum(start, k - 1)], r[k - 1]
         # tooth i runs from trough i to trough i+1; its climb per sample is the ramp
         length = np.diff(r)
-        rise, climbed = _cum(z[r[1:] - 1] - z[r[:-1]]), _cum(length - 1.0)
+        rise, climbed = cumsum0(z[r[1:] - 1] - z[r[:-1]]), cumsum0(length - 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             ramp_before = rise[start] / climbed[start]
             ramp_since = (rise[k - 1] - rise[start]) / (climbed[k - 1] - climbed[start])
@@ -155,9 +150,9 @@ class SawtoothFloor:
         slope = np.where(mature | (start == 0), slope, np.where(young, steeper, 0.0))
         # the teeth's mean height above the floor line, over the complete teeth of the regime; before they cover
         # min_span samples, the history's teeth's height above their own trough
-        cum = np.r_[0.0, np.cumsum(z)]
+        cum = cumsum0(z)
         owner = np.maximum(np.searchsorted(r, np.arange(len(z)), side="right") - 1, 0)
-        cum_height = np.r_[0.0, np.cumsum(z - z[r[owner]])]
+        cum_height = cumsum0(z - z[r[owner]])
         with np.errstate(divide="ignore", invalid="ignore"):
             floor_mid = vbar + slope * ((first + last - 1) / 2 - tbar)
             own = (cum[last] - cum[first]) / (last - first) - floor_mid
