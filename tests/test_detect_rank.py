@@ -54,7 +54,7 @@ def test_the_rank_moves_only_reported_points_and_reports_stay_reports() -> None:
 
 def test_a_report_from_the_quiet_series_gains_more_than_one_from_the_busy_series() -> None:
     L = busy_and_quiet()
-    gain = decades(L) - decades(L, rank_rate=0.0)
+    gain = decades(L, young_rank=0.0) - decades(L, rank_rate=0.0)  # the rate term alone (no young term)
     # the quiet series' rate has decayed far under budget_rate (1e-3): the bonus is capped at 3 decades of rate
     assert gain[1, -1] == pytest.approx(0.5 * 3.0)
     assert gain[0, -1] < 0.5  # the busy one is held near its budget by the budget itself: little or no bonus

@@ -98,6 +98,8 @@ class Params(NamedTuple):
     ceil_m: int  # values per block (a day is cb.shape[1] blocks)
     ceil_tol: float  # the day's peak below the lowest by this fraction of the value's range
     ceil_forget: float  # the peaks' range forgets this fraction of its width per value at each end
+    young_n: float  # an L or S report ranks lower until this many scored samples (0: never) ...
+    young_rank: float  # ... by this many decades at the first, falling linearly to none at young_n
 
 
 @kernel(inline=False)
@@ -181,35 +183,56 @@ def learn_novel(la: Arrays, lp: Params, i: int, x: float, ew: float) -> None:
 
 @kernel
 def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float, expected: float) -> tuple:
-    """``(ok, rel, ew)`` of series ``i`` from the state before learning: every channel, past its margin.
+    """``(ok, rel, ew, rn)`` of series ``i`` from the state before learning: every channel, past its margin.
 
-    The deviation floor: ``|x - expected|`` under ``dev_floor``
-    of the value's range is no L report (NaN compares false: no floor yet).
+    ``rn`` is the novelty channel's share (0 when it finds nothing).  The
+    deviation floor: ``|x - expected|`` under ``dev_floor`` of the value's
+    range is no L report (NaN compares false: no floor yet).
     """
     extra = over_budget(lp, la.rt[i]) if lp.budget else 0.0
     small = lp.floor and abs(x - expected) < lp.dev_floor * (la.rhi[i] - la.rlo[i])
     ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S, extra, small)
     ew = math.nan
+    rn = 0.0
     if lp.novelty:
         rn, ew = novel(la, lp, i, x, use)
         rel = max(rel, rn)
-    return ok, rel, ew
+    return ok, rel, ew, rn
 
 
 @kernel(inline=False)
-def ranked(lp: Params, rel: float, rate: float) -> float:
-    """Decades above ``base`` of a report with evidence ``rel`` from a series reporting at ``rate``.
+def young(lp: Params, n: int) -> float:
+    """Decades an L or S report ranks lower after ``n`` scored samples: ``young_rank * (1 - n / young_n)``, >= 0."""
+    if not (lp.young_n > 0 and n < lp.young_n):
+        return 0.0
+    return lp.young_rank * (1.0 - n / lp.young_n)
+
+
+@kernel(inline=False)
+def ranked(lp: Params, rel: float, rn: float, rate: float, n: int) -> float:
+    """Decades above ``base`` of a report with evidence ``rel`` (``rn`` of it novelty's) after ``n`` scored samples.
 
     ``rel`` less ``rank_rate`` per decade of ``rate`` above ``budget_rate``
     (more for a series over budget, less, as a bonus, for a quiet one; the
     bonus counts at most 3 decades below ``budget_rate``), at least 1e-3:
     the report stands, only its rank among reports changes.  A report from a
-    series that seldom reports is the more telling one.
+    series that seldom reports is the more telling one.  So is one from a
+    model that has seen enough to know its own tail: the L and S channels
+    compare with quantile trackers aimed at 1 in ``1/(1-q)`` (10**4), which
+    a young series has not seen even once, so until ``young_n`` samples
+    their evidence ranks ``young_rank`` decades lower at the first sample,
+    linearly less to none at ``young_n`` (:func:`young`).  The novelty
+    channel's evidence (against the range the series has shown, no tail
+    estimate) is not lowered, and a report both channels make ranks at
+    least as its novelty does.
     """
     if not (lp.budget and lp.rank_rate > 0):
         return rel
+    ev = rel - young(lp, n)
+    if rn > 0.0:
+        ev = max(ev, rn)
     r = max(rate, 1e-3 * lp.budget_rate)
-    return max(rel - lp.rank_rate * math.log10(r / lp.budget_rate), 1e-3)
+    return max(ev - lp.rank_rate * math.log10(r / lp.budget_rate), 1e-3)
 
 
 @kernel(inline=False)
@@ -240,13 +263,13 @@ def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: i
         la.S[i] = S
     if lp.floor:
         la.E[i] = expected
-    ok, rel, _ = evidence(la, lp, i, x, L, S, expected)
+    ok, rel, _, rn = evidence(la, lp, i, x, L, S, expected)
     la.L[i] = L
     la.t[i] = t
     if not ok:
         return math.nan
     if reports(lp, rel, la.env[i]):
-        d = lp.base + ranked(lp, rel, la.rt[i] if lp.budget else 0.0)
+        d = lp.base + ranked(lp, rel, rn, la.rt[i] if lp.budget else 0.0, la.n[i])
     else:
         d = 0.999 * min(L, lp.base)
     return -math.expm1(-d * LN10)
@@ -258,7 +281,7 @@ def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: f
     L = la.L[i]
     S = la.S[i] if lp.sequence else math.nan
     e = la.E[i] if lp.floor else math.nan
-    ok, rel, ew = evidence(la, lp, i, x, L, S, e)  # as scored: nothing it reads has been learned since
+    ok, rel, ew, _ = evidence(la, lp, i, x, L, S, e)  # as scored: nothing it reads has been learned since
     if lp.budget and ok:  # the report score_one made, counted into the rate before the envelope moves
         report = 1.0 if reports(lp, rel, la.env[i]) else 0.0
         la.rt[i] += w * lp.budget_alpha * (report - la.rt[i])

@@ -4,7 +4,7 @@
   :class:`~sentinel.detect.likelihood.Likelihood`, which adds the
   sequence-novelty channel and makes the top of the scale a decision scale:
   each series' own rare, new events score >= 0.99, the alert policy's default
-  threshold (NAB: 75.4 standard at its default decisions, 76.7 at the
+  threshold (NAB: 75.4 standard at its default decisions, 77.7 at the
   corpus-optimised threshold; see ``benchmarks/nab.py``).  On count series
   (``counts`` set, as log watches are) the sequence and novelty channels and
   the report budget are off (and with them the deviation floor, the rank
