@@ -137,6 +137,21 @@ def pvalue_one(a: Arrays, c: Consts, i: int, j: int, r: float) -> float:
         return r
     nb = c.n_bins
     z = min(abs(r), 1e300)  # an infinite residual is the most extreme, not missing
+    if z == 0.0:  # the range member's usual 0: first bin, prior 1, and _learned_tail gives its count
+        emp, pr = np.float64(a.tail[i, j, 0]), 1.0
+    else:
+        emp, pr = _learned_tail(a, c, i, j, r, z)
+    total = np.float64(np.float32(np.float64(a.tail[i, j, 0]) + np.float64(a.tail[i, j, nb])))
+    inc = a.inc[i, j]
+    w = c.prior_weight
+    q = (emp + (0.5 * w) * pr * inc) / (total + w * inc)  # (emp/inc + w/2 pr) / (total/inc + w), one division
+    return 2.0 * min(q, 1.0 - q)
+
+
+@kernel
+def _learned_tail(a: Arrays, c: Consts, i: int, j: int, r: float, z: float) -> tuple:
+    """``(emp, prior)``: the learned tail weight beyond ``|r| = z > 0`` on ``r``'s side, and the prior tail there."""
+    nb = c.n_bins
     k = bin_of(c, z)
     side = nb if r < 0 else 0
     c_lo = np.float64(a.tail[i, j, side + k])
@@ -154,11 +169,7 @@ def pvalue_one(a: Arrays, c: Consts, i: int, j: int, r: float) -> float:
             frac = min((math.log(max(z, c.edges[1])) - c.log_edges[k]) * c.inv_width[k], 1.0)
             # ratio**frac, as exp and log: glibc's pow took twice as long as the two (same value to ~1e-15)
             emp = c_lo * math.exp(frac * math.log(np.float64(np.float32(c_hi / c_lo))))
-    total = np.float64(np.float32(np.float64(a.tail[i, j, 0]) + np.float64(a.tail[i, j, nb])))
-    inc = a.inc[i, j]
-    w = c.prior_weight
-    q = (emp + (0.5 * w) * pr * inc) / (total + w * inc)  # (emp/inc + w/2 pr) / (total/inc + w), one division
-    return 2.0 * min(q, 1.0 - q)
+    return emp, pr
 
 
 @kernel

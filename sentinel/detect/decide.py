@@ -13,10 +13,11 @@ below run them
 
 - over series for one step (:func:`score_step`, :func:`learn_step`: the
   per-step protocol of ``score``/``learn`` and of wrappers above it), and
-- over series *and* the steps of a batch (:func:`run_batch`), after the
-  inner detector has run the batch (the guarded ensemble's compiled pass):
-  the inner reads nothing of this layer's state and learns with the weight
-  passed through, so its scores can be computed first.
+- over the steps of a batch for one series (:func:`run_series`), after the
+  inner detector has run that series' batch: the inner reads nothing of this
+  layer's state and learns with the weight passed through, so its scores can
+  be computed first (:mod:`sentinel.detect.pipeline` runs both series by
+  series; :func:`run_batch` after an inner's whole batch).
 
 Both paths call the same per-series functions, so they give the same numbers.
 """
@@ -224,50 +225,84 @@ def track(lp: Params, qv: float, v: float, w: float) -> float:
     return qv + w * lp.eta * ((1.0 if qv < v else 0.0) - lp.one_minus_q)
 
 
-@kernel
-def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float,
-              inner: float, expected: float) -> float:
-    """Decision score of series ``i`` at ``t`` from the inner score ``inner`` (NaN where that is NaN).
+@kernel(inline=False)
+def surprise(lp: Params, inner: float) -> float:
+    """``L = -log10(1 - inner)`` in decades, capped at ``max_L`` (NaN where the inner score is NaN).
 
-    Keeps L (and S, and the inner's ``expected``) of the step for :func:`learn_one`.
+    It reads no state, so a batch computes it for a whole row of inner scores
+    before the sequential pass (independent calls overlap).
     """
     m = 1.0 - inner
-    L = min(math.log(max(m, lp.m_cap)) * -INV_LN10, lp.max_L) if m == m else math.nan  # log10 is slower
-    S = math.nan
+    if m == 1.0:  # an inner score of 0 (p clipped at 1: most points): log(1) is 0, here -0.0 as computed
+        return -0.0
+    return min(math.log(max(m, lp.m_cap)) * -INV_LN10, lp.max_L) if m == m else math.nan  # log10 is slower
+
+
+@kernel
+def judge(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float, L: float,
+          expected: float) -> tuple:
+    """``(d, ok, rel, ew, b)``: the decision of series ``i`` at ``t`` in decades (NaN: no score), its evidence.
+
+    Keeps L (and S, and the inner's ``expected``) of the step for :func:`learn_one`;
+    the evidence and the sequence bin ``b`` are what :func:`learn_judged`
+    needs, so a batch need not recompute them.
+    """
+    S, b = math.nan, -1
     if lp.sequence:
-        S = sq.surprise_one(sa, sp, i, x)
+        S, b = sq.surprise_bin(sa, sp, i, x)
         S = min(S, lp.max_L) if S == S else S
         la.S[i] = S
     if lp.floor:
         la.E[i] = expected
-    ok, rel, _ = evidence(la, lp, i, x, L, S, expected)
+    ok, rel, ew = evidence(la, lp, i, x, L, S, expected)
     la.L[i] = L
     la.t[i] = t
     if not ok:
-        return math.nan
+        return math.nan, ok, rel, ew, b
     if reports(lp, rel, la.env[i]):
-        d = lp.base + ranked(lp, rel, la.rt[i] if lp.budget else 0.0)
-    else:
-        d = 0.999 * min(L, lp.base)
+        return lp.base + ranked(lp, rel, la.rt[i] if lp.budget else 0.0), ok, rel, ew, b
+    return 0.999 * min(L, lp.base), ok, rel, ew, b
+
+
+@kernel(inline=False)
+def score_of(d: float) -> float:
+    """The score of a decision ``d`` decades: ``1 - 10**-d`` (NaN stays NaN; ``d = +-0`` is itself, no call)."""
+    if d == 0.0:
+        return d
     return -math.expm1(-d * LN10)
+
+
+@kernel
+def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float,
+              inner: float, expected: float) -> float:
+    """Decision score of series ``i`` at ``t`` from the inner score ``inner`` (NaN where that is NaN)."""
+    d, _, _, _, _ = judge(la, lp, sa, sp, i, t, x, surprise(lp, inner), expected)
+    return score_of(d)
 
 
 @kernel
 def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: float, w: float) -> None:
     """Learn series ``i`` from the L and S :func:`score_one` kept, with weight ``w``."""
-    L = la.L[i]
     S = la.S[i] if lp.sequence else math.nan
     e = la.E[i] if lp.floor else math.nan
-    ok, rel, ew = evidence(la, lp, i, x, L, S, e)  # as scored: nothing it reads has been learned since
-    if lp.budget and ok:  # the report score_one made, counted into the rate before the envelope moves
+    ok, rel, ew = evidence(la, lp, i, x, la.L[i], S, e)  # as scored: nothing it reads has been learned since
+    learn_judged(la, lp, sa, sp, i, x, w, ok, rel, ew, -1)
+
+
+@kernel
+def learn_judged(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: float, w: float, ok: bool,
+                 rel: float, ew: float, b: int) -> None:
+    """Learn series ``i`` with weight ``w`` from the evidence of its last :func:`judge` (``b``: -1 if unknown)."""
+    if lp.budget and ok:  # the report judge made, counted into the rate before the envelope moves
         report = 1.0 if reports(lp, rel, la.env[i]) else 0.0
         la.rt[i] += w * lp.budget_alpha * (report - la.rt[i])
     if ok:
-        la.q[i] = track(lp, la.q[i], L, w)
+        la.q[i] = track(lp, la.q[i], la.L[i], w)
     if lp.sequence:
+        S = la.S[i]
         if ok and math.isfinite(S):
             la.qs[i] = track(lp, la.qs[i], S, w)
-        sq.learn_one(sa, sp, i, x)
+        sq.learn_bin(sa, sp, i, x, b)
     env = la.env[i] * lp.env_decay  # rel is 0 below the margins: a slow ramp does not raise its own bar
     la.env[i] = env if env >= rel else rel
     if lp.novelty:
@@ -292,12 +327,27 @@ def learn_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, x: np.ndarr
 
 
 @kernel
+def run_series(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, ts: np.ndarray, x: np.ndarray,
+               scores: np.ndarray, expected: np.ndarray) -> None:
+    """Score then learn (weight 1) every step of series ``i``; ``scores`` (its row): the inner's in, decisions out.
+
+    Three loops over the row: the surprises (no state), the sequential
+    decisions in decades, then their scores; the first and last are
+    independent per step, so their ``log``/``expm1`` calls overlap.
+    """
+    for j in range(len(ts)):
+        scores[j] = surprise(lp, scores[j])
+    for j in range(len(ts)):
+        d, ok, rel, ew, b = judge(la, lp, sa, sp, i, ts[j], x[j], scores[j], expected[j])
+        learn_judged(la, lp, sa, sp, i, x[j], 1.0, ok, rel, ew, b)
+        scores[j] = d
+    for j in range(len(ts)):
+        scores[j] = score_of(scores[j])
+
+
+@kernel
 def run_batch(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, ts: np.ndarray, values: np.ndarray,
               scores: np.ndarray, expected: np.ndarray) -> None:
     """Score then learn (weight 1) every step of every series; ``scores`` holds the inner's and gets the decisions."""
     for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            x = values[i, j]
-            s = score_one(la, lp, sa, sp, i, ts[j], x, scores[i, j], expected[i, j])
-            learn_one(la, lp, sa, sp, i, x, 1.0)
-            scores[i, j] = s
+        run_series(la, lp, sa, sp, i, ts, values[i], scores[i], expected[i])

@@ -107,10 +107,11 @@ The wrapper's state lives next to the inner's in one ``state_`` dict (keys
 (:mod:`sentinel.detect.persist`) and ``set_state`` keep working.
 
 Speed: the arithmetic above is one compiled per-series function
-(:mod:`sentinel.detect.decide`).  ``process`` lets the inner detector run
-the whole batch first (one compiled pass for the guarded ensemble: the inner
-learns with the weight passed through and never reads this wrapper's state)
-and then decides the batch in a second compiled pass, series by series;
+(:mod:`sentinel.detect.decide`).  ``process`` lets the inner detector run a
+series' whole batch first (the inner learns with the weight passed through
+and never reads this wrapper's state) and then decides it; over the guarded
+ensemble both happen in one compiled pass, series by series
+(:mod:`sentinel.detect.pipeline`), over any other inner in a second pass.
 ``score``/``learn`` and wrappers above this one run the same function one
 step at a time.
 
@@ -135,6 +136,7 @@ import numpy as np
 from sentinel.detect import ceiling, decide
 from sentinel.detect import sequence as sq
 from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.guard import Guard
 from sentinel.detect.sequence import SequenceModel
 from sentinel.series import Batch
 
@@ -146,7 +148,7 @@ _INT_KEYS = ("lk.n", "lk.t", "lk.nv", "lk.kc")
 _EMPTY_2D = {"lk.kb": np.empty((0, 0)), "lk.cb": np.empty((0, 0), dtype=np.float32)}
 _NO_SEQ = sq.Arrays(np.empty((0, 0), dtype=np.float32), np.empty((0, 0), dtype=np.float32), _EMPTY, _EMPTY, _EMPTY,
                     np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-_NO_SEQ_PARAMS = sq.Params(2, 1, 2, 1.0, 1.0, 0.5, 0.0)  # placeholder: the kernels never read it without a channel
+_NO_SEQ_PARAMS = sq.Params(2, 1, 2, 1.0, 1.0, 0.5, 0.0, 1)  # placeholder: the kernels never read it without a channel
 
 
 class Likelihood(OnlineDetector):
@@ -372,7 +374,11 @@ class Likelihood(OnlineDetector):
         Valid because the inner learns with the weight passed through (1
         here) and this wrapper reads only its scores, never its state; same
         numbers as the step-by-step loop of ``_score_step``/``_learn_step``.
+        Over the guarded ensemble both run in one compiled pass, series by
+        series (:mod:`sentinel.detect.pipeline`).
         """
+        if isinstance(self.inner, Guard) and self.inner.fusable:
+            return self.inner.fused_process(state, batch, self._kernel_args(state))
         out = self.inner._process_state(state, batch)
         decide.run_batch(*self._kernel_args(state), np.ascontiguousarray(batch.timestamps, dtype=np.int64),
                          np.ascontiguousarray(batch.values, dtype=np.float64), out.score,  # in place

@@ -73,6 +73,7 @@ class Params(NamedTuple):
     prior: float
     prior_per_bin: float  # prior / bins
     shrink: float
+    ctx_mask: int  # n_ctx - 1 when n_ctx is a power of two (the context's modulo is then a mask), else 0
 
 
 @kernel(inline=False, exact=True)
@@ -96,25 +97,42 @@ def bin_of(p: Params, lo: float, hi: float, x: float) -> int:
 @kernel
 def surprise_one(a: Arrays, p: Params, i: int, x: float) -> float:
     """``-log10 P(bin of x | last bins)`` of series ``i``; NaN for a missing value and the first ``order`` values."""
+    return surprise_bin(a, p, i, x)[0]
+
+
+@kernel
+def surprise_bin(a: Arrays, p: Params, i: int, x: float) -> tuple:
+    """``(S, b)``: :func:`surprise_one` and the bin of ``x`` it used (-1 where S is NaN), for :func:`learn_bin`."""
     if not (math.isfinite(x) and a.n[i] > p.order):
-        return math.nan
+        return math.nan, -1
     ctx = a.c[i]
+    b = bin_of(p, a.lo[i], a.hi[i], x)
     inv = 1.0 / a.inc[i]
-    c = np.float64(a.next[i, ctx * p.bins + bin_of(p, a.lo[i], a.hi[i], x)]) * inv
+    c = np.float64(a.next[i, ctx * p.bins + b]) * inv
     tot = np.float64(a.ctx[i, ctx]) * inv
-    return math.log((c + p.prior_per_bin) / (tot + p.prior)) * -INV_LN10  # log10 is slower than log
+    return math.log((c + p.prior_per_bin) / (tot + p.prior)) * -INV_LN10, b  # log10 is slower than log
 
 
 @kernel
 def learn_one(a: Arrays, p: Params, i: int, x: float) -> None:
     """Count the transition of series ``i`` into ``x`` and update its range (a missing value teaches nothing)."""
+    learn_bin(a, p, i, x, -1)
+
+
+@kernel
+def learn_bin(a: Arrays, p: Params, i: int, x: float, b: int) -> None:
+    """:func:`learn_one` given the bin :func:`surprise_bin` found for ``x`` (-1: find it here).
+
+    The range has not moved since :func:`surprise_bin`, so the bin is the same.
+    """
     if not math.isfinite(x):
         return
     if a.lo[i] != a.lo[i]:  # first value: the range starts there
         a.lo[i] = x
         a.hi[i] = x
     lo, hi, ctx = a.lo[i], a.hi[i], a.c[i]
-    b = bin_of(p, lo, hi, x)
+    if b < 0:
+        b = bin_of(p, lo, hi, x)
     add = np.float64(np.float32(a.inc[i]))
     k = ctx * p.bins + b
     a.next[i, k] = np.float32(np.float64(a.next[i, k]) + add)  # exact float32 sums (no double rounding issue)
@@ -127,7 +145,7 @@ def learn_one(a: Arrays, p: Params, i: int, x: float) -> None:
         for j in range(a.ctx.shape[1]):
             a.ctx[i, j] = np.float32(divide(np.float64(a.ctx[i, j]), scale))
         a.inc[i] = 1.0
-    a.c[i] = (ctx * p.bins + b) % p.n_ctx
+    a.c[i] = k & p.ctx_mask if p.ctx_mask else k % p.n_ctx
     width = (hi - lo) * p.shrink
     a.hi[i] = max(x, hi - width)
     a.lo[i] = min(x, lo + width)
@@ -162,8 +180,9 @@ class SequenceModel:
         self.shrink = shrink
         self.prefix = prefix
         self.n_ctx = bins**order
+        pow2 = self.n_ctx & (self.n_ctx - 1) == 0
         self.params = Params(int(bins), int(order), int(self.n_ctx), float(decay), float(prior),
-                             float(prior / bins), float(shrink))
+                             float(prior / bins), float(shrink), int(self.n_ctx - 1) if pow2 else 0)
 
     def init_state(self, n: int) -> dict[str, np.ndarray]:
         p = self.prefix
