@@ -103,8 +103,9 @@ def score_one(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
     season = bl.season_of(daily, weekly, model)
     expected = bl.expected_one(b, i, season, model)
     scale = bl.scale_one(b, bp, i)
+    inv_scale = 1.0 / scale
     for j in range(len(codes)):
-        stats[j] = mb.statistic_one(codes[j], mps[j], m, b, bp, i, x, expected, season, scale)
+        stats[j] = mb.statistic_one(codes[j], mps[j], m, b, bp, i, x, expected, season, inv_scale)
         pv[j] = cal.pvalue_one(ca, cc, i, j, stats[j])
     return combine(pv, x), expected, scale, daily, weekly, model, ds, ws
 
