@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sentinel.detect import decide
+from sentinel.detect import decide_batch
 from sentinel.detect.base import Scores
 from sentinel.detect.ensemble import Ensemble
 from sentinel.detect.guard import Guard
@@ -27,9 +27,10 @@ class TwoPasses(Likelihood):
 
     def _process_state(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
         out = self.inner._process_state(state, batch)
-        decide.run_batch(*self._kernel_args(state), np.ascontiguousarray(batch.timestamps, dtype=np.int64),
-                         np.ascontiguousarray(batch.values, dtype=np.float64), out.score,
-                         np.ascontiguousarray(out.expected, dtype=np.float64))
+        decide_batch.run_batch(*self._kernel_args(state, len(batch.timestamps)),
+                               np.ascontiguousarray(batch.timestamps, dtype=np.int64),
+                               np.ascontiguousarray(batch.values, dtype=np.float64), out.score,
+                               np.ascontiguousarray(out.expected, dtype=np.float64))
         return out
 
 

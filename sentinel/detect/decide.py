@@ -13,11 +13,9 @@ below run them
 
 - over series for one step (:func:`score_step`, :func:`learn_step`: the
   per-step protocol of ``score``/``learn`` and of wrappers above it), and
-- over the steps of a batch for one series (:func:`run_series`), after the
-  inner detector has run that series' batch: the inner reads nothing of this
-  layer's state and learns with the weight passed through, so its scores can
-  be computed first (:mod:`sentinel.detect.pipeline` runs both series by
-  series; :func:`run_batch` after an inner's whole batch).
+- over the steps of a batch for one series
+  (:func:`sentinel.detect.decide_batch.run_series`), after the inner
+  detector has run that series' batch.
 
 Both paths call the same per-series functions, so they give the same numbers.
 """
@@ -29,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sentinel.detect import ceiling, rise
+from sentinel.detect import decades, novelty
 from sentinel.detect import sequence as sq
 from sentinel.detect.jit import kernel
 
@@ -63,6 +61,7 @@ class Arrays(NamedTuple):
     cm: np.ndarray  # ... the maximum of the block being filled ...
     clo: np.ndarray  # ... and the range of the day's peak
     chi: np.ndarray
+    buf: np.ndarray  # not state: (4, steps) room for a series' S, novelty, range width, L (decide_batch)
 
 
 class Params(NamedTuple):
@@ -129,72 +128,20 @@ def over_budget(lp: Params, rate: float) -> float:
 
 
 @kernel
-def novel(la: Arrays, lp: Params, i: int, x: float, use: bool) -> tuple:
-    """``(rel, ew)``: the novelty channel's Lrel for value ``x`` of series ``i`` and the EW mean after ``x``.
+def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float, expected: float, nov: bool,
+             width: float) -> tuple:
+    """``(ok, rel)`` of series ``i`` from the state before learning: every channel, past its margin.
 
-    Novel: the value, or its EW mean, beyond the range it has shown by more
-    than ``nov_tol`` of the range's width (NaN compares false: no range yet),
-    or the floor of the last ``rise_k`` values risen (:mod:`sentinel.detect.rise`), or the peak of the
-    last day fallen (:mod:`sentinel.detect.ceiling`).
-    """
-    ew = la.ew[i]
-    if not math.isfinite(x):
-        return 0.0, ew
-    ew = x if ew != ew else ew + lp.nov_alpha * (x - ew)
-    if not (use and la.nv[i] + 1 > lp.n_warm):
-        return 0.0, ew
-    lo, hi = la.rlo[i], la.rhi[i]
-    tol = lp.nov_tol * (hi - lo)
-    elo, ehi = la.elo[i], la.ehi[i]
-    etol = lp.nov_tol * (ehi - elo)
-    if x > hi + tol or x < lo - tol or ew > ehi + etol or ew < elo - etol:
-        return lp.nov_rel, ew
-    if lp.rise and rise.risen(la.kb, la.klo, la.khi, la.kc, i, x, lp.rise_k, lp.rise_tol, lp.n_warm):
-        return lp.nov_rel, ew
-    if lp.ceil and ceiling.fallen(la.cb, la.cm, la.clo, la.kc, i, x, lp.ceil_m, lp.ceil_tol, hi - lo, lp.n_warm):
-        return lp.nov_rel, ew
-    return 0.0, ew
-
-
-@kernel
-def learn_novel(la: Arrays, lp: Params, i: int, x: float, ew: float) -> None:
-    """Widen the ranges of series ``i`` to ``x`` and its EW mean ``ew`` (every value, anomalies included); forget."""
-    if not math.isfinite(x):
-        return
-    if lp.rise:
-        rise.learn(la.kb, la.klo, la.khi, la.kc, i, x, lp.rise_k, lp.rise_forget)
-    if lp.ceil:
-        ceiling.learn(la.cb, la.cm, la.clo, la.chi, la.kc, i, x, lp.ceil_m, lp.ceil_forget)
-    if lp.rise or lp.ceil:
-        la.kc[i] += 1
-    la.ew[i] = ew
-    if la.rlo[i] != la.rlo[i]:
-        la.rlo[i], la.rhi[i], la.elo[i], la.ehi[i] = x, x, ew, ew
-    else:
-        lo, hi = la.rlo[i], la.rhi[i]
-        d = (hi - lo) * lp.nov_forget
-        la.rhi[i], la.rlo[i] = max(x, hi - d), min(x, lo + d)
-        lo, hi = la.elo[i], la.ehi[i]
-        d = (hi - lo) * lp.nov_forget
-        la.ehi[i], la.elo[i] = max(ew, hi - d), min(ew, lo + d)
-    la.nv[i] += 1
-
-
-@kernel
-def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float, expected: float) -> tuple:
-    """``(ok, rel, ew)`` of series ``i`` from the state before learning: every channel, past its margin.
-
+    ``nov`` and ``width`` are the novelty channel's :func:`~sentinel.detect.novelty.look`.
     The deviation floor: ``|x - expected|`` under ``dev_floor``
-    of the value's range is no L report (NaN compares false: no floor yet).
+    of the value's range ``width`` is no L report (NaN compares false: no floor yet).
     """
     extra = over_budget(lp, la.rt[i]) if lp.budget else 0.0
-    small = lp.floor and abs(x - expected) < lp.dev_floor * (la.rhi[i] - la.rlo[i])
+    small = lp.floor and abs(x - expected) < lp.dev_floor * width
     ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S, extra, small)
-    ew = math.nan
-    if lp.novelty:
-        rn, ew = novel(la, lp, i, x, use)
-        rel = max(rel, rn)
-    return ok, rel, ew
+    if use and nov:
+        rel = max(rel, lp.nov_rel)
+    return ok, rel
 
 
 @kernel(inline=False)
@@ -230,53 +177,65 @@ def surprise(lp: Params, inner: float) -> float:
     """``L = -log10(1 - inner)`` in decades, capped at ``max_L`` (NaN where the inner score is NaN).
 
     It reads no state, so a batch computes it for a whole row of inner scores
-    before the sequential pass (independent calls overlap).
+    before the sequential pass, without a branch (an inner score of 0 gives
+    ``ln(1) = 0``, -0.0 here), so the loop vectorises.
     """
     m = 1.0 - inner
-    if m == 1.0:  # an inner score of 0 (p clipped at 1: most points): log(1) is 0, here -0.0 as computed
-        return -0.0
-    return min(math.log(max(m, lp.m_cap)) * -INV_LN10, lp.max_L) if m == m else math.nan  # log10 is slower
+    return min(decades.ln(max(m, lp.m_cap)) * -INV_LN10, lp.max_L) if m == m else math.nan
 
 
 @kernel
-def judge(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float, L: float,
-          expected: float) -> tuple:
-    """``(d, ok, rel, ew, b)``: the decision of series ``i`` at ``t`` in decades (NaN: no score), its evidence.
+def seq_surprise(lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: float) -> float:
+    """The sequence surprise of ``x`` for series ``i``, capped at ``max_L`` (NaN: none, or no sequence channel)."""
+    if not lp.sequence:
+        return math.nan
+    return capped(lp, sq.surprise_one(sa, sp, i, x))
 
-    Keeps L (and S, and the inner's ``expected``) of the step for :func:`learn_one`;
-    the evidence and the sequence bin ``b`` are what :func:`learn_judged`
-    needs, so a batch need not recompute them.
+
+@kernel(inline=False)
+def capped(lp: Params, S: float) -> float:
+    """A sequence surprise capped at ``max_L`` (NaN stays NaN)."""
+    return min(S, lp.max_L) if S == S else S
+
+
+@kernel
+def judge(la: Arrays, lp: Params, i: int, t: int, x: float, L: float, S: float, expected: float, nov: bool,
+          width: float) -> tuple:
+    """``(d, ok, rel)``: the decision of series ``i`` at ``t`` in decades (NaN: no score), its evidence.
+
+    ``S`` is the step's :func:`seq_surprise`, ``nov`` and ``width`` its
+    :func:`~sentinel.detect.novelty.look` (the caller's: a batch runs both
+    channels ahead of the decisions).  Keeps L (and S, and the inner's
+    ``expected``) of the step for :func:`learn_one`; the evidence ``ok``,
+    ``rel`` is what a batch's learning needs, so it need not recompute it.
     """
-    S, b = math.nan, -1
     if lp.sequence:
-        S, b = sq.surprise_bin(sa, sp, i, x)
-        S = min(S, lp.max_L) if S == S else S
         la.S[i] = S
     if lp.floor:
         la.E[i] = expected
-    ok, rel, ew = evidence(la, lp, i, x, L, S, expected)
+    ok, rel = evidence(la, lp, i, x, L, S, expected, nov, width)
     la.L[i] = L
     la.t[i] = t
     if not ok:
-        return math.nan, ok, rel, ew, b
+        return math.nan, ok, rel
     if reports(lp, rel, la.env[i]):
-        return lp.base + ranked(lp, rel, la.rt[i] if lp.budget else 0.0), ok, rel, ew, b
-    return 0.999 * min(L, lp.base), ok, rel, ew, b
+        return lp.base + ranked(lp, rel, la.rt[i] if lp.budget else 0.0), ok, rel
+    return 0.999 * min(L, lp.base), ok, rel
 
 
 @kernel(inline=False)
 def score_of(d: float) -> float:
-    """The score of a decision ``d`` decades: ``1 - 10**-d`` (NaN stays NaN; ``d = +-0`` is itself, no call)."""
-    if d == 0.0:
-        return d
-    return -math.expm1(-d * LN10)
+    """The score of a decision ``d`` decades: ``1 - 10**-d`` (NaN stays NaN; :mod:`sentinel.detect.decades`)."""
+    return 1.0 - decades.exp10_neg(d)
 
 
 @kernel
 def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float,
               inner: float, expected: float) -> float:
     """Decision score of series ``i`` at ``t`` from the inner score ``inner`` (NaN where that is NaN)."""
-    d, _, _, _, _ = judge(la, lp, sa, sp, i, t, x, surprise(lp, inner), expected)
+    S = seq_surprise(lp, sa, sp, i, x)
+    nov, width, _ = novelty.look(la, lp, i, x, novelty.phase(la, lp, i))
+    d, _, _ = judge(la, lp, i, t, x, surprise(lp, inner), S, expected, nov, width)
     return score_of(d)
 
 
@@ -285,28 +244,35 @@ def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: f
     """Learn series ``i`` from the L and S :func:`score_one` kept, with weight ``w``."""
     S = la.S[i] if lp.sequence else math.nan
     e = la.E[i] if lp.floor else math.nan
-    ok, rel, ew = evidence(la, lp, i, x, la.L[i], S, e)  # as scored: nothing it reads has been learned since
-    learn_judged(la, lp, sa, sp, i, x, w, ok, rel, ew, -1)
+    ph = novelty.phase(la, lp, i)
+    nov, width, ew = novelty.look(la, lp, i, x, ph)  # as scored: nothing these read has been learned since
+    ok, rel = evidence(la, lp, i, x, la.L[i], S, e, nov, width)
+    track_sequence(la, lp, i, w, ok)
+    if lp.sequence:
+        sq.learn_one(sa, sp, i, x)
+    novelty.learn(la, lp, i, x, ew, ph)
+    learn_rest(la, lp, i, w, ok, rel)
 
 
 @kernel
-def learn_judged(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: float, w: float, ok: bool,
-                 rel: float, ew: float, b: int) -> None:
-    """Learn series ``i`` with weight ``w`` from the evidence of its last :func:`judge` (``b``: -1 if unknown)."""
+def track_sequence(la: Arrays, lp: Params, i: int, w: float, ok: bool) -> None:
+    """The sequence channel's quantile tracker, from the ``S`` :func:`judge` kept."""
+    if lp.sequence:
+        S = la.S[i]
+        if ok and math.isfinite(S):
+            la.qs[i] = track(lp, la.qs[i], S, w)
+
+
+@kernel
+def learn_rest(la: Arrays, lp: Params, i: int, w: float, ok: bool, rel: float) -> None:
+    """:func:`learn_one` but for the sequence and novelty channels (they read none of this, nor write any)."""
     if lp.budget and ok:  # the report judge made, counted into the rate before the envelope moves
         report = 1.0 if reports(lp, rel, la.env[i]) else 0.0
         la.rt[i] += w * lp.budget_alpha * (report - la.rt[i])
     if ok:
         la.q[i] = track(lp, la.q[i], la.L[i], w)
-    if lp.sequence:
-        S = la.S[i]
-        if ok and math.isfinite(S):
-            la.qs[i] = track(lp, la.qs[i], S, w)
-        sq.learn_bin(sa, sp, i, x, b)
     env = la.env[i] * lp.env_decay  # rel is 0 below the margins: a slow ramp does not raise its own bar
     la.env[i] = env if env >= rel else rel
-    if lp.novelty:
-        learn_novel(la, lp, i, x, ew)
     if ok:
         la.n[i] += 1
 
@@ -324,30 +290,3 @@ def learn_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, x: np.ndarr
     """Learn one step of every series (after :func:`score_step` of the same step)."""
     for i in range(len(x)):
         learn_one(la, lp, sa, sp, i, x[i], w[i])
-
-
-@kernel
-def run_series(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, ts: np.ndarray, x: np.ndarray,
-               scores: np.ndarray, expected: np.ndarray) -> None:
-    """Score then learn (weight 1) every step of series ``i``; ``scores`` (its row): the inner's in, decisions out.
-
-    Three loops over the row: the surprises (no state), the sequential
-    decisions in decades, then their scores; the first and last are
-    independent per step, so their ``log``/``expm1`` calls overlap.
-    """
-    for j in range(len(ts)):
-        scores[j] = surprise(lp, scores[j])
-    for j in range(len(ts)):
-        d, ok, rel, ew, b = judge(la, lp, sa, sp, i, ts[j], x[j], scores[j], expected[j])
-        learn_judged(la, lp, sa, sp, i, x[j], 1.0, ok, rel, ew, b)
-        scores[j] = d
-    for j in range(len(ts)):
-        scores[j] = score_of(scores[j])
-
-
-@kernel
-def run_batch(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, ts: np.ndarray, values: np.ndarray,
-              scores: np.ndarray, expected: np.ndarray) -> None:
-    """Score then learn (weight 1) every step of every series; ``scores`` holds the inner's and gets the decisions."""
-    for i in range(values.shape[0]):
-        run_series(la, lp, sa, sp, i, ts, values[i], scores[i], expected[i])

@@ -133,7 +133,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.detect import ceiling, decide
+from sentinel.detect import ceiling, decide, decide_batch
 from sentinel.detect import sequence as sq
 from sentinel.detect.base import OnlineDetector, Scores, StepScores
 from sentinel.detect.guard import Guard
@@ -342,13 +342,17 @@ class Likelihood(OnlineDetector):
             state.update(fresh)
         self.inner._fill_missing(state)
 
-    def _kernel_args(self, state: dict[str, np.ndarray]) -> tuple:
-        """State and constants in the order the kernels of :mod:`sentinel.detect.decide` take them."""
+    def _kernel_args(self, state: dict[str, np.ndarray], steps: int = 0) -> tuple:
+        """State and constants in the order the kernels of :mod:`sentinel.detect.decide` take them.
+
+        ``steps``: the batch's, for the batch kernels' scratch row (a batch of
+        up to ``steps`` steps runs the sequence model ahead of the decisions).
+        """
         for k in _KEYS:  # the kernels write in place
             if k in state and not state[k].flags.c_contiguous:
                 state[k] = np.ascontiguousarray(state[k])
         la = decide.Arrays(*(state.get(k, _EMPTY_INT if k in _INT_KEYS else _EMPTY_2D.get(k, _EMPTY))
-                             for k in _KEYS))
+                             for k in _KEYS), np.empty((4, steps)))
         if self._seq is None:
             return la, self.params, _NO_SEQ, _NO_SEQ_PARAMS
         return la, self.params, self._seq.arrays(state), self._seq.params
@@ -378,9 +382,10 @@ class Likelihood(OnlineDetector):
         series (:mod:`sentinel.detect.pipeline`).
         """
         if isinstance(self.inner, Guard) and self.inner.fusable:
-            return self.inner.fused_process(state, batch, self._kernel_args(state))
+            return self.inner.fused_process(state, batch, self._kernel_args(state, len(batch.timestamps)))
         out = self.inner._process_state(state, batch)
-        decide.run_batch(*self._kernel_args(state), np.ascontiguousarray(batch.timestamps, dtype=np.int64),
+        steps = len(batch.timestamps)
+        decide_batch.run_batch(*self._kernel_args(state, steps), np.ascontiguousarray(batch.timestamps, dtype=np.int64),
                          np.ascontiguousarray(batch.values, dtype=np.float64), out.score,  # in place
                          np.ascontiguousarray(out.expected, dtype=np.float64))
         return out

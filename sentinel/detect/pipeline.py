@@ -2,11 +2,14 @@
 
 ``Likelihood(Guard(Ensemble))`` could run a batch as two passes over all
 series (the ensemble's :func:`sentinel.detect.fused.run_batch`, then the
-decision layer's :func:`sentinel.detect.decide.run_batch`), but then the
+decision layer's :func:`sentinel.detect.decide_batch.run_batch`), but then the
 second pass reads every series' scores and expected values back from a
 batch-sized array long after they left the cache, and every series' state
 is fetched twice.  Here each series runs both layers back to back: the
-ensemble's steps, then the decisions on the rows it has just written.
+ensemble's steps, then the decisions on the rows it has just written.  The
+decisions' state of the series (some thirty arrays, and sequence counts read
+at random) is requested (:func:`sentinel.detect.decide_batch.fetch_ahead`) before
+the ensemble starts the series, so it is in the cache when they need it.
 
 Valid for the same reason as the two passes: the ensemble learns with the
 guard's weight alone and never reads the decision layer's state, so its
@@ -21,6 +24,7 @@ import numpy as np
 from sentinel.detect import baseline_kernels as bl
 from sentinel.detect import calibrate as cal
 from sentinel.detect import decide as dc
+from sentinel.detect import decide_batch as db
 from sentinel.detect import fused
 from sentinel.detect import guard as gd
 from sentinel.detect import members as mb
@@ -40,6 +44,7 @@ def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
     of ``out`` (expected value, band, member scores) stays the ensemble's.
     """
     for i in range(values.shape[0]):
+        db.fetch_ahead(la, lp, sa, sp, i)  # the decisions' state arrives while the ensemble runs the series
         fused.run_series(b, bp, codes, mps, m, ca, cc, e, peak, i, ts, values[i], d_slots, w_slots, True, g, g_run,
                          g_last, g_t, out[i], stats, pv)
-        dc.run_series(la, lp, sa, sp, i, ts, values[i], out[i, :, 0], out[i, :, 1])
+        db.run_series(la, lp, sa, sp, i, ts, values[i], out[i, :, 0], out[i, :, 1])

@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sentinel.detect import decades
 from sentinel.detect.jit import kernel
 
 INV_LN10 = 1.0 / math.log(10.0)
@@ -84,72 +85,114 @@ def divide(a: float, b: float) -> float:
 
 @kernel(inline=False)
 def bin_of(p: Params, lo: float, hi: float, x: float) -> int:
-    """Bin of ``x`` in the range [lo, hi] (edge bins outside it; NaN anywhere gives the top bin, unused)."""
+    """Bin of ``x`` in the range [lo, hi] (edge bins outside it): ``floor((x - lo) * bins / width)``, clipped.
+
+    Found by comparing ``(x - lo) * bins`` with the bins' edges, not by a
+    division: the bin decides which counts the next step reads, so its
+    latency is on the sequence channel's critical path every step.
+    """
     width = hi - lo
-    if not (width >= 1e-300 or width != width):  # np.maximum(width, 1e-300), NaN kept
+    if not width >= 1e-300:  # np.maximum(width, 1e-300)
         width = 1e-300
-    b = (x - lo) * (p.bins / width)
-    if not b < p.bins - 1:  # np.fmin(b, bins - 1): NaN -> the top bin
-        b = p.bins - 1.0
-    return int(b) if b > 0.0 else 0
+    t = (x - lo) * p.bins
+    b = 0
+    for k in range(1, p.bins):
+        b += 1 if t >= k * width else 0
+    return b
 
 
 @kernel
 def surprise_one(a: Arrays, p: Params, i: int, x: float) -> float:
     """``-log10 P(bin of x | last bins)`` of series ``i``; NaN for a missing value and the first ``order`` values."""
-    return surprise_bin(a, p, i, x)[0]
-
-
-@kernel
-def surprise_bin(a: Arrays, p: Params, i: int, x: float) -> tuple:
-    """``(S, b)``: :func:`surprise_one` and the bin of ``x`` it used (-1 where S is NaN), for :func:`learn_bin`."""
     if not (math.isfinite(x) and a.n[i] > p.order):
-        return math.nan, -1
+        return math.nan
     ctx = a.c[i]
     b = bin_of(p, a.lo[i], a.hi[i], x)
-    inv = 1.0 / a.inc[i]
-    c = np.float64(a.next[i, ctx * p.bins + b]) * inv
-    tot = np.float64(a.ctx[i, ctx]) * inv
-    return math.log((c + p.prior_per_bin) / (tot + p.prior)) * -INV_LN10, b  # log10 is slower than log
+    return of_counts(p, np.float64(a.next[i, ctx * p.bins + b]), np.float64(a.ctx[i, ctx]), a.inc[i])
+
+
+@kernel(inline=False)
+def of_counts(p: Params, pair: float, context: float, inc: float) -> float:
+    """``-log10`` of the smoothed probability of a transition counted ``pair`` times in a ``context`` counted so.
+
+    The counts are in units of ``1 / inc`` (lazy decay), so the prior is
+    scaled by ``inc`` instead of every count.
+    """
+    return decades.ln((pair + p.prior_per_bin * inc) / (context + p.prior * inc)) * -INV_LN10
 
 
 @kernel
 def learn_one(a: Arrays, p: Params, i: int, x: float) -> None:
     """Count the transition of series ``i`` into ``x`` and update its range (a missing value teaches nothing)."""
-    learn_bin(a, p, i, x, -1)
-
-
-@kernel
-def learn_bin(a: Arrays, p: Params, i: int, x: float, b: int) -> None:
-    """:func:`learn_one` given the bin :func:`surprise_bin` found for ``x`` (-1: find it here).
-
-    The range has not moved since :func:`surprise_bin`, so the bin is the same.
-    """
     if not math.isfinite(x):
         return
     if a.lo[i] != a.lo[i]:  # first value: the range starts there
         a.lo[i] = x
         a.hi[i] = x
     lo, hi, ctx = a.lo[i], a.hi[i], a.c[i]
-    if b < 0:
-        b = bin_of(p, lo, hi, x)
-    add = np.float64(np.float32(a.inc[i]))
-    k = ctx * p.bins + b
-    a.next[i, k] = np.float32(np.float64(a.next[i, k]) + add)  # exact float32 sums (no double rounding issue)
-    a.ctx[i, ctx] = np.float32(np.float64(a.ctx[i, ctx]) + add)
-    a.inc[i] = divide(a.inc[i], p.decay)
-    if a.inc[i] > 1e18:  # renormalise instead of decaying every count
-        scale = np.float64(np.float32(a.inc[i]))
-        for j in range(a.next.shape[1]):
-            a.next[i, j] = np.float32(divide(np.float64(a.next[i, j]), scale))
-        for j in range(a.ctx.shape[1]):
-            a.ctx[i, j] = np.float32(divide(np.float64(a.ctx[i, j]), scale))
-        a.inc[i] = 1.0
-    a.c[i] = k & p.ctx_mask if p.ctx_mask else k % p.n_ctx
-    width = (hi - lo) * p.shrink
-    a.hi[i] = max(x, hi - width)
-    a.lo[i] = min(x, lo + width)
+    k = ctx * p.bins + bin_of(p, lo, hi, x)
+    a.inc[i] = count(p, a.next[i], a.ctx[i], k, ctx, a.inc[i])
+    a.lo[i], a.hi[i], a.c[i] = moved(p, lo, hi, x, k)
     a.n[i] += 1
+
+
+@kernel
+def count(p: Params, pairs: np.ndarray, contexts: np.ndarray, k: int, ctx: int, inc: float) -> float:
+    """Count transition ``k`` from context ``ctx`` (one series' rows) with weight ``inc``; the next weight."""
+    add = np.float64(np.float32(inc))
+    pairs[k] = np.float32(np.float64(pairs[k]) + add)  # exact float32 sums (no double rounding issue)
+    contexts[ctx] = np.float32(np.float64(contexts[ctx]) + add)
+    inc = divide(inc, p.decay)
+    if inc > 1e18:  # renormalise instead of decaying every count
+        scale = np.float64(np.float32(inc))
+        for j in range(len(pairs)):
+            pairs[j] = np.float32(divide(np.float64(pairs[j]), scale))
+        for j in range(len(contexts)):
+            contexts[j] = np.float32(divide(np.float64(contexts[j]), scale))
+        inc = 1.0
+    return inc
+
+
+@kernel(inline=False)
+def moved(p: Params, lo: float, hi: float, x: float, k: int) -> tuple:
+    """``(lo, hi, ctx)`` after value ``x`` with transition ``k``: the range widened to it and shrunk; the context."""
+    width = (hi - lo) * p.shrink
+    return min(x, lo + width), max(x, hi - width), (k & p.ctx_mask if p.ctx_mask else k % p.n_ctx)
+
+
+@kernel
+def advance(p: Params, pairs: np.ndarray, contexts: np.ndarray, lo: float, hi: float, c: int, inc: float, n: int,
+            x: float) -> tuple:
+    """``(S, lo, hi, c, inc, n)``: :func:`surprise_one` then :func:`learn_one` of ``x`` on state held in registers.
+
+    ``pairs`` and ``contexts`` are the series' rows of counts (updated in
+    place), the rest its scalars; the arithmetic is that of the two
+    functions, so the numbers are too.
+    """
+    if not math.isfinite(x):
+        return math.nan, lo, hi, c, inc, n
+    if lo != lo:  # first value: the range starts there
+        lo, hi = x, x
+    k = c * p.bins + bin_of(p, lo, hi, x)
+    S = of_counts(p, np.float64(pairs[k]), np.float64(contexts[c]), inc) if n > p.order else math.nan
+    inc = count(p, pairs, contexts, k, c, inc)
+    lo, hi, c = moved(p, lo, hi, x, k)
+    return S, lo, hi, c, inc, n + 1
+
+
+@kernel
+def run_row(a: Arrays, p: Params, i: int, x: np.ndarray, out: np.ndarray) -> None:
+    """Surprise of each value of row ``x`` of series ``i`` into ``out``, each learned before the next.
+
+    The model learns every value whatever is decided about it, so a batch
+    runs it over a series' row on its own (:func:`sentinel.detect.decide_batch.run_series`),
+    with its scalars in registers instead of memory (:func:`advance`).
+    """
+    lo, hi, c, inc, n = a.lo[i], a.hi[i], a.c[i], a.inc[i], a.n[i]
+    pairs, contexts = a.next[i], a.ctx[i]
+    for j in range(len(x)):
+        out[j], lo, hi, c, inc, n = advance(p, pairs, contexts, lo, hi, c, inc, n, x[j])
+    a.lo[i], a.hi[i], a.c[i], a.inc[i], a.n[i] = lo, hi, c, inc, n
 
 
 @kernel
