@@ -155,7 +155,8 @@ def _season_rate(p: Params, n: float, period: int, per_slot: float, n_settled: f
     if n >= n_settled:
         return settled
     cycles = math.floor(n * p.step / period)  # exact for any realistic count (float // calls fmod)
-    return max(p.alpha_season, 1.0 / (cycles + 1.0)) / per_slot
+    first = 1.0 if cycles == 0.0 else 1.0 / (cycles + 1.0)  # the first cycle needs no division
+    return max(p.alpha_season, first) / per_slot
 
 
 @kernel
@@ -175,7 +176,10 @@ def learn_one(b: Arrays, p: Params, i: int, x: float, w: float, daily: float, we
     local, level, n = b.local[i], b.level[i], b.n[i]
     lim = p.clip * scale_one(b, p, i) if n >= p.warmup else math.inf  # no clipping while the scale is unknown
     settled = n >= p.n_settled  # skip the divisions of the warm-up rates (same result)
-    warm = 0.0 if settled else 1.0 / (n + 1.0)
+    # the warm-up rates 1/(n + 1) and 1/max(n, 1) from one division
+    n1 = max(n, 1.0)
+    inv_pair = 0.0 if settled else 1.0 / (n1 * (n + 1.0))
+    warm = n1 * inv_pair
     # candidate errors (only for what the guard accepts)
     r_season = x - level - daily - weekly
     a_sel = max(p.alpha_select, warm) * w
@@ -186,7 +190,7 @@ def learn_one(b: Arrays, p: Params, i: int, x: float, w: float, daily: float, we
     resid = abs(x - (local if model == 0 else level + season))
     s = b.scale[i]
     prev = 0.0 if s != s else s
-    a_sc = (p.alpha_scale if settled else max(p.alpha_scale, 1.0 / max(n, 1.0))) * w
+    a_sc = (p.alpha_scale if settled else max(p.alpha_scale, (n + 1.0) * inv_pair)) * w
     if w > 0 and not fresh:
         b.scale[i] = prev + a_sc * (minimum(resid, lim) - prev) if n > 1 else resid
     # guarded memories, robust to outliers: a local level, and a slow level + profiles

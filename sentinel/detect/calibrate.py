@@ -16,7 +16,10 @@ How (vectorised over series, small state):
 - a cumulative histogram per side (up / down) in log-spaced bins of ``|r|``:
   ``tail[s, side, k]`` is the decayed weight of points on that side with
   ``|r| >= edge[k]``; a query is two gathers plus a log-log interpolation
-  (tails fall off like a power inside a bin, not linearly);
+  (tails fall off like a power inside a bin, not linearly); the bin comes
+  from ``log2 |r|`` (the edges are geometric), and the logarithms and the
+  power are :mod:`sentinel.detect.approx`'s, not libm's (no calls in the
+  compiled step);
 - decay without touching every bin each step: increments grow by
   ``1/decay`` per learned point and rows are renormalised when they get
   large (same result as decaying every bin);
@@ -55,11 +58,11 @@ series and step, the methods below loop it over series.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
+from sentinel.detect import approx as ax
 from sentinel.detect.jit import kernel
 
 
@@ -83,82 +86,85 @@ class Arrays(NamedTuple):
 class Consts(NamedTuple):
     """Constants of one calibrator, for the kernels."""
 
-    edges: np.ndarray
-    log_edges: np.ndarray
-    inv_width: np.ndarray
+    edges32: np.ndarray  # the bin edges in float32, for learning (8 comparisons per vector instead of 4)
     inv_prior_at_edge: np.ndarray
     n_bins: int
     stride: int
     grow: float
     inv_first: float
+    log2_first: float  # log2 of the first positive edge
+    inv_log2_width: float  # 1 / log2 of the ratio of neighbouring positive edges (they are geometric)
     prior_weight: float
     prior_inv_scale: float
     prior_power: float
     prior_int_power: int  # the power as an integer when it is one (1..8, multiplied out), else 0
-    tail_power: float  # past the last edge the tail falls off like (1 + z/scale)^-tail_power
-    tail_is_prior: bool  # tail_power == prior_power: reuse the prior's value (no extra power)
+    tail_excess: float  # prior_power - tail_power: past the last edge, tail / prior = (1 + z/scale)^tail_excess
     inv_tail_at_last: float  # (1 + last edge/scale)^tail_power
 
 
 @kernel
-def _prior_one(c: Consts, z: float) -> float:
-    if not z > 0.0:  # the common 0 of the range member
-        return 1.0
+def _inv_prior(c: Consts, z: float, lu: float) -> float:
+    """``1 / prior(z) = (1 + z/scale)^power`` for ``z > 0`` (``lu``: log2 of ``1 + z/scale``)."""
     u = 1.0 + z * c.prior_inv_scale
     if c.prior_int_power:
         v = u
         for _ in range(c.prior_int_power - 1):
             v *= u
-        return 1.0 / v
-    return u ** -c.prior_power
-
-
-@kernel(inline=False)
-def _tail_one(c: Consts, z: float, pr: float) -> float:
-    """``(1 + z/scale)^-tail_power`` (``pr``, the prior at ``z``, when the powers agree)."""
-    if c.tail_is_prior:
-        return pr
-    return math.exp(-c.tail_power * math.log1p(z * c.prior_inv_scale))
-
-
-@kernel
-def bin_of(c: Consts, z: float) -> int:
-    """Index of the last edge <= ``z`` (``z >= 0``, NaN gives 0): a count, branch-free and vectorised."""
-    k = 0
-    for b in range(1, c.n_bins):
-        k += 1 if c.edges[b] <= z else 0
-    return k
+        return v
+    return ax.exp2(c.prior_power * lu)
 
 
 @kernel
 def pvalue_one(a: Arrays, c: Consts, i: int, j: int, r: float) -> float:
-    """Two-sided tail probability of ``r`` for statistic ``j`` of series ``i`` (NaN stays NaN)."""
+    """Two-sided tail probability of ``r`` for statistic ``j`` of series ``i`` (NaN stays NaN).
+
+    ``q = (emp + w/2 prior inc) / (total + w inc)`` (the learned tail
+    blended with the prior, ``w`` points' worth), computed as
+    ``(emp / prior + w/2 inc) / ((total + w inc) / prior)``: one division.
+    """
     if r != r:
         return r
-    nb = c.n_bins
+    tail = a.tail[i, j]
+    first = np.float64(tail[0])
+    total = np.float64(np.float32(first + np.float64(tail[c.n_bins])))
+    half = (0.5 * c.prior_weight) * a.inc[i, j]
+    den = total + c.prior_weight * a.inc[i, j]
     z = min(abs(r), 1e300)  # an infinite residual is the most extreme, not missing
-    k = bin_of(c, z)
+    if z == 0.0:  # the range member's usual 0: first bin, prior 1
+        q = (first + half) / den
+    else:
+        emp_v, v = _learned_tail(c, tail, r, z)
+        q = (emp_v + half) / (den * v)
+    return 2.0 * min(q, 1.0 - q)
+
+
+@kernel
+def _learned_tail(c: Consts, tail: np.ndarray, r: float, z: float) -> tuple:
+    """``(emp / prior, 1 / prior)`` at ``|r| = z > 0``: the learned tail weight on ``r``'s side, over the prior.
+
+    Bin and position in it come from ``log2(z)`` (the positive edges are
+    geometric).
+    """
+    nb = c.n_bins
+    pos = (ax.log2(z) - c.log2_first) * c.inv_log2_width  # bins past the first positive edge
+    k = 0 if pos < 0.0 else min(int(pos) + 1, nb - 1)
     side = nb if r < 0 else 0
-    c_lo = np.float64(a.tail[i, j, side + k])
-    c_hi = np.float64(a.tail[i, j, side + min(k + 1, nb - 1)])
-    pr = _prior_one(c, z)
-    emp = 0.0
+    c_lo = np.float64(tail[side + k])
+    c_hi = np.float64(tail[side + min(k + 1, nb - 1)])
+    lu = ax.log2(1.0 + z * c.prior_inv_scale) if (c.prior_int_power == 0 or k == nb - 1) else 0.0
+    v = _inv_prior(c, z, lu)
+    emp_v = 0.0
     if c_lo > 0:
         if k == nb - 1:  # past the last edge: a power law (tail_power) from it
-            emp = c_lo * _tail_one(c, z, pr) * c.inv_tail_at_last
+            excess = 1.0 if c.tail_excess == 0.0 else ax.exp2(c.tail_excess * lu)
+            emp_v = c_lo * excess * c.inv_tail_at_last
         elif c_hi <= 0:  # past the last occupied edge: decay like the prior
-            emp = c_lo * pr * c.inv_prior_at_edge[k]
+            emp_v = c_lo * c.inv_prior_at_edge[k]
         elif k == 0:  # linear in |r| inside the first bin
-            emp = c_lo + np.float64(np.float32(c_hi - c_lo)) * min(z * c.inv_first, 1.0)
+            emp_v = (c_lo + np.float64(np.float32(c_hi - c_lo)) * min(z * c.inv_first, 1.0)) * v
         else:  # tails fall off like a power of |r| inside a bin (log-log interpolation)
-            frac = min((math.log(max(z, c.edges[1])) - c.log_edges[k]) * c.inv_width[k], 1.0)
-            # ratio**frac, as exp and log: glibc's pow took twice as long as the two (same value to ~1e-15)
-            emp = c_lo * math.exp(frac * math.log(np.float64(np.float32(c_hi / c_lo))))
-    total = np.float64(np.float32(np.float64(a.tail[i, j, 0]) + np.float64(a.tail[i, j, nb])))
-    inc = a.inc[i, j]
-    w = c.prior_weight
-    q = (emp + (0.5 * w) * pr * inc) / (total + w * inc)  # (emp/inc + w/2 pr) / (total/inc + w), one division
-    return 2.0 * min(q, 1.0 - q)
+            emp_v = c_lo * ax.exp2((pos - (k - 1)) * ax.log2(np.float64(np.float32(c_hi / c_lo)))) * v
+    return emp_v, v
 
 
 @kernel
@@ -170,15 +176,16 @@ def learn_one(a: Arrays, c: Consts, i: int, j: int, r: float, w: float) -> None:
     if c.stride > 1 and a.count[i, j] % c.stride != 1:
         return
     nb = c.n_bins
+    tail = a.tail[i, j]
     if r == 0:  # an exact 0 is half up, half down, in the first bin (edge 0) only
         add = np.float32(w * a.inc[i, j] * 0.5)
-        a.tail[i, j, 0] += add
-        a.tail[i, j, nb] += add
+        tail[0] += add
+        tail[nb] += add
     else:
         add, zero = np.float32(w * a.inc[i, j]), np.float32(0.0)
-        z, side = abs(r), (0 if r > 0 else nb)
+        z, side = np.float32(min(abs(r), 1e30)), (0 if r > 0 else nb)
         for k in range(nb):  # every bin of its side with edge <= |r| (adding 0 elsewhere: branch-free, vectorised)
-            a.tail[i, j, side + k] += add if z >= c.edges[k] else zero
+            tail[side + k] += add if z >= c.edges32[k] else zero
     a.inc[i, j] *= c.grow
     if a.inc[i, j] > 1e18:  # renormalise instead of decaying every bin
         scale = np.float64(np.float32(a.inc[i, j]))
@@ -228,7 +235,6 @@ class TailCalibrator:
             raise ValueError(f"the calibrator's tail_power must be positive, got {tail_power}")
         self.prefix = prefix
         self.edges = np.concatenate([[0.0], np.geomspace(z_min, z_max, n_bins - 1)])
-        self.log_edges = np.log(np.maximum(self.edges, 1e-300))
         self.n_bins = n_bins
         self.stride = stride
         self.grow = 0.5 ** (-stride / half_life)  # per learned point
@@ -236,13 +242,14 @@ class TailCalibrator:
         self.prior_scale = prior_scale
         self.prior_power = prior_power
         self.tail_power = tail
-        widths = np.diff(self.log_edges[1:])
+        log2_edges = np.log2(np.maximum(self.edges, 1e-300))
         int_power = int(prior_power) if float(prior_power).is_integer() and 1 <= prior_power <= 8 else 0
         self.consts = Consts(
-            self.edges, self.log_edges, np.r_[0.0, 1.0 / widths, 0.0],
-            1.0 / prior_tail(self.edges, prior_scale, prior_power), n_bins, int(stride), float(self.grow),
-            float(1.0 / self.edges[1]), float(prior_weight), float(1.0 / prior_scale), float(prior_power), int_power,
-            float(tail), bool(tail == prior_power), float(1.0 / prior_tail(np.array(z_max), prior_scale, tail)),
+            self.edges.astype(np.float32), 1.0 / prior_tail(self.edges, prior_scale, prior_power), n_bins,
+            int(stride), float(self.grow), float(1.0 / self.edges[1]), float(log2_edges[1]),
+            float((n_bins - 2) / (log2_edges[-1] - log2_edges[1])), float(prior_weight), float(1.0 / prior_scale),
+            float(prior_power), int_power, float(prior_power - tail),
+            float(1.0 / prior_tail(np.array(z_max), prior_scale, tail)),
         )
 
     # -- state ------------------------------------------------------------------

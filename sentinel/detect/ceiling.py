@@ -32,7 +32,8 @@ values after the day's peak is missed, which the day-long window dwarfs.
 
 The kernels take the arrays, the series index and the constants; ``kc``
 (the values learned, shared with :mod:`sentinel.detect.rise`) places the
-value in its block; :mod:`sentinel.detect.decide` calls them from the
+value in its block (``pos``, ``blk``: ``kc`` divided by ``m``, which the
+caller keeps); :mod:`sentinel.detect.novelty` calls them from the
 novelty channel's own.
 """
 
@@ -55,14 +56,17 @@ def block_values(step: int, blocks: int) -> int:
 
 
 @kernel
-def peak(cb: np.ndarray, cm: np.ndarray, kc: np.ndarray, i: int, x: float, m: int) -> float:
-    """The maximum of the last day of series ``i`` if ``x`` completes a block and the ring is full, else NaN."""
+def peak(cb: np.ndarray, cm: np.ndarray, i: int, x: float, m: int, pos: int, blk: int) -> float:
+    """The maximum of the last day of series ``i`` if ``x`` completes a block and the ring is full, else NaN.
+
+    ``pos`` and ``blk`` place ``x``: ``kc % m`` and ``kc // m`` (the
+    caller's: a batch counts them along instead of dividing per value).
+    """
     blocks = cb.shape[1]
-    done = kc[i] // m + 1  # blocks complete once x is in
-    if kc[i] % m != m - 1 or done < blocks:
+    if pos != m - 1 or blk + 1 < blocks:
         return np.nan
     p = x if cm[i] != cm[i] else max(cm[i], x)
-    slot = (done - 1) % blocks  # where this block goes: the oldest block's slot
+    slot = blk % blocks  # where this block goes: the oldest block's slot
     for j in range(blocks):
         if j != slot:
             p = max(p, np.float64(cb[i, j]))
@@ -71,22 +75,22 @@ def peak(cb: np.ndarray, cm: np.ndarray, kc: np.ndarray, i: int, x: float, m: in
 
 @kernel
 def fallen(cb: np.ndarray, cm: np.ndarray, clo: np.ndarray, kc: np.ndarray, i: int, x: float, m: int, tol: float,
-           width: float, n_warm: int) -> bool:
+           width: float, n_warm: int, pos: int, blk: int) -> bool:
     """Is the last day's peak of series ``i``, complete with ``x``, below the lowest by ``tol`` of ``width``?"""
-    if kc[i] // m + 1 - cb.shape[1] < max(1, n_warm // m):  # peaks learned before this one
+    if kc[i] < (max(1, n_warm // m) + cb.shape[1] - 1) * m:  # too few peaks learned before this one
         return False
-    return peak(cb, cm, kc, i, x, m) < clo[i] - tol * width
+    return peak(cb, cm, i, x, m, pos, blk) < clo[i] - tol * width
 
 
 @kernel
-def learn(cb: np.ndarray, cm: np.ndarray, clo: np.ndarray, chi: np.ndarray, kc: np.ndarray, i: int, x: float,
-          m: int, forget: float) -> None:
+def learn(cb: np.ndarray, cm: np.ndarray, clo: np.ndarray, chi: np.ndarray, i: int, x: float, m: int,
+          forget: float, pos: int, blk: int) -> None:
     """Fold ``x`` into the block being filled; at a block's end, learn the day's peak and keep the block's maximum."""
     bm = x if cm[i] != cm[i] else max(cm[i], x)
-    if kc[i] % m != m - 1:
+    if pos != m - 1:
         cm[i] = bm
         return
-    p = peak(cb, cm, kc, i, x, m)
+    p = peak(cb, cm, i, x, m, pos, blk)
     if p == p:
         if clo[i] != clo[i]:
             clo[i], chi[i] = p, p
@@ -94,5 +98,5 @@ def learn(cb: np.ndarray, cm: np.ndarray, clo: np.ndarray, chi: np.ndarray, kc: 
             lo, hi = clo[i], chi[i]
             d = (hi - lo) * forget * m
             chi[i], clo[i] = max(p, hi - d), min(p, lo + d)
-    cb[i, (kc[i] // m) % cb.shape[1]] = bm
+    cb[i, blk % cb.shape[1]] = bm
     cm[i] = np.nan

@@ -13,10 +13,9 @@ below run them
 
 - over series for one step (:func:`score_step`, :func:`learn_step`: the
   per-step protocol of ``score``/``learn`` and of wrappers above it), and
-- over series *and* the steps of a batch (:func:`run_batch`), after the
-  inner detector has run the batch (the guarded ensemble's compiled pass):
-  the inner reads nothing of this layer's state and learns with the weight
-  passed through, so its scores can be computed first.
+- over the steps of a batch for one series
+  (:func:`sentinel.detect.decide_batch.run_series`), after the inner
+  detector has run that series' batch.
 
 Both paths call the same per-series functions, so they give the same numbers.
 """
@@ -28,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sentinel.detect import ceiling, rise
+from sentinel.detect import decades, novelty
 from sentinel.detect import sequence as sq
 from sentinel.detect.jit import kernel
 
@@ -62,6 +61,7 @@ class Arrays(NamedTuple):
     cm: np.ndarray  # ... the maximum of the block being filled ...
     clo: np.ndarray  # ... and the range of the day's peak
     chi: np.ndarray
+    buf: np.ndarray  # not state: (4, steps) room for a series' S, novelty, range width, L (decide_batch)
 
 
 class Params(NamedTuple):
@@ -130,74 +130,20 @@ def over_budget(lp: Params, rate: float) -> float:
 
 
 @kernel
-def novel(la: Arrays, lp: Params, i: int, x: float, use: bool) -> tuple:
-    """``(rel, ew)``: the novelty channel's Lrel for value ``x`` of series ``i`` and the EW mean after ``x``.
+def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float, expected: float, nov: bool,
+             width: float) -> tuple:
+    """``(ok, rel, rn)`` of series ``i`` from the state before learning: every channel, past its margin.
 
-    Novel: the value, or its EW mean, beyond the range it has shown by more
-    than ``nov_tol`` of the range's width (NaN compares false: no range yet),
-    or the floor of the last ``rise_k`` values risen (:mod:`sentinel.detect.rise`), or the peak of the
-    last day fallen (:mod:`sentinel.detect.ceiling`).
-    """
-    ew = la.ew[i]
-    if not math.isfinite(x):
-        return 0.0, ew
-    ew = x if ew != ew else ew + lp.nov_alpha * (x - ew)
-    if not (use and la.nv[i] + 1 > lp.n_warm):
-        return 0.0, ew
-    lo, hi = la.rlo[i], la.rhi[i]
-    tol = lp.nov_tol * (hi - lo)
-    elo, ehi = la.elo[i], la.ehi[i]
-    etol = lp.nov_tol * (ehi - elo)
-    if x > hi + tol or x < lo - tol or ew > ehi + etol or ew < elo - etol:
-        return lp.nov_rel, ew
-    if lp.rise and rise.risen(la.kb, la.klo, la.khi, la.kc, i, x, lp.rise_k, lp.rise_tol, lp.n_warm):
-        return lp.nov_rel, ew
-    if lp.ceil and ceiling.fallen(la.cb, la.cm, la.clo, la.kc, i, x, lp.ceil_m, lp.ceil_tol, hi - lo, lp.n_warm):
-        return lp.nov_rel, ew
-    return 0.0, ew
-
-
-@kernel
-def learn_novel(la: Arrays, lp: Params, i: int, x: float, ew: float) -> None:
-    """Widen the ranges of series ``i`` to ``x`` and its EW mean ``ew`` (every value, anomalies included); forget."""
-    if not math.isfinite(x):
-        return
-    if lp.rise:
-        rise.learn(la.kb, la.klo, la.khi, la.kc, i, x, lp.rise_k, lp.rise_forget)
-    if lp.ceil:
-        ceiling.learn(la.cb, la.cm, la.clo, la.chi, la.kc, i, x, lp.ceil_m, lp.ceil_forget)
-    if lp.rise or lp.ceil:
-        la.kc[i] += 1
-    la.ew[i] = ew
-    if la.rlo[i] != la.rlo[i]:
-        la.rlo[i], la.rhi[i], la.elo[i], la.ehi[i] = x, x, ew, ew
-    else:
-        lo, hi = la.rlo[i], la.rhi[i]
-        d = (hi - lo) * lp.nov_forget
-        la.rhi[i], la.rlo[i] = max(x, hi - d), min(x, lo + d)
-        lo, hi = la.elo[i], la.ehi[i]
-        d = (hi - lo) * lp.nov_forget
-        la.ehi[i], la.elo[i] = max(ew, hi - d), min(ew, lo + d)
-    la.nv[i] += 1
-
-
-@kernel
-def evidence(la: Arrays, lp: Params, i: int, x: float, L: float, S: float, expected: float) -> tuple:
-    """``(ok, rel, ew, rn)`` of series ``i`` from the state before learning: every channel, past its margin.
-
-    ``rn`` is the novelty channel's share (0 when it finds nothing).  The
-    deviation floor: ``|x - expected|`` under ``dev_floor`` of the value's
-    range is no L report (NaN compares false: no floor yet).
+    ``rn`` is the novelty channel's share (0 when it finds nothing); ``nov``
+    and ``width`` are its :func:`~sentinel.detect.novelty.look`.
+    The deviation floor: ``|x - expected|`` under ``dev_floor``
+    of the value's range ``width`` is no L report (NaN compares false: no floor yet).
     """
     extra = over_budget(lp, la.rt[i]) if lp.budget else 0.0
-    small = lp.floor and abs(x - expected) < lp.dev_floor * (la.rhi[i] - la.rlo[i])
+    small = lp.floor and abs(x - expected) < lp.dev_floor * width
     ok, use, rel = relative(lp, la.q[i], la.qs[i] if lp.sequence else 0.0, la.n[i], L, S, extra, small)
-    ew = math.nan
-    rn = 0.0
-    if lp.novelty:
-        rn, ew = novel(la, lp, i, x, use)
-        rel = max(rel, rn)
-    return ok, rel, ew, rn
+    rn = lp.nov_rel if use and nov else 0.0
+    return ok, max(rel, rn), rn
 
 
 @kernel(inline=False)
@@ -247,54 +193,107 @@ def track(lp: Params, qv: float, v: float, w: float) -> float:
     return qv + w * lp.eta * ((1.0 if qv < v else 0.0) - lp.one_minus_q)
 
 
-@kernel
-def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float,
-              inner: float, expected: float) -> float:
-    """Decision score of series ``i`` at ``t`` from the inner score ``inner`` (NaN where that is NaN).
+@kernel(inline=False)
+def surprise(lp: Params, inner: float) -> float:
+    """``L = -log10(1 - inner)`` in decades, capped at ``max_L`` (NaN where the inner score is NaN).
 
-    Keeps L (and S, and the inner's ``expected``) of the step for :func:`learn_one`.
+    It reads no state, so a batch computes it for a whole row of inner scores
+    before the sequential pass, without a branch (an inner score of 0 gives
+    ``ln(1) = 0``, -0.0 here), so the loop vectorises.
     """
     m = 1.0 - inner
-    L = min(math.log(max(m, lp.m_cap)) * -INV_LN10, lp.max_L) if m == m else math.nan  # log10 is slower
-    S = math.nan
+    return min(decades.ln(max(m, lp.m_cap)) * -INV_LN10, lp.max_L) if m == m else math.nan
+
+
+@kernel
+def seq_surprise(lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: float) -> float:
+    """The sequence surprise of ``x`` for series ``i``, capped at ``max_L`` (NaN: none, or no sequence channel)."""
+    if not lp.sequence:
+        return math.nan
+    return capped(lp, sq.surprise_one(sa, sp, i, x))
+
+
+@kernel(inline=False)
+def capped(lp: Params, S: float) -> float:
+    """A sequence surprise capped at ``max_L`` (NaN stays NaN)."""
+    return min(S, lp.max_L) if S == S else S
+
+
+@kernel
+def judge(la: Arrays, lp: Params, i: int, t: int, x: float, L: float, S: float, expected: float, nov: bool,
+          width: float) -> tuple:
+    """``(d, ok, rel)``: the decision of series ``i`` at ``t`` in decades (NaN: no score), its evidence.
+
+    ``S`` is the step's :func:`seq_surprise`, ``nov`` and ``width`` its
+    :func:`~sentinel.detect.novelty.look` (the caller's: a batch runs both
+    channels ahead of the decisions).  Keeps L (and S, and the inner's
+    ``expected``) of the step for :func:`learn_one`; the evidence ``ok``,
+    ``rel`` is what a batch's learning needs, so it need not recompute it.
+    """
     if lp.sequence:
-        S = sq.surprise_one(sa, sp, i, x)
-        S = min(S, lp.max_L) if S == S else S
         la.S[i] = S
     if lp.floor:
         la.E[i] = expected
-    ok, rel, _, rn = evidence(la, lp, i, x, L, S, expected)
+    ok, rel, rn = evidence(la, lp, i, x, L, S, expected, nov, width)
     la.L[i] = L
     la.t[i] = t
     if not ok:
-        return math.nan
+        return math.nan, ok, rel
     if reports(lp, rel, la.env[i]):
-        d = lp.base + ranked(lp, rel, rn, la.rt[i] if lp.budget else 0.0, la.n[i])
-    else:
-        d = 0.999 * min(L, lp.base)
-    return -math.expm1(-d * LN10)
+        return lp.base + ranked(lp, rel, rn, la.rt[i] if lp.budget else 0.0, la.n[i]), ok, rel
+    return 0.999 * min(L, lp.base), ok, rel
+
+
+@kernel(inline=False)
+def score_of(d: float) -> float:
+    """The score of a decision ``d`` decades: ``1 - 10**-d`` (NaN stays NaN; :mod:`sentinel.detect.decades`)."""
+    return 1.0 - decades.exp10_neg(d)
+
+
+@kernel
+def score_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, t: int, x: float,
+              inner: float, expected: float) -> float:
+    """Decision score of series ``i`` at ``t`` from the inner score ``inner`` (NaN where that is NaN)."""
+    S = seq_surprise(lp, sa, sp, i, x)
+    nov, width, _ = novelty.look(la, lp, i, x, novelty.phase(la, lp, i))
+    d, _, _ = judge(la, lp, i, t, x, surprise(lp, inner), S, expected, nov, width)
+    return score_of(d)
 
 
 @kernel
 def learn_one(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, i: int, x: float, w: float) -> None:
     """Learn series ``i`` from the L and S :func:`score_one` kept, with weight ``w``."""
-    L = la.L[i]
     S = la.S[i] if lp.sequence else math.nan
     e = la.E[i] if lp.floor else math.nan
-    ok, rel, ew, _ = evidence(la, lp, i, x, L, S, e)  # as scored: nothing it reads has been learned since
-    if lp.budget and ok:  # the report score_one made, counted into the rate before the envelope moves
+    ph = novelty.phase(la, lp, i)
+    nov, width, ew = novelty.look(la, lp, i, x, ph)  # as scored: nothing these read has been learned since
+    ok, rel, _ = evidence(la, lp, i, x, la.L[i], S, e, nov, width)
+    track_sequence(la, lp, i, w, ok)
+    if lp.sequence:
+        sq.learn_one(sa, sp, i, x)
+    novelty.learn(la, lp, i, x, ew, ph)
+    learn_rest(la, lp, i, w, ok, rel)
+
+
+@kernel
+def track_sequence(la: Arrays, lp: Params, i: int, w: float, ok: bool) -> None:
+    """The sequence channel's quantile tracker, from the ``S`` :func:`judge` kept."""
+    if lp.sequence:
+        S = la.S[i]
+        if ok and math.isfinite(S):
+            la.qs[i] = track(lp, la.qs[i], S, w)
+
+
+@kernel
+def learn_rest(la: Arrays, lp: Params, i: int, w: float, ok: bool, rel: float) -> None:
+    """:func:`learn_one` but for the sequence and novelty channels (they read none of this, nor write any)."""
+    if lp.budget and ok:  # the report judge made, counted into the rate before the envelope moves
         report = 1.0 if reports(lp, rel, la.env[i]) else 0.0
         la.rt[i] += w * lp.budget_alpha * (report - la.rt[i])
     if ok:
-        la.q[i] = track(lp, la.q[i], L, w)
-    if lp.sequence:
-        if ok and math.isfinite(S):
-            la.qs[i] = track(lp, la.qs[i], S, w)
-        sq.learn_one(sa, sp, i, x)
+        la.q[i] = track(lp, la.q[i], la.L[i], w)
     env = la.env[i] * lp.env_decay  # rel is 0 below the margins: a slow ramp does not raise its own bar
     la.env[i] = env if env >= rel else rel
-    if lp.novelty:
-        learn_novel(la, lp, i, x, ew)
     if ok:
         la.n[i] += 1
 
@@ -312,15 +311,3 @@ def learn_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, x: np.ndarr
     """Learn one step of every series (after :func:`score_step` of the same step)."""
     for i in range(len(x)):
         learn_one(la, lp, sa, sp, i, x[i], w[i])
-
-
-@kernel
-def run_batch(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, ts: np.ndarray, values: np.ndarray,
-              scores: np.ndarray, expected: np.ndarray) -> None:
-    """Score then learn (weight 1) every step of every series; ``scores`` holds the inner's and gets the decisions."""
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            x = values[i, j]
-            s = score_one(la, lp, sa, sp, i, ts[j], x, scores[i, j], expected[i, j])
-            learn_one(la, lp, sa, sp, i, x, 1.0)
-            scores[i, j] = s

@@ -55,7 +55,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.detect import fused
+from sentinel.detect import fused, pipeline
 from sentinel.detect import guard as gd
 from sentinel.detect import members as mb
 from sentinel.detect.base import OnlineDetector, Scores, StepScores
@@ -203,8 +203,15 @@ class Ensemble(OnlineDetector):
             return self.fused_process(state, batch, None)
         return super()._process_state(state, batch)
 
-    def fused_process(self, state: dict[str, np.ndarray], batch: Batch, guard: Any | None) -> Scores:
-        """Score and learn a whole batch in one compiled pass (under ``guard``, a Guard, if given)."""
+    def fused_process(self, state: dict[str, np.ndarray], batch: Batch, guard: Any | None,
+                      decision: tuple | None = None) -> Scores:
+        """Score and learn a whole batch in one compiled pass (under ``guard``, a Guard, if given).
+
+        ``decision`` (the kernel arguments of a
+        :class:`~sentinel.detect.likelihood.Likelihood` over the guard) also
+        decides each series right after its ensemble steps
+        (:mod:`sentinel.detect.pipeline`): the scores returned are then the decisions.
+        """
         assert self.base_ is not None
         n, T, k = batch.n_series, batch.n_steps, len(self._members)
         ts = np.ascontiguousarray(batch.timestamps, dtype=np.int64)
@@ -214,8 +221,13 @@ class Ensemble(OnlineDetector):
         out = np.empty((n, T, 4 + k), order="F")
         g = guard.params if guard is not None else _NO_GUARD
         g_arrays = (state["g.run"], state["g.last"], state["g.t"]) if guard is not None else _NO_GUARD_STATE
-        fused.run_batch(*self._kernel_args(state), ts, np.ascontiguousarray(batch.values, dtype=np.float64),
-                        d_slots, w_slots, guard is not None, g, *g_arrays, out, np.empty(k), np.empty(k))
+        values = np.ascontiguousarray(batch.values, dtype=np.float64)
+        if decision is not None and guard is not None:
+            pipeline.run_batch(*self._kernel_args(state), ts, values, d_slots, w_slots, g, *g_arrays, out,
+                               np.empty(k), np.empty(k), *decision)
+        else:
+            fused.run_batch(*self._kernel_args(state), ts, values, d_slots, w_slots, guard is not None, g, *g_arrays,
+                            out, np.empty(k), np.empty(k))
         self._cache = None
         members = {m: out[:, :, 4 + i] for i, m in enumerate(self.members)}
         return Scores(out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 3], members)

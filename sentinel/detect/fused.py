@@ -8,9 +8,10 @@ below run them
 
 - over series for one step (:func:`score_step`, :func:`learn_step`: the
   per-step protocol the likelihood wrapper and ``score``/``learn`` use), and
-- over series *and* the steps of a batch with the guard in between
-  (:func:`run_batch`: ``process`` of the default detector), so each series'
-  state is read once per batch instead of once per step.
+- over the steps of a batch with the guard in between (:func:`run_series`
+  for one series, :func:`run_batch` for all: ``process`` of the guarded
+  ensemble; :mod:`sentinel.detect.pipeline` adds the decision layer), so
+  each series' state is read once per batch instead of once per step.
 
 Both paths call the same per-series functions, so they give the same
 numbers.  :func:`finish_step` and :func:`peak_step` serve the ensemble's
@@ -102,8 +103,9 @@ def score_one(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
     season = bl.season_of(daily, weekly, model)
     expected = bl.expected_one(b, i, season, model)
     scale = bl.scale_one(b, bp, i)
+    inv_scale = 1.0 / scale
     for j in range(len(codes)):
-        stats[j] = mb.statistic_one(codes[j], mps[j], m, b, bp, i, x, expected, season, scale)
+        stats[j] = mb.statistic_one(codes[j], mps[j], m, b, bp, i, x, expected, season, inv_scale)
         pv[j] = cal.pvalue_one(ca, cc, i, j, stats[j])
     return combine(pv, x), expected, scale, daily, weekly, model, ds, ws
 
@@ -149,6 +151,27 @@ def learn_step(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, 
 
 
 @kernel
+def run_series(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
+               cc: cal.Consts, e: Params, peak: np.ndarray, i: int, ts: np.ndarray, x: np.ndarray,
+               d_slots: np.ndarray, w_slots: np.ndarray, guarded: bool, g: gd.Params, g_run: np.ndarray,
+               g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray, stats: np.ndarray, pv: np.ndarray) -> None:
+    """Score then learn every step of series ``i`` (values ``x``, outputs ``out``: steps x (4 + members))."""
+    for j in range(len(ts)):
+        t, xj = ts[j], x[j]
+        p, expected, scale, daily, weekly, model, ds, ws = score_one(b, bp, codes, mps, m, ca, cc, i, t, xj,
+                                                                     d_slots[j], w_slots[j], stats, pv)
+        score = emit(out[j], e, p, peak[i] if e.refractory else 0.0, expected, scale, pv)
+        w = 1.0
+        if guarded:
+            last = 0.0 if score != score else score
+            g_last[i], g_t[i] = last, t
+            w, g_run[i], shifted = gd.weight_one(g, last, xj, g_run[i])
+            if shifted:
+                bl.rebase_one(b, bp, i)
+        learn_one(b, bp, codes, mps, m, ca, cc, e, peak, i, xj, w, p, stats, daily, weekly, model, ds, ws)
+
+
+@kernel
 def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
               cc: cal.Consts, e: Params, peak: np.ndarray, ts: np.ndarray, values: np.ndarray, d_slots: np.ndarray,
               w_slots: np.ndarray, guarded: bool, g: gd.Params, g_run: np.ndarray, g_last: np.ndarray,
@@ -160,19 +183,8 @@ def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
     step by step.  ``stats`` and ``pv`` are scratch space, one float per member.
     """
     for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            t, x = ts[j], values[i, j]
-            p, expected, scale, daily, weekly, model, ds, ws = score_one(b, bp, codes, mps, m, ca, cc, i, t, x,
-                                                                         d_slots[j], w_slots[j], stats, pv)
-            score = emit(out[i, j], e, p, peak[i] if e.refractory else 0.0, expected, scale, pv)
-            w = 1.0
-            if guarded:
-                last = 0.0 if score != score else score
-                g_last[i], g_t[i] = last, t
-                w, g_run[i], shifted = gd.weight_one(g, last, x, g_run[i])
-                if shifted:
-                    bl.rebase_one(b, bp, i)
-            learn_one(b, bp, codes, mps, m, ca, cc, e, peak, i, x, w, p, stats, daily, weekly, model, ds, ws)
+        run_series(b, bp, codes, mps, m, ca, cc, e, peak, i, ts, values[i], d_slots, w_slots, guarded, g, g_run,
+                   g_last, g_t, out[i], stats, pv)
 
 
 @kernel

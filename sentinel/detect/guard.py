@@ -143,8 +143,16 @@ class Guard(OnlineDetector):
             self.inner._rebase(state, shifted)
         self.inner._learn_step(state, t, x, w * weight)
 
+    @property
+    def fusable(self) -> bool:
+        """Whether the inner detector runs batches compiled under this guard (the ensemble with built-in members)."""
+        return getattr(self.inner, "fused_process", None) is not None and self.inner.fusable  # type: ignore[attr-defined]
+
+    def fused_process(self, state: dict[str, np.ndarray], batch: Batch, decision: tuple | None = None) -> Scores:
+        """The inner ensemble's compiled pass under this guard (``decision``: see ``Ensemble.fused_process``)."""
+        return self.inner.fused_process(state, batch, self, decision)  # type: ignore[attr-defined]
+
     def _process_state(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
-        fused = getattr(self.inner, "fused_process", None)
-        if fused is not None and self.inner.fusable:  # type: ignore[attr-defined]
-            return fused(state, batch, self)
+        if self.fusable:
+            return self.fused_process(state, batch)
         return super()._process_state(state, batch)

@@ -111,10 +111,11 @@ The wrapper's state lives next to the inner's in one ``state_`` dict (keys
 (:mod:`sentinel.detect.persist`) and ``set_state`` keep working.
 
 Speed: the arithmetic above is one compiled per-series function
-(:mod:`sentinel.detect.decide`).  ``process`` lets the inner detector run
-the whole batch first (one compiled pass for the guarded ensemble: the inner
-learns with the weight passed through and never reads this wrapper's state)
-and then decides the batch in a second compiled pass, series by series;
+(:mod:`sentinel.detect.decide`).  ``process`` lets the inner detector run a
+series' whole batch first (the inner learns with the weight passed through
+and never reads this wrapper's state) and then decides it; over the guarded
+ensemble both happen in one compiled pass, series by series
+(:mod:`sentinel.detect.pipeline`), over any other inner in a second pass.
 ``score``/``learn`` and wrappers above this one run the same function one
 step at a time.
 
@@ -136,9 +137,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.detect import ceiling, decide
+from sentinel.detect import ceiling, decide, decide_batch
 from sentinel.detect import sequence as sq
 from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.guard import Guard
 from sentinel.detect.sequence import SequenceModel
 from sentinel.series import Batch
 
@@ -150,7 +152,7 @@ _INT_KEYS = ("lk.n", "lk.t", "lk.nv", "lk.kc")
 _EMPTY_2D = {"lk.kb": np.empty((0, 0)), "lk.cb": np.empty((0, 0), dtype=np.float32)}
 _NO_SEQ = sq.Arrays(np.empty((0, 0), dtype=np.float32), np.empty((0, 0), dtype=np.float32), _EMPTY, _EMPTY, _EMPTY,
                     np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-_NO_SEQ_PARAMS = sq.Params(2, 1, 2, 1.0, 1.0, 0.5, 0.0)  # placeholder: the kernels never read it without a channel
+_NO_SEQ_PARAMS = sq.Params(2, 1, 2, 1.0, 1.0, 0.5, 0.0, 1)  # placeholder: the kernels never read it without a channel
 
 
 class Likelihood(OnlineDetector):
@@ -353,13 +355,17 @@ class Likelihood(OnlineDetector):
             state.update(fresh)
         self.inner._fill_missing(state)
 
-    def _kernel_args(self, state: dict[str, np.ndarray]) -> tuple:
-        """State and constants in the order the kernels of :mod:`sentinel.detect.decide` take them."""
+    def _kernel_args(self, state: dict[str, np.ndarray], steps: int = 0) -> tuple:
+        """State and constants in the order the kernels of :mod:`sentinel.detect.decide` take them.
+
+        ``steps``: the batch's, for the batch kernels' scratch row (a batch of
+        up to ``steps`` steps runs the sequence model ahead of the decisions).
+        """
         for k in _KEYS:  # the kernels write in place
             if k in state and not state[k].flags.c_contiguous:
                 state[k] = np.ascontiguousarray(state[k])
         la = decide.Arrays(*(state.get(k, _EMPTY_INT if k in _INT_KEYS else _EMPTY_2D.get(k, _EMPTY))
-                             for k in _KEYS))
+                             for k in _KEYS), np.empty((4, steps)))
         if self._seq is None:
             return la, self.params, _NO_SEQ, _NO_SEQ_PARAMS
         return la, self.params, self._seq.arrays(state), self._seq.params
@@ -385,9 +391,14 @@ class Likelihood(OnlineDetector):
         Valid because the inner learns with the weight passed through (1
         here) and this wrapper reads only its scores, never its state; same
         numbers as the step-by-step loop of ``_score_step``/``_learn_step``.
+        Over the guarded ensemble both run in one compiled pass, series by
+        series (:mod:`sentinel.detect.pipeline`).
         """
+        if isinstance(self.inner, Guard) and self.inner.fusable:
+            return self.inner.fused_process(state, batch, self._kernel_args(state, len(batch.timestamps)))
         out = self.inner._process_state(state, batch)
-        decide.run_batch(*self._kernel_args(state), np.ascontiguousarray(batch.timestamps, dtype=np.int64),
+        steps = len(batch.timestamps)
+        decide_batch.run_batch(*self._kernel_args(state, steps), np.ascontiguousarray(batch.timestamps, dtype=np.int64),
                          np.ascontiguousarray(batch.values, dtype=np.float64), out.score,  # in place
                          np.ascontiguousarray(out.expected, dtype=np.float64))
         return out

@@ -82,23 +82,25 @@ def _ew_var(alpha: float) -> float:
 
 @kernel
 def statistic_one(code: int, mp: np.ndarray, m: Arrays, b: bl.Arrays, bp: bl.Params, i: int, x: float,
-                  expected: float, season: float, scale: float) -> float:
-    """Statistic of member ``code`` (parameters ``mp``) for value ``x`` of series ``i``; NaN while warming up."""
+                  expected: float, season: float, inv_scale: float) -> float:
+    """Statistic of member ``code`` (parameters ``mp``) for value ``x`` of series ``i``; NaN while warming up.
+
+    ``inv_scale`` is ``1 / scale``: the members share one division per step.
+    """
     warm = b.n[i] >= bp.warmup
     if code == RESIDUAL:
-        return (x - expected) / scale if warm else math.nan
+        return (x - expected) * inv_scale if warm else math.nan
     if code == CHANGE:
-        sigma = 1.25 * scale
         deseason = x - season
         fast = b.fast[i] + bp.alpha_fast * (deseason - b.fast[i])
         mid = b.mid[i] + bp.alpha_mid * (deseason - b.mid[i])
-        d_fast = (fast - b.slow[i]) / (sigma * mp[1])
-        d_mid = (mid - b.slow[i]) / (sigma * mp[2])
+        d_fast = (fast - b.slow[i]) * (inv_scale * mp[1])
+        d_mid = (mid - b.slow[i]) * (inv_scale * mp[2])
         d = d_mid if abs(d_mid) >= abs(d_fast) else d_fast
         norm = m.c_norm[i]
         return d / (norm if (math.isfinite(norm) and norm > 0) else 1.0) if warm else math.nan
     if code == VOLATILITY:
-        z = bl.minimum(abs(x - expected) / scale, 50.0)
+        z = bl.minimum(abs(x - expected) * inv_scale, 50.0)
         short = m.v_short[i]
         nxt = short + mp[0] * (z - short)
         m.v_next[i] = short if nxt != nxt else nxt
@@ -109,7 +111,7 @@ def statistic_one(code: int, mp: np.ndarray, m: Arrays, b: bl.Arrays, bp: bl.Par
     hi, lo = m.r_hi[i], m.r_lo[i]
     if b.n[i] >= mp[1] and hi == hi:
         over = bl.maximum(x - hi, 0.0) - bl.maximum(lo - x, 0.0)
-        return over / scale if over != 0.0 else 0.0  # inside the range (the usual case): no division
+        return over * inv_scale
     return math.nan if x != x else 0.0
 
 
@@ -152,7 +154,7 @@ def learn_one(code: int, mp: np.ndarray, m: Arrays, i: int, stat: float, x: floa
 def _statistic_all(code: int, mp: np.ndarray, m: Arrays, b: bl.Arrays, bp: bl.Params, x: np.ndarray,
                    expected: np.ndarray, season: np.ndarray, out: np.ndarray) -> None:
     for i in range(len(x)):
-        out[i] = statistic_one(code, mp, m, b, bp, i, x[i], expected[i], season[i], bl.scale_one(b, bp, i))
+        out[i] = statistic_one(code, mp, m, b, bp, i, x[i], expected[i], season[i], 1.0 / bl.scale_one(b, bp, i))
 
 
 @kernel
@@ -217,8 +219,9 @@ class ChangeMember(_Compiled):
         if base is None:  # learning needs alpha_norm only
             return np.array([self.alpha_norm, 1.0, 1.0])
         v_slow = _ew_var(base.alpha_slow)
-        return np.array([self.alpha_norm, np.sqrt(_ew_var(base.alpha_fast) + v_slow),
-                         np.sqrt(_ew_var(base.alpha_mid) + v_slow)])
+        # 1 / (1.25 * standard error of each window's mean against the long memory), per residual scale
+        return np.array([self.alpha_norm, 0.8 / np.sqrt(_ew_var(base.alpha_fast) + v_slow),
+                         0.8 / np.sqrt(_ew_var(base.alpha_mid) + v_slow)])
 
     def learn(self, st: State, stat: np.ndarray, weight: np.ndarray) -> None:
         self._learn(st, stat, np.zeros(len(stat)), weight)

@@ -19,8 +19,8 @@ maximum of the last values falling below its range, measured the same way,
 found nothing on NAB the other channels miss (``benchmarks/results/nab.md``).
 
 The kernels take the arrays, the series index and the constants;
-:mod:`sentinel.detect.decide` calls them from the novelty channel's own
-(:func:`~sentinel.detect.decide.novel`, :func:`~sentinel.detect.decide.learn_novel`).
+:mod:`sentinel.detect.novelty` calls them from the novelty channel's own
+(:func:`~sentinel.detect.novelty.look`, :func:`~sentinel.detect.novelty.learn`).
 """
 
 from __future__ import annotations
@@ -53,10 +53,13 @@ def risen(kb: np.ndarray, klo: np.ndarray, khi: np.ndarray, kc: np.ndarray, i: i
 
 @kernel
 def learn(kb: np.ndarray, klo: np.ndarray, khi: np.ndarray, kc: np.ndarray, i: int, x: float, k: int,
-          forget: float) -> None:
+          forget: float, slot: int) -> None:
     """Widen the range of the minima of series ``i`` to the one ``x`` completes; keep ``x``; forget.
 
-    The caller counts ``x`` into ``kc`` afterwards (the count is shared with :mod:`sentinel.detect.ceiling`).
+    ``slot`` is ``kc[i] % (k - 1)``, the ring's oldest value (the caller's:
+    a batch counts it along instead of dividing per value).  The caller
+    counts ``x`` into ``kc`` afterwards (the count is shared with
+    :mod:`sentinel.detect.ceiling`).
     """
     m = recent_min(kb, kc, i, k, x)
     if m == m:
@@ -66,4 +69,4 @@ def learn(kb: np.ndarray, klo: np.ndarray, khi: np.ndarray, kc: np.ndarray, i: i
             lo, hi = klo[i], khi[i]
             d = (hi - lo) * forget
             khi[i], klo[i] = max(m, hi - d), min(m, lo + d)
-    kb[i, kc[i] % (k - 1)] = x
+    kb[i, slot] = x

@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sentinel.detect import decades
 from sentinel.detect.jit import kernel
 
 INV_LN10 = 1.0 / math.log(10.0)
@@ -73,6 +74,7 @@ class Params(NamedTuple):
     prior: float
     prior_per_bin: float  # prior / bins
     shrink: float
+    ctx_mask: int  # n_ctx - 1 when n_ctx is a power of two (the context's modulo is then a mask), else 0
 
 
 @kernel(inline=False, exact=True)
@@ -83,14 +85,20 @@ def divide(a: float, b: float) -> float:
 
 @kernel(inline=False)
 def bin_of(p: Params, lo: float, hi: float, x: float) -> int:
-    """Bin of ``x`` in the range [lo, hi] (edge bins outside it; NaN anywhere gives the top bin, unused)."""
+    """Bin of ``x`` in the range [lo, hi] (edge bins outside it): ``floor((x - lo) * bins / width)``, clipped.
+
+    Found by comparing ``(x - lo) * bins`` with the bins' edges, not by a
+    division: the bin decides which counts the next step reads, so its
+    latency is on the sequence channel's critical path every step.
+    """
     width = hi - lo
-    if not (width >= 1e-300 or width != width):  # np.maximum(width, 1e-300), NaN kept
+    if not width >= 1e-300:  # np.maximum(width, 1e-300)
         width = 1e-300
-    b = (x - lo) * (p.bins / width)
-    if not b < p.bins - 1:  # np.fmin(b, bins - 1): NaN -> the top bin
-        b = p.bins - 1.0
-    return int(b) if b > 0.0 else 0
+    t = (x - lo) * p.bins
+    b = 0
+    for k in range(1, p.bins):
+        b += 1 if t >= k * width else 0
+    return b
 
 
 @kernel
@@ -99,10 +107,18 @@ def surprise_one(a: Arrays, p: Params, i: int, x: float) -> float:
     if not (math.isfinite(x) and a.n[i] > p.order):
         return math.nan
     ctx = a.c[i]
-    inv = 1.0 / a.inc[i]
-    c = np.float64(a.next[i, ctx * p.bins + bin_of(p, a.lo[i], a.hi[i], x)]) * inv
-    tot = np.float64(a.ctx[i, ctx]) * inv
-    return math.log((c + p.prior_per_bin) / (tot + p.prior)) * -INV_LN10  # log10 is slower than log
+    b = bin_of(p, a.lo[i], a.hi[i], x)
+    return of_counts(p, np.float64(a.next[i, ctx * p.bins + b]), np.float64(a.ctx[i, ctx]), a.inc[i])
+
+
+@kernel(inline=False)
+def of_counts(p: Params, pair: float, context: float, inc: float) -> float:
+    """``-log10`` of the smoothed probability of a transition counted ``pair`` times in a ``context`` counted so.
+
+    The counts are in units of ``1 / inc`` (lazy decay), so the prior is
+    scaled by ``inc`` instead of every count.
+    """
+    return decades.ln((pair + p.prior_per_bin * inc) / (context + p.prior * inc)) * -INV_LN10
 
 
 @kernel
@@ -114,24 +130,69 @@ def learn_one(a: Arrays, p: Params, i: int, x: float) -> None:
         a.lo[i] = x
         a.hi[i] = x
     lo, hi, ctx = a.lo[i], a.hi[i], a.c[i]
-    b = bin_of(p, lo, hi, x)
-    add = np.float64(np.float32(a.inc[i]))
-    k = ctx * p.bins + b
-    a.next[i, k] = np.float32(np.float64(a.next[i, k]) + add)  # exact float32 sums (no double rounding issue)
-    a.ctx[i, ctx] = np.float32(np.float64(a.ctx[i, ctx]) + add)
-    a.inc[i] = divide(a.inc[i], p.decay)
-    if a.inc[i] > 1e18:  # renormalise instead of decaying every count
-        scale = np.float64(np.float32(a.inc[i]))
-        for j in range(a.next.shape[1]):
-            a.next[i, j] = np.float32(divide(np.float64(a.next[i, j]), scale))
-        for j in range(a.ctx.shape[1]):
-            a.ctx[i, j] = np.float32(divide(np.float64(a.ctx[i, j]), scale))
-        a.inc[i] = 1.0
-    a.c[i] = (ctx * p.bins + b) % p.n_ctx
-    width = (hi - lo) * p.shrink
-    a.hi[i] = max(x, hi - width)
-    a.lo[i] = min(x, lo + width)
+    k = ctx * p.bins + bin_of(p, lo, hi, x)
+    a.inc[i] = count(p, a.next[i], a.ctx[i], k, ctx, a.inc[i])
+    a.lo[i], a.hi[i], a.c[i] = moved(p, lo, hi, x, k)
     a.n[i] += 1
+
+
+@kernel
+def count(p: Params, pairs: np.ndarray, contexts: np.ndarray, k: int, ctx: int, inc: float) -> float:
+    """Count transition ``k`` from context ``ctx`` (one series' rows) with weight ``inc``; the next weight."""
+    add = np.float64(np.float32(inc))
+    pairs[k] = np.float32(np.float64(pairs[k]) + add)  # exact float32 sums (no double rounding issue)
+    contexts[ctx] = np.float32(np.float64(contexts[ctx]) + add)
+    inc = divide(inc, p.decay)
+    if inc > 1e18:  # renormalise instead of decaying every count
+        scale = np.float64(np.float32(inc))
+        for j in range(len(pairs)):
+            pairs[j] = np.float32(divide(np.float64(pairs[j]), scale))
+        for j in range(len(contexts)):
+            contexts[j] = np.float32(divide(np.float64(contexts[j]), scale))
+        inc = 1.0
+    return inc
+
+
+@kernel(inline=False)
+def moved(p: Params, lo: float, hi: float, x: float, k: int) -> tuple:
+    """``(lo, hi, ctx)`` after value ``x`` with transition ``k``: the range widened to it and shrunk; the context."""
+    width = (hi - lo) * p.shrink
+    return min(x, lo + width), max(x, hi - width), (k & p.ctx_mask if p.ctx_mask else k % p.n_ctx)
+
+
+@kernel
+def advance(p: Params, pairs: np.ndarray, contexts: np.ndarray, lo: float, hi: float, c: int, inc: float, n: int,
+            x: float) -> tuple:
+    """``(S, lo, hi, c, inc, n)``: :func:`surprise_one` then :func:`learn_one` of ``x`` on state held in registers.
+
+    ``pairs`` and ``contexts`` are the series' rows of counts (updated in
+    place), the rest its scalars; the arithmetic is that of the two
+    functions, so the numbers are too.
+    """
+    if not math.isfinite(x):
+        return math.nan, lo, hi, c, inc, n
+    if lo != lo:  # first value: the range starts there
+        lo, hi = x, x
+    k = c * p.bins + bin_of(p, lo, hi, x)
+    S = of_counts(p, np.float64(pairs[k]), np.float64(contexts[c]), inc) if n > p.order else math.nan
+    inc = count(p, pairs, contexts, k, c, inc)
+    lo, hi, c = moved(p, lo, hi, x, k)
+    return S, lo, hi, c, inc, n + 1
+
+
+@kernel
+def run_row(a: Arrays, p: Params, i: int, x: np.ndarray, out: np.ndarray) -> None:
+    """Surprise of each value of row ``x`` of series ``i`` into ``out``, each learned before the next.
+
+    The model learns every value whatever is decided about it, so a batch
+    runs it over a series' row on its own (:func:`sentinel.detect.decide_batch.run_series`),
+    with its scalars in registers instead of memory (:func:`advance`).
+    """
+    lo, hi, c, inc, n = a.lo[i], a.hi[i], a.c[i], a.inc[i], a.n[i]
+    pairs, contexts = a.next[i], a.ctx[i]
+    for j in range(len(x)):
+        out[j], lo, hi, c, inc, n = advance(p, pairs, contexts, lo, hi, c, inc, n, x[j])
+    a.lo[i], a.hi[i], a.c[i], a.inc[i], a.n[i] = lo, hi, c, inc, n
 
 
 @kernel
@@ -162,8 +223,9 @@ class SequenceModel:
         self.shrink = shrink
         self.prefix = prefix
         self.n_ctx = bins**order
+        pow2 = self.n_ctx & (self.n_ctx - 1) == 0
         self.params = Params(int(bins), int(order), int(self.n_ctx), float(decay), float(prior),
-                             float(prior / bins), float(shrink))
+                             float(prior / bins), float(shrink), int(self.n_ctx - 1) if pow2 else 0)
 
     def init_state(self, n: int) -> dict[str, np.ndarray]:
         p = self.prefix
