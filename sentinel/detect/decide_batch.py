@@ -97,11 +97,9 @@ def fetch_ahead(la: dc.Arrays, lp: dc.Params, sa: sq.Arrays, sp: sq.Params, i: i
     if i < la.cb.shape[0]:
         prefetch.line(la.cb[i], 0)
     if lp.sequence:
-        nxt, ctx = sa.next[i], sa.ctx[i]
+        nxt = sa.next[i]
         for k in range(0, len(nxt), prefetch.LINE_BYTES // 4):
             prefetch.line(nxt, k)
-        for k in range(0, len(ctx), prefetch.LINE_BYTES // 4):
-            prefetch.line(ctx, k)
 
 
 @kernel

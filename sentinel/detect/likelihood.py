@@ -150,7 +150,7 @@ _KEYS = ("lk.q", "lk.env", "lk.n", "lk.L", "lk.t", "lk.qs", "lk.S", "lk.ew", "lk
          "lk.nv", "lk.rt", "lk.E", "lk.kb", "lk.klo", "lk.khi", "lk.kc", "lk.cb", "lk.cm", "lk.clo", "lk.chi")
 _INT_KEYS = ("lk.n", "lk.t", "lk.nv", "lk.kc")
 _EMPTY_2D = {"lk.kb": np.empty((0, 0)), "lk.cb": np.empty((0, 0), dtype=np.float32)}
-_NO_SEQ = sq.Arrays(np.empty((0, 0), dtype=np.float32), np.empty((0, 0), dtype=np.float32), _EMPTY, _EMPTY, _EMPTY,
+_NO_SEQ = sq.Arrays(np.empty((0, 0), dtype=np.float32), _EMPTY, _EMPTY, _EMPTY,
                     np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 _NO_SEQ_PARAMS = sq.Params(2, 1, 2, 1.0, 1.0, 0.5, 0.0, 1)  # placeholder: the kernels never read it without a channel
 
@@ -343,7 +343,10 @@ class Likelihood(OnlineDetector):
     def _fill_missing(self, state: dict[str, np.ndarray]) -> None:
         """State a checkpoint from an older version lacks: the novelty channel starts fresh (it waits ``n_warm``
         values to report), the deviation floor with no expected value yet, the budget neutral, the rise check
-        and ceiling checks fresh (they wait ``n_warm`` values' worth)."""
+        and ceiling checks fresh (they wait ``n_warm`` values' worth); the sequence model's context counts of older
+        versions are dropped (now the sums of their rows of transition counts, which a checkpoint holds)."""
+        if self._seq is not None:
+            state.pop(f"{self._seq.prefix}.ctx", None)
         if self.novelty and "lk.nv" not in state:
             state.update(self._novelty_state(len(state["lk.q"])))
         if self.params.floor and "lk.E" not in state:  # from before the deviation floor: none until the next score

@@ -18,8 +18,9 @@ vectorised version of that idea, per series:
    ``(count + a / bins) / (context count + a)``, in decades like every other
    surprise in sentinel.
 
-State per series: ``bins**(order+1)`` + ``bins**order`` float32 counts (320
-for the defaults, 1.25 KB) and five numbers.  The per-series arithmetic is
+State per series: ``bins**(order+1)`` float32 counts (256 for the defaults,
+1 KB) and five numbers; a context's count is the sum of its row (kept
+apart, it was 256 more bytes).  The per-series arithmetic is
 compiled (:func:`surprise_one`, :func:`learn_one`; see
 :mod:`sentinel.detect.jit`): the likelihood's batch kernel
 (:mod:`sentinel.detect.decide`) calls it per series and step, the methods
@@ -56,7 +57,6 @@ class Arrays(NamedTuple):
     """The sequence model's state arrays (views into the detector's ``state_``), for the kernels."""
 
     next: np.ndarray  # (series, contexts * bins) float32: decayed (context, bin) counts
-    ctx: np.ndarray  # (series, contexts) float32: decayed context counts
     inc: np.ndarray  # weight of the next point (grows by 1/decay: lazy decay)
     lo: np.ndarray
     hi: np.ndarray
@@ -108,7 +108,16 @@ def surprise_one(a: Arrays, p: Params, i: int, x: float) -> float:
         return math.nan
     ctx = a.c[i]
     b = bin_of(p, a.lo[i], a.hi[i], x)
-    return of_counts(p, np.float64(a.next[i, ctx * p.bins + b]), np.float64(a.ctx[i, ctx]), a.inc[i])
+    return of_counts(p, np.float64(a.next[i, ctx * p.bins + b]), context_count(p, a.next[i], ctx), a.inc[i])
+
+
+@kernel(inline=False)
+def context_count(p: Params, pairs: np.ndarray, ctx: int) -> float:
+    """How often context ``ctx`` was seen: the sum of its row of transition counts (``bins`` floats, one line)."""
+    tot = 0.0
+    for b in range(ctx * p.bins, (ctx + 1) * p.bins):
+        tot += np.float64(pairs[b])
+    return tot
 
 
 @kernel(inline=False)
@@ -131,24 +140,21 @@ def learn_one(a: Arrays, p: Params, i: int, x: float) -> None:
         a.hi[i] = x
     lo, hi, ctx = a.lo[i], a.hi[i], a.c[i]
     k = ctx * p.bins + bin_of(p, lo, hi, x)
-    a.inc[i] = count(p, a.next[i], a.ctx[i], k, ctx, a.inc[i])
+    a.inc[i] = count(p, a.next[i], k, a.inc[i])
     a.lo[i], a.hi[i], a.c[i] = moved(p, lo, hi, x, k)
     a.n[i] += 1
 
 
 @kernel
-def count(p: Params, pairs: np.ndarray, contexts: np.ndarray, k: int, ctx: int, inc: float) -> float:
-    """Count transition ``k`` from context ``ctx`` (one series' rows) with weight ``inc``; the next weight."""
+def count(p: Params, pairs: np.ndarray, k: int, inc: float) -> float:
+    """Count transition ``k`` (in one series' row) with weight ``inc``; the next weight."""
     add = np.float64(np.float32(inc))
     pairs[k] = np.float32(np.float64(pairs[k]) + add)  # exact float32 sums (no double rounding issue)
-    contexts[ctx] = np.float32(np.float64(contexts[ctx]) + add)
     inc = divide(inc, p.decay)
     if inc > 1e18:  # renormalise instead of decaying every count
         scale = np.float64(np.float32(inc))
         for j in range(len(pairs)):
             pairs[j] = np.float32(divide(np.float64(pairs[j]), scale))
-        for j in range(len(contexts)):
-            contexts[j] = np.float32(divide(np.float64(contexts[j]), scale))
         inc = 1.0
     return inc
 
@@ -161,12 +167,11 @@ def moved(p: Params, lo: float, hi: float, x: float, k: int) -> tuple:
 
 
 @kernel
-def advance(p: Params, pairs: np.ndarray, contexts: np.ndarray, lo: float, hi: float, c: int, inc: float, n: int,
-            x: float) -> tuple:
+def advance(p: Params, pairs: np.ndarray, lo: float, hi: float, c: int, inc: float, n: int, x: float) -> tuple:
     """``(S, lo, hi, c, inc, n)``: :func:`surprise_one` then :func:`learn_one` of ``x`` on state held in registers.
 
-    ``pairs`` and ``contexts`` are the series' rows of counts (updated in
-    place), the rest its scalars; the arithmetic is that of the two
+    ``pairs`` is the series' row of counts (updated in place), the rest its
+    scalars; the arithmetic is that of the two
     functions, so the numbers are too.
     """
     if not math.isfinite(x):
@@ -174,8 +179,8 @@ def advance(p: Params, pairs: np.ndarray, contexts: np.ndarray, lo: float, hi: f
     if lo != lo:  # first value: the range starts there
         lo, hi = x, x
     k = c * p.bins + bin_of(p, lo, hi, x)
-    S = of_counts(p, np.float64(pairs[k]), np.float64(contexts[c]), inc) if n > p.order else math.nan
-    inc = count(p, pairs, contexts, k, c, inc)
+    S = of_counts(p, np.float64(pairs[k]), context_count(p, pairs, c), inc) if n > p.order else math.nan
+    inc = count(p, pairs, k, inc)
     lo, hi, c = moved(p, lo, hi, x, k)
     return S, lo, hi, c, inc, n + 1
 
@@ -189,9 +194,9 @@ def run_row(a: Arrays, p: Params, i: int, x: np.ndarray, out: np.ndarray) -> Non
     with its scalars in registers instead of memory (:func:`advance`).
     """
     lo, hi, c, inc, n = a.lo[i], a.hi[i], a.c[i], a.inc[i], a.n[i]
-    pairs, contexts = a.next[i], a.ctx[i]
+    pairs = a.next[i]
     for j in range(len(x)):
-        out[j], lo, hi, c, inc, n = advance(p, pairs, contexts, lo, hi, c, inc, n, x[j])
+        out[j], lo, hi, c, inc, n = advance(p, pairs, lo, hi, c, inc, n, x[j])
     a.lo[i], a.hi[i], a.c[i], a.inc[i], a.n[i] = lo, hi, c, inc, n
 
 
@@ -231,7 +236,6 @@ class SequenceModel:
         p = self.prefix
         return {
             f"{p}.next": np.zeros((n, self.n_ctx * self.bins), dtype=np.float32),  # (context, bin) counts
-            f"{p}.ctx": np.zeros((n, self.n_ctx), dtype=np.float32),  # context counts
             f"{p}.inc": np.ones(n),  # weight of the next point (grows by 1/decay: lazy decay)
             f"{p}.lo": np.full(n, np.nan),
             f"{p}.hi": np.full(n, np.nan),
@@ -242,7 +246,7 @@ class SequenceModel:
     def arrays(self, st: dict[str, np.ndarray]) -> Arrays:
         """The state arrays the kernels work on (made C-contiguous in ``st`` if needed: kernels write in place)."""
         p = self.prefix
-        keys = ("next", "ctx", "inc", "lo", "hi", "c", "n")
+        keys = ("next", "inc", "lo", "hi", "c", "n")
         for k in keys:
             if not st[f"{p}.{k}"].flags.c_contiguous:
                 st[f"{p}.{k}"] = np.ascontiguousarray(st[f"{p}.{k}"])
