@@ -1,7 +1,7 @@
 """A cache-line prefetch hint for the kernels: start fetching state the next few microseconds will read.
 
 The decision layer reads each series' sequence counts
-(:mod:`sentinel.detect.sequence`, 1.25 KB) at addresses that depend on the
+(:mod:`sentinel.detect.sequence`, 1 KB) at addresses that depend on the
 values, a new cache line every few steps, and by then the line has long left
 the cache: every such read waited for memory, one after the other, about a
 tenth of the layer's time.  The batch pass knows which series comes next,
