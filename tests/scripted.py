@@ -60,3 +60,14 @@ def stepwise_decades(det: OnlineDetector, x: np.ndarray, step: int) -> np.ndarra
         det.learn(b)
     with np.errstate(divide="ignore"):
         return -np.log10(1.0 - np.array(got))
+
+
+def scripted_decades(L: np.ndarray, step: int, **kw: object) -> np.ndarray:
+    """Decision decades of the likelihood layer over :class:`Scripted` surprises ``L`` (series x steps), the L
+    channel alone (no sequence or novelty channel), one row per series."""
+    from sentinel.detect.likelihood import Likelihood
+
+    det = Likelihood(Scripted(L), sequence=False, novelty=False, **kw)
+    batch = Batch.from_rows([{"s": str(i)} for i in range(len(L))], np.arange(L.shape[1]) * step, np.zeros(L.shape))
+    with np.errstate(divide="ignore"):
+        return -np.log10(1.0 - det.process(batch).score)

@@ -16,8 +16,7 @@ import pytest
 from sentinel.config import DetectorConfig
 from sentinel.detect.likelihood import Likelihood
 from sentinel.detect.registry import build_detector
-from sentinel.series import Batch
-from tests.scripted import Scripted
+from tests.scripted import Scripted, scripted_decades
 
 STEP = 60
 T = 6000
@@ -25,11 +24,7 @@ T = 6000
 
 def decades(L: np.ndarray, **kw: object) -> np.ndarray:
     """Decision scores in decades, one row per series of ``L`` (S, T)."""
-    det = Likelihood(Scripted(L), sequence=False, novelty=False, **kw)
-    batch = Batch.from_rows([{"s": str(i)} for i in range(len(L))], np.arange(L.shape[1]) * STEP,
-                            np.zeros(L.shape))
-    with np.errstate(divide="ignore"):
-        return -np.log10(1.0 - det.process(batch).score)
+    return scripted_decades(L, STEP, **kw)
 
 
 def busy_and_quiet() -> np.ndarray:

@@ -19,7 +19,7 @@ from sentinel.config import DetectorConfig
 from sentinel.detect.likelihood import Likelihood
 from sentinel.detect.registry import build_detector
 from sentinel.series import Batch
-from tests.scripted import Calm, Scripted, stepwise_decades
+from tests.scripted import Calm, Scripted, scripted_decades, stepwise_decades
 
 STEP = 60
 T = 7000
@@ -28,11 +28,7 @@ EARLY, LATE = 1500, 6500  # the same event early (a quarter of young_n seen) and
 
 def decades(L: np.ndarray, **kw: object) -> np.ndarray:
     """Decision scores in decades of the L channel alone, one row per series of ``L`` (S, T)."""
-    det = Likelihood(Scripted(L), sequence=False, novelty=False, **kw)
-    batch = Batch.from_rows([{"s": str(i)} for i in range(len(L))], np.arange(L.shape[1]) * STEP,
-                            np.zeros(L.shape))
-    with np.errstate(divide="ignore"):
-        return -np.log10(1.0 - det.process(batch).score)
+    return scripted_decades(L, STEP, **kw)
 
 
 def events() -> np.ndarray:
