@@ -4,120 +4,65 @@ The inner detector's ``score`` is one minus a tail probability under its
 learned normal.  On real fleets a 1-in-10**4 score is routine for a bursty
 counter and unheard of for a smooth gauge, and one event (a level shift, a
 slow ramp) keeps scoring high for many steps.  This wrapper fixes both
-without touching the model:
+without touching the model (the README's *The default detector* tells the
+whole story, ``benchmarks/results/nab.md`` how each default was chosen):
 
 1. surprise in decades, ``L = -log10(1 - score)`` (capped at ``max_L``);
-2. per-series calibration: a stochastic quantile tracker ``qL`` of ``L`` at
-   level ``q`` (up ``eta`` on every exceedance, down ``eta * (1 - q)``
-   otherwise), so ``Lrel = max(L - qL, 0)`` is how far beyond the series'
-   own 1-in-``1/(1-q)`` level a point is.  It also raises the bar after each
-   detection: repeated similar bursts stop alarming.  ``qL`` starts at
-   ``start`` decades (2: the inner's own 1-in-100 level) and climbs ``eta``
-   per exceedance, so until it has settled the layer reports more often
-   than ``1 - q``;
-3. a second channel, the sequence surprise ``S`` of
+2. a per-series quantile tracker ``qL`` of ``L`` at level ``q`` (from
+   ``start`` decades, up ``eta`` per exceedance, down ``eta * (1 - q)``
+   otherwise): ``Lrel = max(L - qL, 0)`` is how far beyond the series' own
+   1-in-``1/(1-q)`` level a point is, and repeated similar bursts stop
+   alarming;
+3. the sequence channel: the surprise ``S`` of
    :class:`~sentinel.detect.sequence.SequenceModel` (is this value new
-   *after the last few*?), with its own quantile tracker ``qS``.  It
-   catches changes of pattern whose values are all ordinary
-   (``sequence=False`` turns it off; a dict sets its parameters);
-4. a third channel, spatial novelty (HTM's "spatial anomaly", causal and
-   forgetting): the value, or its EW mean (weight ``nov_alpha``), beyond
-   the range that it has shown by more than ``nov_tol`` of the range's
-   width grants ``Lrel = nov_rel`` decades.  The EW mean's range catches a
-   sustained shift on a heavy-tailed series whose single values are all
-   within its past spikes.  The ranges learn every value, anomalies
-   included (after an event the new extreme is the bar), and forget
-   ``nov_forget`` of their width per value at each end (``novelty=False``
-   turns it off; the registry does for count series).  Two coarser looks
-   at the same question are novel too: the floor of the last ``rise_k`` (6)
-   values never this high (:mod:`~sentinel.detect.rise`: a level shift up
-   on a spiky series) and the last day's peak never this low
-   (:mod:`~sentinel.detect.ceiling`: a day that misses its usual high; in
-   ``ceil_blocks`` blocks of the sampling ``step``, learned from the first
-   batch unless given).  ``rise_k = 0`` / ``ceil_blocks = 0`` turn them off;
-5. per-channel margins: ``Lrel = max(rl, rs, rn)`` where ``rl = L - qL``
-   counts only above ``margin`` (0) and ``rs = S - qS`` only above
-   ``margin_seq`` (0.3: the sequence surprise is lumpy, so its own
-   1-in-10**4 level is a weak bar), and a deviation floor on the L channel:
-   with the novelty channel on, ``rl`` counts only where ``|x - expected|``
-   is at least ``dev_floor`` (0.05) of the value's range (the novelty
-   channel's).  In a calm stretch the inner's band is narrow and a move of
-   a fraction of a percent of what the series has shown can be a
-   1-in-10**4 surprise; that is not news to an operator on its own (the
-   policy's ``min_deviation`` is the same idea in the alert's units);
-6. report budget: an EW rate ``rt`` of the series' own reports (weight
-   ``budget_alpha`` per scored step, from ``budget_rate``); above
-   ``budget_rate`` the L and S margins rise by ``budget_gain *
-   log10(rt / budget_rate)`` decades.  The trackers aim at 1 in 10**4 per
-   channel, but lumpy series (bursty counts) still report far more often:
-   a series that keeps reporting must show more to be heard, one within
-   budget is untouched.  Novelty is exempt; ``budget_alpha = 0`` turns it
-   off (the registry does for count series).  The same rate ranks the
-   reports: a report lands ``rank_rate`` (0.5) decades lower per decade of
-   the series' rate above ``budget_rate``, and as much higher per decade
-   below it (at most 3 decades), never under ``decide_at``.  Which points
-   are reported does not change; among them, one from a series that seldom
-   reports ranks above one from a series that often does, so a threshold
-   stricter than ``decide_at`` (an alert policy's, or NAB's
-   corpus-optimised one) drops the habitual reporters' reports first.
-   Young models rank lower too: until ``young_n`` (6000) scored samples
-   an L or S report ranks up to ``young_rank`` (0.5) decades lower, less
-   linearly with the samples seen (their trackers aim at 1 in 10**4 and
-   have not seen that level yet; novelty's evidence is not lowered);
-7. refractory envelope: ``Lrel`` is reported only when ``Lrel > 0`` and
-   ``Lrel > env_gain * env``, where ``env = max(env_decay * env, Lrel)``,
-   so one event gives one detection while a clearly bigger later one still
-   fires, and a slow ramp that stays under the margins does not raise the
-   bar for itself;
-8. warm-up: nothing is reported before ``n_warm`` scored samples (nor a
-   novelty before ``n_warm`` values learned into its ranges: a checkpoint
-   from before the channel starts it fresh without a burst of reports).
+   *after the last few*?) with its own tracker ``qS`` (``sequence=False``:
+   off; a dict sets its parameters);
+4. the novelty channel (:mod:`~sentinel.detect.novelty`): the value, or its
+   EW mean (``nov_alpha``), beyond the forgetting range it has shown by
+   more than ``nov_tol`` of its width, the floor of the last ``rise_k``
+   values never this high (:mod:`~sentinel.detect.rise`), or the last
+   day's peak never this low (:mod:`~sentinel.detect.ceiling`, in
+   ``ceil_blocks`` blocks of ``step``) grants ``Lrel = nov_rel``
+   (``novelty=False``, ``rise_k=0``, ``ceil_blocks=0``: off);
+5. margins: L counts above ``margin``, S above ``margin_seq``, and L only
+   where ``|x - expected|`` is at least ``dev_floor`` of the value's range;
+6. a report budget: above an EW report rate of ``budget_rate`` the L and S
+   margins rise by ``budget_gain`` per decade (novelty exempt;
+   ``budget_alpha=0``: off), and the same rate ranks reports, ``rank_rate``
+   decades per decade of rate; a young model's L and S reports rank up to
+   ``young_rank`` decades lower until ``young_n`` scored samples.  Ranks
+   never move a report under ``decide_at``;
+7. a refractory envelope: ``Lrel`` is reported only above ``env_gain *
+   env``, ``env = max(env_decay * env, Lrel)``: one event, one report, and a
+   clearly bigger later one still fires;
+8. a warm-up: nothing before ``n_warm`` scored samples (nor a novelty
+   before ``n_warm`` values learned into its ranges).
 
-Measured on NAB (``python benchmarks/nab.py``, one parameter set for the
-corpus; standard / low FP / low FN): 77.7 / 67.1 / 83.4 at the
-corpus-optimised threshold, 75.4 / 61.8 / 82.2 at the default decisions
-(threshold 0.99).  Every parameter above was chosen on the corpus as a whole
-with the simulator benchmark (``benchmarks/simulator.py``) as the check that
-it generalises: a margin on the L channel, for one, is better on NAB but
-misses the simulator's tool-error bursts.  The alternatives measured, and
-how each default was chosen, are in ``benchmarks/results/nab.md``.
+NAB (``python benchmarks/nab.py``, one parameter set for the corpus;
+standard / low FP / low FN): 77.7 / 67.1 / 83.4 at the corpus-optimised
+threshold, 75.4 / 61.8 / 82.2 at the default decisions (0.99), every
+parameter checked against the simulator benchmark for generality.
 
 Output in decades ``D`` (``score = 1 - 10**-D``): reported points get
-``D = B + Lrel`` (shifted by the rank, item 6; at least ``B + 0.001``)
-with ``B = -log10(1 - decide_at)`` (2 for the default
-``decide_at = 0.99``, the alert policy's default threshold), every other
-point ``D = 0.999 * min(L, B) < B``.  So ``score >= decide_at`` exactly on
-reported points: one default threshold decides for every series, however
-bursty.  ``decide_at = q`` gives the older scale (reports at ``>= q``).
-``expected``, ``lower``, ``upper`` and ``members`` are the inner detector's,
-unchanged (the band is still the inner model's band, not the decision
-boundary; the sequence surprise is not a calibrated score, so it is not
-listed as a member: a report no member explains came from it).
+``D = B + Lrel`` (ranked, item 6; at least ``B + 0.001``) with ``B =
+-log10(1 - decide_at)``, every other point ``D = 0.999 * min(L, B) < B``,
+so ``score >= decide_at`` exactly on reported points: one default
+threshold decides for every series, however bursty.  Below ``decide_at``
+the score is the inner's calibrated score; from it up it is a *decision*
+scale (the report rate, about ``1 - q`` per settled series, not a tail
+probability).  ``expected``, ``lower``, ``upper`` and ``members`` are the
+inner detector's (a report no member explains came from the sequence or
+novelty channel).
 
-Scale, honestly: below ``decide_at`` the score is the inner's calibrated
-score (times 0.999 in decades), so on normal data ``score >= t`` happens at
-a rate close to ``1 - t`` for ``t`` well below ``decide_at``; the inner's
-points between ``decide_at`` and 1 that are not reported are pulled just
-under ``decide_at``.  From ``decide_at`` up it is a *decision* scale: the
-rate of ``score >= decide_at`` is the report rate, about ``1 - q`` per
-series once ``qL`` has settled (conservative: far below ``1 - decide_at``),
-higher while ``qL`` is still climbing (measured in the team notes); the
-ensemble's own refractory and this envelope both act, so an event gives one
-high score, not a run of them.
-
-The wrapper's state lives next to the inner's in one ``state_`` dict (keys
-``lk.*``, and ``sq.*`` for the sequence model), as
+The wrapper's state lives next to the inner's in one ``state_`` dict
+(``lk.*``, and ``sq.*`` for the sequence model), as
 :class:`~sentinel.detect.guard.Guard` does, so checkpoints
-(:mod:`sentinel.detect.persist`) and ``set_state`` keep working.
-
-Speed: the arithmetic above is one compiled per-series function
-(:mod:`sentinel.detect.decide`).  ``process`` lets the inner detector run a
-series' whole batch first (the inner learns with the weight passed through
-and never reads this wrapper's state) and then decides it; over the guarded
-ensemble both happen in one compiled pass, series by series
-(:mod:`sentinel.detect.pipeline`), over any other inner in a second pass.
-``score``/``learn`` and wrappers above this one run the same function one
-step at a time.
+(:mod:`sentinel.detect.persist`) keep working.  The arithmetic is compiled
+per series (:mod:`sentinel.detect.decide`); over the guarded ensemble a
+batch runs both layers in one pass, series by series
+(:mod:`sentinel.detect.pipeline`), over any other inner in a second pass
+(:mod:`sentinel.detect.decide_batch`); ``score``/``learn`` run the same
+functions one step at a time.
 
 >>> import numpy as np
 >>> from sentinel.detect.ensemble import Ensemble
