@@ -19,6 +19,12 @@ algorithms, written out so they inline:
   ``|r| <= ln(2) / 2`` and a degree-13 Taylor polynomial (Estrin's scheme,
   for instruction-level parallelism).
 
+The calibrators have their own inline ``log2``/``exp2``
+(:mod:`sentinel.detect.approx`), on purpose: :func:`ln` keeps a surprise's
+relative precision next to 1, which the calibrators do not need, and
+serving both layers with one ``ln``/``exp`` made the guarded ensemble 0.84×
+as fast (30k series, same run).
+
 Only what the decision layer needs: positive finite arguments that are not
 subnormal for :func:`ln` (probabilities clipped at ``10**-max_L``, ratios of
 counts with a prior), and ``0 <= d <= 300`` for :func:`exp10_neg` (NaN
