@@ -19,9 +19,10 @@ daily peak varies: on a very regular series the peaks span almost nothing,
 and a tolerance in their own width made every slightly lower peak news
 (measured: about one report a day on a clean synthetic daily plateau).  The
 peaks' range ``[clo, chi]`` widens at once and forgets ``forget`` of its
-width per value (``m`` times that per block), as the novelty channel's
-ranges do.  Blocks count values, not seconds: missing values stretch the
-window by as many steps (a series that reports is the one judged).
+width per value, ``m`` times that per block
+(:func:`sentinel.detect.ranges.widened`).  Blocks count values, not
+seconds: missing values stretch the window by as many steps (a series
+that reports is the one judged).
 
 Only downward, and only the peak: the day's floor rising, measured the
 same way on NAB (``benchmarks/results/nab.md``), cost more than it found;
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sentinel.detect import ranges
 from sentinel.detect.jit import kernel
 
 DAY = 86400
@@ -92,11 +94,6 @@ def learn(cb: np.ndarray, cm: np.ndarray, clo: np.ndarray, chi: np.ndarray, i: i
         return
     p = peak(cb, cm, i, x, m, pos, blk)
     if p == p:
-        if clo[i] != clo[i]:
-            clo[i], chi[i] = p, p
-        else:
-            lo, hi = clo[i], chi[i]
-            d = (hi - lo) * forget * m
-            chi[i], clo[i] = max(p, hi - d), min(p, lo + d)
+        clo[i], chi[i] = ranges.widened(clo[i], chi[i], p, forget, m)  # once per block: m values' forgetting
     cb[i, blk % cb.shape[1]] = bm
     cm[i] = np.nan

@@ -55,8 +55,8 @@ inner detector's (a report no member explains came from the sequence or
 novelty channel).
 
 The wrapper's state lives next to the inner's in one ``state_`` dict
-(``lk.*``, and ``sq.*`` for the sequence model), as
-:class:`~sentinel.detect.guard.Guard` does, so checkpoints
+(``lk.*``, and ``sq.*`` for the sequence model; :mod:`sentinel.detect.decide_state`),
+as :class:`~sentinel.detect.guard.Guard` does, so checkpoints
 (:mod:`sentinel.detect.persist`) keep working.  The arithmetic is compiled
 per series (:mod:`sentinel.detect.decide`); over the guarded ensemble a
 batch runs both layers in one pass, series by series
@@ -82,22 +82,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.detect import ceiling, decide, decide_batch
-from sentinel.detect import sequence as sq
+from sentinel.detect import ceiling, decide, decide_batch, decide_state
 from sentinel.detect.base import OnlineDetector, Scores, StepScores
 from sentinel.detect.guard import Guard
 from sentinel.detect.sequence import SequenceModel
 from sentinel.series import Batch
-
-_EMPTY = np.empty(0)
-_EMPTY_INT = np.empty(0, dtype=np.int64)
-_KEYS = ("lk.q", "lk.env", "lk.n", "lk.L", "lk.t", "lk.qs", "lk.S", "lk.ew", "lk.rlo", "lk.rhi", "lk.elo", "lk.ehi",
-         "lk.nv", "lk.rt", "lk.E", "lk.kb", "lk.klo", "lk.khi", "lk.kc", "lk.cb", "lk.cm", "lk.clo", "lk.chi")
-_INT_KEYS = ("lk.n", "lk.t", "lk.nv", "lk.kc")
-_EMPTY_2D = {"lk.kb": np.empty((0, 0)), "lk.cb": np.empty((0, 0), dtype=np.float32)}
-_NO_SEQ = sq.Arrays(np.empty((0, 0), dtype=np.float32), _EMPTY, _EMPTY, _EMPTY,
-                    np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-_NO_SEQ_PARAMS = sq.Params(2, 1, 2, 1.0, 1.0, 0.5, 0.0, 1)  # placeholder: the kernels never read it without a channel
 
 
 class Likelihood(OnlineDetector):
@@ -208,6 +197,10 @@ class Likelihood(OnlineDetector):
                                     self.novelty and rise_k > 0, int(rise_k), float(rise_tol), float(rise_forget),
                                     False, 0, float(ceil_tol), float(ceil_forget), float(young_n),
                                     float(young_rank))
+        self._layout = decide_state.Layout(float(start), self._seq, self.novelty, self.params.floor,
+                                           self.params.budget, float(budget_rate),
+                                           self.rise_k if self.params.rise else 0,
+                                           self.ceil_blocks if self.novelty else 0)
         self._learn_step_size()
         self.index_ = inner.index_
 
@@ -241,82 +234,16 @@ class Likelihood(OnlineDetector):
 
     def _init_state(self, n: int) -> dict[str, np.ndarray]:
         st = self.inner._init_state(n)
-        st["lk.q"] = np.full(n, float(self.start))  # quantile of L at level q (decades)
-        st["lk.env"] = np.zeros(n)  # refractory envelope of Lrel
-        st["lk.n"] = np.zeros(n, dtype=np.int64)  # scored samples so far
-        st["lk.L"] = np.full(n, np.nan)  # L of the last scored step (NaN: no score)
-        st["lk.t"] = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-        if self._seq is not None:
-            st.update(self._seq.init_state(n))
-            st["lk.qs"] = np.full(n, float(self.start))  # quantile of the sequence surprise S at level q
-            st["lk.S"] = np.full(n, np.nan)  # S of the last scored step
-        st.update(self._novelty_state(n))
-        st.update(self._budget_state(n))
-        st.update(self._floor_state(n))
-        st.update(self._scale_state(n))
-        return st
-
-    def _scale_state(self, n: int) -> dict[str, np.ndarray]:
-        """The rise and ceiling checks' state: nothing kept, no ranges (each waits ``n_warm`` values' worth)."""
-        st: dict[str, np.ndarray] = {}
-        if self.params.rise:
-            st.update({"lk.kb": np.full((n, self.rise_k - 1), np.nan), "lk.klo": np.full(n, np.nan),
-                       "lk.khi": np.full(n, np.nan)})
-        if self.novelty and self.ceil_blocks > 0:
-            st.update({"lk.cb": np.full((n, self.ceil_blocks), np.nan, dtype=np.float32),
-                       "lk.cm": np.full(n, np.nan), "lk.clo": np.full(n, np.nan), "lk.chi": np.full(n, np.nan)})
-        if st:
-            st["lk.kc"] = np.zeros(n, dtype=np.int64)
-        return st
-
-    def _floor_state(self, n: int) -> dict[str, np.ndarray]:
-        """The deviation floor's memory of the inner's expected value at the last scored step (NaN: none yet)."""
-        return {"lk.E": np.full(n, np.nan)} if self.params.floor else {}
-
-    def _budget_state(self, n: int) -> dict[str, np.ndarray]:
-        """The report budget's rate, starting at ``budget_rate`` (no extra margin until a series over-reports)."""
-        return {"lk.rt": np.full(n, float(self.budget_rate))} if self.params.budget else {}
-
-    def _novelty_state(self, n: int) -> dict[str, np.ndarray]:
-        """The novelty channel's state: EW mean, ranges of the value and of the EW mean, values learned."""
-        if not self.novelty:
-            return {}
-        st = {k: np.full(n, np.nan) for k in ("lk.ew", "lk.rlo", "lk.rhi", "lk.elo", "lk.ehi")}
-        st["lk.nv"] = np.zeros(n, dtype=np.int64)
+        st.update(self._layout.initial(n))
         return st
 
     def _fill_missing(self, state: dict[str, np.ndarray]) -> None:
-        """State a checkpoint from an older version lacks: the novelty channel starts fresh (it waits ``n_warm``
-        values to report), the deviation floor with no expected value yet, the budget neutral, the rise check
-        and ceiling checks fresh (they wait ``n_warm`` values' worth); the sequence model's context counts of older
-        versions are dropped (now the sums of their rows of transition counts, which a checkpoint holds)."""
-        if self._seq is not None:
-            state.pop(f"{self._seq.prefix}.ctx", None)
-        if self.novelty and "lk.nv" not in state:
-            state.update(self._novelty_state(len(state["lk.q"])))
-        if self.params.floor and "lk.E" not in state:  # from before the deviation floor: none until the next score
-            state.update(self._floor_state(len(state["lk.q"])))
-        if self.params.budget and "lk.rt" not in state:  # a checkpoint from before the budget: start it neutral
-            state.update(self._budget_state(len(state["lk.q"])))
-        fresh = self._scale_state(len(state["lk.q"]))
-        if set(fresh) - set(state):  # from before the rise / ceiling checks: both start fresh (one count) and wait
-            state.update(fresh)
+        self._layout.fill_missing(state)
         self.inner._fill_missing(state)
 
     def _kernel_args(self, state: dict[str, np.ndarray], steps: int = 0) -> tuple:
-        """State and constants in the order the kernels of :mod:`sentinel.detect.decide` take them.
-
-        ``steps``: the batch's, for the batch kernels' scratch row (a batch of
-        up to ``steps`` steps runs the sequence model ahead of the decisions).
-        """
-        for k in _KEYS:  # the kernels write in place
-            if k in state and not state[k].flags.c_contiguous:
-                state[k] = np.ascontiguousarray(state[k])
-        la = decide.Arrays(*(state.get(k, _EMPTY_INT if k in _INT_KEYS else _EMPTY_2D.get(k, _EMPTY))
-                             for k in _KEYS), np.empty((4, steps)))
-        if self._seq is None:
-            return la, self.params, _NO_SEQ, _NO_SEQ_PARAMS
-        return la, self.params, self._seq.arrays(state), self._seq.params
+        """State and constants for the kernels (:meth:`~sentinel.detect.decide_state.Layout.kernel_args`)."""
+        return self._layout.kernel_args(state, self.params, steps)
 
     def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
         out = self.inner._score_step(state, t, x)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sentinel.detect import ceiling, rise
+from sentinel.detect import ceiling, ranges, rise
 from sentinel.detect.jit import kernel
 
 if TYPE_CHECKING:
@@ -100,13 +100,6 @@ def learn(la: Arrays, lp: Params, i: int, x: float, ew: float, ph: tuple) -> Non
     if lp.rise or lp.ceil:
         la.kc[i] += 1
     la.ew[i] = ew
-    if la.rlo[i] != la.rlo[i]:
-        la.rlo[i], la.rhi[i], la.elo[i], la.ehi[i] = x, x, ew, ew
-    else:
-        lo, hi = la.rlo[i], la.rhi[i]
-        d = (hi - lo) * lp.nov_forget
-        la.rhi[i], la.rlo[i] = max(x, hi - d), min(x, lo + d)
-        lo, hi = la.elo[i], la.ehi[i]
-        d = (hi - lo) * lp.nov_forget
-        la.ehi[i], la.elo[i] = max(ew, hi - d), min(ew, lo + d)
+    la.rlo[i], la.rhi[i] = ranges.widened(la.rlo[i], la.rhi[i], x, lp.nov_forget)
+    la.elo[i], la.ehi[i] = ranges.widened(la.elo[i], la.ehi[i], ew, lp.nov_forget)
     la.nv[i] += 1

@@ -12,7 +12,7 @@ minimum makes it robust to the spikes that hide the shift.
 Per series: the last ``k - 1`` values (a ring ``kb`` indexed by the count
 ``kc`` of values learned), and the range ``[klo, khi]`` of the minima of
 ``k`` values, which widens at once and forgets ``forget`` of its width per
-value at each end, as the novelty channel's ranges do.  A minimum above
+value at each end (:func:`sentinel.detect.ranges.widened`).  A minimum above
 ``khi`` by more than ``tol`` of the width is a rise (after ``n_warm``
 minima learned; NaN compares false: no range yet).  Only upward: the
 maximum of the last values falling below its range, measured the same way,
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sentinel.detect import ranges
 from sentinel.detect.jit import kernel
 
 
@@ -63,10 +64,5 @@ def learn(kb: np.ndarray, klo: np.ndarray, khi: np.ndarray, kc: np.ndarray, i: i
     """
     m = recent_min(kb, kc, i, k, x)
     if m == m:
-        if klo[i] != klo[i]:
-            klo[i], khi[i] = m, m
-        else:
-            lo, hi = klo[i], khi[i]
-            d = (hi - lo) * forget
-            khi[i], klo[i] = max(m, hi - d), min(m, lo + d)
+        klo[i], khi[i] = ranges.widened(klo[i], khi[i], m, forget)
     kb[i, slot] = x

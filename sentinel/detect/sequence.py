@@ -10,7 +10,7 @@ vectorised version of that idea, per series:
 
 1. quantise the value into ``bins`` equal-width bins of the range the series
    has shown (the range widens at once and forgets ``shrink`` of its width
-   per step, as the ensemble's range member does; values outside it fall in
+   per value, :func:`sentinel.detect.ranges.widened`; values outside it fall in
    the edge bins);
 2. the context is the last ``order`` bins; keep exponentially decayed counts
    (``decay`` per learned point) of (context, next bin) and of each context;
@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sentinel.detect import decades
+from sentinel.detect import decades, ranges
 from sentinel.detect.jit import kernel
 
 INV_LN10 = 1.0 / math.log(10.0)
@@ -162,8 +162,8 @@ def count(p: Params, pairs: np.ndarray, k: int, inc: float) -> float:
 @kernel(inline=False)
 def moved(p: Params, lo: float, hi: float, x: float, k: int) -> tuple:
     """``(lo, hi, ctx)`` after value ``x`` with transition ``k``: the range widened to it and shrunk; the context."""
-    width = (hi - lo) * p.shrink
-    return min(x, lo + width), max(x, hi - width), (k & p.ctx_mask if p.ctx_mask else k % p.n_ctx)
+    lo, hi = ranges.widened(lo, hi, x, p.shrink)
+    return lo, hi, (k & p.ctx_mask if p.ctx_mask else k % p.n_ctx)
 
 
 @kernel
