@@ -1,7 +1,8 @@
 """Variable parts of log messages (ids, durations, addresses ...), drawn per line from its counter.
 
 Each field is a vectorised function of ``(stream key, line counters)`` so a
-line's text is the same however the range is split.  The values look like
+line's text is the same however the range is split (or however many agents'
+lines are rendered in one call: the key may be given per line).  The values look like
 what real agents log -- hex task ids, UUIDs, log-normal durations, private
 IPs, file paths, e-mail addresses, URLs -- which is what a template miner
 has to learn to mask.
@@ -32,9 +33,18 @@ def _pick(options: tuple[str, ...], b: np.ndarray) -> list[str]:
     return np.asarray(options, dtype=object)[idx].tolist()
 
 
-def make_field(name: str, k: int, counter: np.ndarray, model: str) -> list[str]:
-    """Rendered values of field ``name`` for lines ``counter`` (``model``: the agent's LLM)."""
-    kk = rnd.key(k, name)
+def make_field(name: str, k: int | np.ndarray, counter: np.ndarray, model: str | np.ndarray) -> list[str]:
+    """Rendered values of field ``name`` for lines ``counter`` (``model``: the agent's LLM).
+
+    ``k`` and ``model`` are one agent's, or one per line (uint64 keys, an
+    object array of models) to render several agents' lines in one call; a
+    line's value is the same either way.
+
+    >>> one = make_field("ip", 5, np.arange(2), "m") + make_field("ip", 6, np.arange(2, 4), "m")
+    >>> one == make_field("ip", np.array([5, 5, 6, 6], dtype=np.uint64), np.arange(4), np.array(["m"] * 4))
+    True
+    """
+    kk = _stream(k, name)
     b = rnd.bits(kk, counter)
     if name == "task_id":
         return [f"t-{x:010x}" for x in (b >> np.uint64(24)).tolist()]
@@ -69,8 +79,16 @@ def make_field(name: str, k: int, counter: np.ndarray, model: str) -> list[str]:
     if name == "code":
         return [str(x) for x in _CODES[(b % np.uint64(len(_CODES))).astype(np.int64)].tolist()]
     if name == "model":
-        return [model] * len(counter)
+        return [model] * len(counter) if isinstance(model, str) else list(model)
     raise KeyError(f"unknown log field {name!r}")
+
+
+def _stream(k: int | np.ndarray, name: str) -> int | np.ndarray:
+    """The field's stream key: ``rnd.key(k, name)``, per line when ``k`` is per line."""
+    if not isinstance(k, np.ndarray):
+        return rnd.key(k, name)
+    keys, inverse = np.unique(k, return_inverse=True)
+    return np.array([rnd.key(int(x), name) for x in keys.tolist()], dtype=np.uint64)[inverse]
 
 
 def trace_ids(k: int, counter: np.ndarray) -> list[str]:

@@ -198,14 +198,14 @@ class TemplateTracker:
         np.add.at(sampled, (grow[ok], cols[ok]), 1.0)
         total = _totals(counts, timestamps, step)
         fallback = (timestamps + step > complete_until)[None, :]
-        for r, key in enumerate(keys):
-            group = tuple(kv for kv in key if kv[0] != TEMPLATE_LABEL)
-            n = sampled[group_row[group]] if group in group_row else np.zeros(n_t)
-            big = total.get(group)
-            if big is None:
-                values[r] = np.where(fallback[0], np.nan, values[r])
-                continue
-            values[r] = _scale(values[r], n, big, self.shrink)
+        # every row at once: its group's sampled lines n and exact total (rows whose group has no total: NaN after
+        # complete_until)
+        of_row = [tuple(kv for kv in key if kv[0] != TEMPLATE_LABEL) for key in keys]
+        grow_of = np.array([group_row.get(g, len(group_keys)) for g in of_row], dtype=np.int64)
+        n = np.concatenate([sampled, np.zeros((1, n_t))])[grow_of]
+        has_total = np.array([g in total for g in of_row], dtype=bool)
+        big = np.array([total.get(g, np.zeros(n_t)) for g in of_row]).reshape(len(keys), n_t)
+        values = np.where(has_total[:, None], _scale(values, n, big, self.shrink), np.where(fallback, np.nan, values))
         return Batch(timestamps, values, tuple(keys), step)
 
     def _event(self, tid: int, masked: str, level: str, group: Labels, at: int) -> AlertEvent:
@@ -227,7 +227,7 @@ class TemplateTracker:
 
 
 def _scale(sampled: np.ndarray, n: np.ndarray, total: np.ndarray, shrink: float) -> np.ndarray:
-    """One (group, template) row: sampled counts -> estimated counts (see the module doc).
+    """(group, template) rows (or one row): sampled counts -> estimated counts (see the module doc).
 
     The template's share of a step's sampled lines is shrunk toward its share
     over the whole cycle by ``shrink`` pseudo-lines, weighted by the unsampled
@@ -239,7 +239,7 @@ def _scale(sampled: np.ndarray, n: np.ndarray, total: np.ndarray, shrink: float)
     [2.0, 0.0, 3.4, nan]
     """
     big = np.fmax(total, n)  # never below the sample (documents that arrived between the two queries)
-    share = sampled.sum() / max(n.sum(), 1.0)
+    share = sampled.sum(axis=-1, keepdims=True) / np.maximum(n.sum(axis=-1, keepdims=True), 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         a = shrink * (1.0 - n / big)
         est = big * (sampled + a * share) / (n + a)

@@ -22,7 +22,11 @@ fields ``log.level``, ``service.name``, ``labels.tool`` and ``event.dataset``
 :class:`~sentinel.sources.simulated.SimulatedQueryError` naming what is supported.
 
 Lines come from :mod:`sentinel.fleet.logs` in day-long blocks (one
-generation per simulated day, kept in a small cache shared by every watch).
+generation per simulated day, kept in a small cache shared by every watch),
+error lines and the other lines in separate blocks: a query on
+``log.level:error`` (the embedded default's) never generates the info lines,
+about 14 in 15 of the fleet's lines; a query matching both merges the two
+blocks into the same time order as one generation.
 
 >>> from sentinel.config import WatchConfig
 >>> from sentinel.fleet import Fleet
@@ -48,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sentinel.config import LogsQueryConfig, WatchConfig
-from sentinel.fleet.logs import LINE_TEMPLATES, agent_lines, render_messages
+from sentinel.fleet.logs import LINE_TEMPLATES, agent_lines, render_lines
 from sentinel.fleet.model import Fleet
 from sentinel.logs.records import LogRecord, Sample, label_name
 from sentinel.series import Batch, Labels, labels_key
@@ -57,6 +61,7 @@ from sentinel.sources.base import SourceError, grid
 BLOCK = 86400
 """Seconds of fleet logs generated together (one day)."""
 _CACHE_BLOCKS = 3
+"""Day blocks kept per part (error lines, other lines)."""
 
 
 class SimulatedLogQueryError(SourceError, ValueError):
@@ -70,6 +75,7 @@ _FIELDS: dict[str, np.ndarray] = {
     "event.dataset": np.array([t.dataset for t in LINE_TEMPLATES], dtype=object),
 }
 FIELDS = ("log.level", "service.name", "labels.tool", "event.dataset")
+_IS_ERROR = _LEVELS == "error"
 _TERM = re.compile(r'^\s*([a-z][a-z.]*)\s*:\s*(?:\(([^()]*)\)|"([^"]*)"|([^\s()"]+))\s*$')
 
 
@@ -119,16 +125,18 @@ class SimulatedLogs:
 
     # -- lines ------------------------------------------------------------------------
 
-    def _block(self, index: int) -> _Lines:
+    def _block(self, index: int, errors: bool) -> _Lines:
+        """Day ``index``'s error lines (``errors``) or its other lines, in time order."""
+        key = (index, errors)
         with self._lock:
-            hit = self._cache.get(index)
+            hit = self._cache.get(key)
             if hit is not None:
-                self._cache.move_to_end(index)
+                self._cache.move_to_end(key)
                 return hit
         f = self.fleet
         t = np.arange(index * BLOCK, (index + 1) * BLOCK, f.step, dtype=np.int64)
         incs = f.incidents(int(t[0]), int(t[-1]) + f.step)
-        parts = [(*agent_lines(f, i, t, incs), i) for i in range(f.n_agents)]
+        parts = [(*agent_lines(f, i, t, incs, errors), i) for i in range(f.n_agents)]
         ts = np.concatenate([p[0] for p in parts])
         order = np.argsort(ts, kind="stable")
         lines = _Lines(
@@ -137,8 +145,8 @@ class SimulatedLogs:
             np.concatenate([p[2] for p in parts])[order],
         )
         with self._lock:
-            self._cache[index] = lines
-            while len(self._cache) > _CACHE_BLOCKS:
+            self._cache[key] = lines
+            while len(self._cache) > 2 * _CACHE_BLOCKS:
                 self._cache.popitem(last=False)
         return lines
 
@@ -148,16 +156,24 @@ class SimulatedLogs:
         for f in q.group_by:
             if f not in FIELDS:
                 raise SimulatedLogQueryError(f"simulated logs cannot group by {f!r}; use {', '.join(FIELDS)}")
+        tables = [(field, np.isin(self._domain(field), list(allowed))) for field, allowed in terms]
+        matching = np.ones(len(LINE_TEMPLATES), dtype=bool)  # templates the query can match
+        for field, table in tables:
+            if field != "service.name":
+                matching &= table
+        kinds = [e for e in (True, False) if matching[_IS_ERROR if e else ~_IS_ERROR].any()]
         parts = []
-        for index in range(start // BLOCK, -(-end // BLOCK)):
-            b = self._block(index)
-            lo, hi = np.searchsorted(b.ts, [start * 1000, end * 1000])
-            keep = np.ones(hi - lo, dtype=bool)
-            for field, allowed in terms:  # a lookup table per field: template or agent -> matches
-                table = np.isin(self._domain(field), list(allowed))
-                keep &= table[b.agent[lo:hi] if field == "service.name" else b.tpl[lo:hi]]
-            sel = np.arange(lo, hi)[keep]
-            parts.append(_Lines(b.ts[sel], b.tpl[sel], b.agent[sel], b.counter[sel]))
+        for index in range(start // BLOCK, -(-end // BLOCK)) if kinds else ():
+            day = []
+            for errors in kinds:
+                b = self._block(index, errors)
+                lo, hi = np.searchsorted(b.ts, [start * 1000, end * 1000])
+                keep = np.ones(hi - lo, dtype=bool)
+                for field, table in tables:  # a lookup table per field: template or agent -> matches
+                    keep &= table[b.agent[lo:hi] if field == "service.name" else b.tpl[lo:hi]]
+                sel = np.arange(lo, hi)[keep]
+                day.append(_Lines(b.ts[sel], b.tpl[sel], b.agent[sel], b.counter[sel]))
+            parts.append(day[0] if len(day) == 1 else _merge(day, self.fleet.n_agents))
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return _Lines(empty, empty, empty.astype(np.int32), empty)
@@ -223,10 +239,7 @@ class SimulatedLogs:
             rng = np.random.default_rng([self.fleet.seed, int(start), int(end)])
             idx = np.sort(rng.choice(n, size=self.max_messages, replace=False))
         tpl, agent, counter = lines.tpl[idx], lines.agent[idx], lines.counter[idx]
-        messages = np.empty(len(idx), dtype=object)
-        for a in np.unique(agent).tolist():
-            rows = np.flatnonzero(agent == a)
-            messages[rows] = render_messages(self.fleet, a, tpl[rows], counter[rows])
+        messages = render_lines(self.fleet, agent, tpl, counter)
         names = [label_name(f) for f in q.group_by]
         groups = [self._values(f, tpl, agent) for f in q.group_by]
         key_of: dict[tuple[str, ...], Labels] = {}
@@ -243,6 +256,19 @@ class SimulatedLogs:
     def close(self) -> None:
         with self._lock:
             self._cache.clear()
+
+
+def _merge(parts: list[_Lines], n_agents: int) -> _Lines:
+    """Error lines and other lines of one day in the order one generation of both gives.
+
+    That order is by timestamp, then agent, then error lines before the others,
+    then generation order (each part already is in it), so the sample's
+    uniform draw picks the same lines.
+    """
+    cat = [np.concatenate([getattr(p, k) for p in parts]) for k in ("ts", "tpl", "agent", "counter")]
+    part = np.repeat(np.arange(len(parts)), [len(p.ts) for p in parts])
+    order = np.argsort((cat[0] * n_agents + cat[2]) * len(parts) + part, kind="stable")
+    return _Lines(*(c[order] for c in cat))
 
 
 def _logs(watch: WatchConfig) -> LogsQueryConfig:
