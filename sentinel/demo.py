@@ -99,6 +99,31 @@ def run_demo(
     return DemoReport(ev, n_series, time.perf_counter() - t_start, plot, summary)
 
 
+def at_step(cfg: Config, step: int) -> Config:
+    """``cfg`` replayed at samples of at least ``step`` seconds, its alert policies asking for the same evidence.
+
+    Each watch's interval becomes at least ``step``, and a ``for`` grows by
+    the same factor, so an alert still needs as many consecutive breaching
+    samples as at the watch's own interval.  Kept as it was, the embedded
+    default's ``for: 2m`` (chosen at 1-minute samples: a report and two more
+    minutes outside the band) would mean *the next sample* at 5-minute ones:
+    one report and one point outside the band fire.  Seed 7's week at 5
+    minutes raised 14 false alarms that way, all gone at 1 minute, and all
+    gone at 5 minutes with ``for`` scaled (same 8 / 8 incidents caught).
+
+    >>> from sentinel.defaults import embedded_config
+    >>> w = next(w for w in at_step(embedded_config(), 300).watches if w.name == "agent_task_latency_p95")
+    >>> w.every, w.alert.for_
+    (300, 600)
+    """
+    watches = []
+    for w in cfg.watches:
+        every = max(w.every, step)
+        alert = w.alert.model_copy(update={"for_": w.alert.for_ * every // w.every}) if every > w.every else w.alert
+        watches.append(w.model_copy(update={"every": every, "alert": alert}))
+    return cfg.model_copy(update={"watches": watches})
+
+
 LOG_SIGNAL = "agent_log_error_rate"
 """What a log watch on the fleet's logs observes, in the simulator's ground truth."""
 

@@ -15,21 +15,21 @@ def demo(
     agents: int = typer.Option(20, min=1, max=500, help="Simulated agents."),
     days: int = typer.Option(7, min=1, max=60, help="Simulated days to watch (after a 2-day warm-up)."),
     seed: int = typer.Option(7, help="Simulator seed (same seed, same week)."),
-    every: str = typer.Option("5m", help="Watch interval and sample step of the replay (the daemon uses 1m)."),
+    every: str = typer.Option(
+        "5m", help="Watch interval and sample step of the replay (the daemon uses 1m); alerts' `for` scales with it."
+    ),
     out: Path = typer.Option(Path("demo-out"), help="Where the store, summary.json and incident.png go."),
 ) -> None:
     """Watch a simulated agent fleet for a week: alerts as they fire, then incidents caught vs missed."""
     from sentinel.config import SimulatorConfig, parse_duration
     from sentinel.defaults import embedded_config
-    from sentinel.demo import format_report, run_demo
+    from sentinel.demo import at_step, format_report, run_demo
 
     try:
         step = parse_duration(every)
     except ValueError as exc:
         fail(f"--every: {exc}")
-    base = embedded_config(SimulatorConfig(agents=agents, seed=seed))
-    watches = [w.model_copy(update={"every": max(w.every, step)}) for w in base.watches]
-    cfg = base.model_copy(update={"watches": watches})
+    cfg = at_step(embedded_config(SimulatorConfig(agents=agents, seed=seed)), step)
     typer.echo(f"sentinel demo: {agents} simulated agents, {len(cfg.watches)} watches every {every}, "
                f"2-day warm-up then {days} days; alerts as they fire and resolve:\n")
 
