@@ -133,6 +133,8 @@ class Daemon:
                                    id="notify", misfire_grace_time=None)
             self.scheduler.add_job(self._maintain, "interval", seconds=60, id="maintain", misfire_grace_time=None)
             self.scheduler.start()
+        for advice in self.config.advisories():
+            log.warning("config: %s", advice)
         restored = sum(s.restored_from is not None for s in self.slots.values())
         where = f" on {self.config.server.host}:{self.server.port}" if self.server else ""
         log.info("sentinel started%s: %d watch(es), %d restored from checkpoint, in %.2fs",

@@ -100,3 +100,17 @@ def test_check_config_cli(tmp_path) -> None:
     assert res.exit_code == 2
     assert "watches[0].alert.treshold: unknown key (did you mean 'threshold'?)" in res.output
     assert "Traceback" not in res.output
+
+
+def test_check_config_warns_of_a_for_shorter_than_the_sample_step(tmp_path) -> None:
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("prometheus: {url: http://127.0.0.1:9090}\nwatches:\n"
+                   "  - {name: fine, query: up, every: 1m, alert: {for: 2m}}\n"
+                   "  - {name: coarse, query: up, every: 5m, alert: {for: 2m}}\n"
+                   "  - {name: scraped, query: up, every: 1m, step: 5m, alert: {for: 4m}}\n")
+    res = CliRunner().invoke(app, ["check-config", "--config", str(cfg)])
+    assert res.exit_code == 0 and "ok (3 watches" in res.output
+    warnings = [line for line in res.output.splitlines() if line.startswith("sentinel: warning:")]
+    assert [w.split(" ")[2] for w in warnings] == ["watches[1]", "watches[2]"]
+    assert "alert.for 2m is under the sample step 5m" in warnings[0]
+    assert load_config(cfg).watches[0].advisories() == []

@@ -203,3 +203,16 @@ def test_forecast_watch_exports_forecasts_and_restarts_with_its_history(tmp_path
     assert runner.history.n_steps == history.n_steps and runner.history.labels == history.labels
     assert b.run_cycle("disk", T0 + 3 * HOUR) is not None
     b.stop()
+
+
+def test_start_logs_a_for_shorter_than_the_sample_step(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = _config(tmp_path)
+    coarse = cfg.watches[0].model_copy(update={"every": 300, "alert": cfg.watches[0].alert.model_copy(
+        update={"for_": 120})})
+    d = Daemon(cfg.model_copy(update={"watches": [coarse, cfg.watches[1]]}))
+    with caplog.at_level(logging.WARNING, logger="sentinel"):
+        d.start(schedule=False, serve=False)
+    d.stop()
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("config: ")]
+    assert warned == [f"config: {a}" for a in d.config.advisories()]
+    assert len(warned) == 1 and warned[0].startswith("config: watches[0] (lat).alert.for 2m is under the sample step")

@@ -21,5 +21,7 @@ def check_config(
         for problem in exc.problems:
             typer.echo(f"sentinel: error: {problem}", err=True)
         raise typer.Exit(2) from None
+    for advice in cfg.advisories():
+        typer.echo(f"sentinel: warning: {advice}", err=True)
     sources = [name for name in ("prometheus", "elasticsearch", "simulator") if getattr(cfg, name) is not None]
     typer.echo(f"{config}: ok ({len(cfg.watches)} watches; sources: {', '.join(sources) or 'none'})")

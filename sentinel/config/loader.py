@@ -47,6 +47,10 @@ class Config(StrictModel):
             raise ValueError("log watches need an `elasticsearch:` section")
         return self
 
+    def advisories(self) -> list[str]:
+        """Every watch's :meth:`WatchConfig.advisories`, with the watch's path in the config."""
+        return [f"watches[{i}] ({w.name}).{a}" for i, w in enumerate(self.watches) for a in w.advisories()]
+
 
 # -- loading -----------------------------------------------------------------
 
