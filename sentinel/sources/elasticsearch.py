@@ -17,8 +17,10 @@ Two queries per log watch and cycle (DESIGN §3):
   are missing, not zero.
 
 Failures (node down, timeout, index missing, rejected query, mapping
-conflicts reported as shard failures) raise :class:`SourceError` with one line
-naming the watch, counted in ``sentinel_source_errors{source="elasticsearch"}``.
+conflicts reported as shard failures) raise
+:class:`~sentinel.sources.base.SourceError` with one line naming the watch,
+counted in ``sentinel_source_errors{source="elasticsearch"}``: every request
+goes through :class:`~sentinel.sources.elasticsearch_requests.Requests`.
 Label names are the field names with every character outside
 ``[a-zA-Z0-9_]`` replaced by ``_`` (``service.name`` -> ``service_name``).
 """
@@ -26,32 +28,23 @@ Label names are the field names with every character outside
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-from elasticsearch import (
-    ApiError,
-    ConnectionError,
-    ConnectionTimeout,
-    Elasticsearch,
-    SSLError,
-    TransportError,
-)
+from elasticsearch import ApiError, Elasticsearch, TransportError
 from prometheus_client import CollectorRegistry
 
 from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
-from sentinel.errors import one_line
 from sentinel.logs.metrics import logs_metrics
 from sentinel.logs.records import LogRecord, Sample, field_value, label_name
 from sentinel.series import Batch, Labels, labels_key
-from sentinel.sources.base import SourceError, grid
+from sentinel.sources.base import grid
+from sentinel.sources.elasticsearch_requests import SOURCE, Requests, connect
 from sentinel.sources.metrics import source_metrics
 
 log = logging.getLogger(__name__)
 
-SOURCE = "elasticsearch"
 _PAGE = 1000  # hits per search_after page
 _GROUP_PAGE = 200  # composite buckets per page (at most)
 _MAX_BUCKETS = 50_000  # groups x steps per request, under Elasticsearch's default search.max_buckets (65,536)
@@ -69,9 +62,10 @@ class ElasticsearchSource:
         client: Elasticsearch | None = None,
     ) -> None:
         self.cfg = cfg
-        self._client = client or _client(cfg)
+        self._client = client or connect(cfg)
         reg_kw = {} if registry is None else {"registry": registry}
         self._metrics = source_metrics(**reg_kw)
+        self._requests = Requests(cfg, self._client, self._metrics)
         self._logs_metrics = logs_metrics(registry)
         self._known: dict[str, dict[Labels, None]] = {}
 
@@ -125,7 +119,7 @@ class ElasticsearchSource:
         """
         query = self._query(q, first, stop)
         if not q.group_by:
-            resp = self._search(watch, "counts", query=query, size=0, aggs={"h": hist})
+            resp = self._requests.search(watch.name, q.index, "counts", query=query, size=0, aggs={"h": hist})
             yield (), resp["aggregations"]["h"]["buckets"]
             return
         names = [label_name(f) for f in q.group_by]
@@ -136,8 +130,8 @@ class ElasticsearchSource:
             comp: dict[str, Any] = {"size": page, "sources": sources}
             if after is not None:
                 comp["after"] = after
-            resp = self._search(
-                watch, "counts", query=query, size=0, aggs={"g": {"composite": comp, "aggs": {"h": hist}}}
+            resp = self._requests.search(
+                watch.name, q.index, "counts", query=query, size=0, aggs={"g": {"composite": comp, "aggs": {"h": hist}}}
             )
             agg = resp["aggregations"]["g"]
             for b in agg["buckets"]:
@@ -162,7 +156,7 @@ class ElasticsearchSource:
         ts_field, msg_field, lvl_field = self.cfg.timestamp_field, self.cfg.message_field, self.cfg.level_field
         fields = [ts_field, msg_field, lvl_field, *q.group_by]
         names = [label_name(f) for f in q.group_by]
-        pit = self._call(watch, "sample", lambda: self._client.open_point_in_time(
+        pit = self._requests.call(watch.name, q.index, "sample", lambda: self._client.open_point_in_time(
             index=q.index, keep_alive="1m", allow_partial_search_results=False, ignore_unavailable=False
         ))["id"]
         records: list[LogRecord] = []
@@ -181,7 +175,7 @@ class ElasticsearchSource:
                 }
                 if after is not None:
                     body["search_after"] = after
-                resp = self._search(watch, "sample", **body)
+                resp = self._requests.search(watch.name, q.index, "sample", **body)
                 pit = resp.get("pit_id", pit)
                 hits = resp["hits"]["hits"]
                 for h in hits:
@@ -219,70 +213,9 @@ class ElasticsearchSource:
             filters.append({"query_string": {"query": q.query, "analyze_wildcard": True}})
         return {"bool": {"filter": filters}}
 
-    def _search(self, watch: WatchConfig, kind: str, **body: Any) -> dict[str, Any]:
-        index = None if "pit" in body else _logs(watch).index
-        opts: dict[str, Any] = {} if index is None else {"index": index, "allow_no_indices": False,
-                                                          "ignore_unavailable": False}
-        resp = self._call(watch, kind, lambda: self._client.search(
-            **opts, **body, timeout=f"{self.cfg.timeout}s", allow_partial_search_results=False
-        ))
-        shards = resp.get("_shards") or {}
-        if shards.get("failed"):
-            reason = _shard_reason(shards.get("failures") or [])
-            self._metrics.errors.labels(SOURCE, watch.name, "shard_failure").inc()
-            raise SourceError(f"watch {watch.name!r}: Elasticsearch {kind} query failed on "
-                              f"{shards['failed']} shard(s): {reason}")
-        if resp.get("timed_out"):
-            self._metrics.errors.labels(SOURCE, watch.name, "timeout").inc()
-            raise SourceError(f"watch {watch.name!r}: Elasticsearch {kind} query timed out after {self.cfg.timeout}s "
-                              "(results would be partial)")
-        return resp
-
-    def _call(self, watch: WatchConfig, kind: str, fn: Any) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        outcome, reason = "ok", ""
-        try:
-            return dict(fn())
-        except ConnectionTimeout:
-            outcome, reason = "timeout", f"no answer from {self.cfg.url} within {self.cfg.timeout}s"
-        except SSLError:
-            outcome, reason = "connection", f"TLS verification failed for {self.cfg.url} (check tls_verify / CA)"
-        except ConnectionError:
-            outcome, reason = "connection", f"cannot connect to {self.cfg.url}"
-        except ApiError as exc:
-            outcome = "http_5xx" if exc.meta.status >= 500 else "http_4xx"
-            reason = _api_reason(exc, _logs(watch).index)
-        except TransportError as exc:
-            outcome, reason = "connection", f"{self.cfg.url}: {exc.__class__.__name__}"
-        finally:
-            self._metrics.requests.labels(SOURCE, watch.name, outcome).inc()
-            self._metrics.request_duration.labels(SOURCE, watch.name).observe(time.perf_counter() - t0)
-        self._metrics.errors.labels(SOURCE, watch.name, outcome).inc()
-        raise SourceError(f"watch {watch.name!r}: Elasticsearch {kind} query failed: {reason}")
-
     def close(self) -> None:
         """Release the client's connections."""
         self._client.close()
-
-
-def _client(cfg: ElasticsearchConfig) -> Elasticsearch:
-    kw: dict[str, Any] = {
-        "request_timeout": float(cfg.timeout),
-        "max_retries": 1,
-        "retry_on_timeout": False,
-        "headers": dict(cfg.headers) or None,
-    }
-    if isinstance(cfg.tls_verify, str):
-        kw["ca_certs"] = cfg.tls_verify
-    elif cfg.url.startswith("https"):
-        kw["verify_certs"] = cfg.tls_verify
-    if cfg.api_key is not None:
-        kw["api_key"] = cfg.api_key.get_secret_value()
-    elif cfg.token():
-        kw["bearer_auth"] = cfg.token()
-    elif cfg.basic_auth():
-        kw["basic_auth"] = cfg.basic_auth()
-    return Elasticsearch(cfg.url, **kw)
 
 
 def _logs(watch: WatchConfig) -> LogsQueryConfig:
@@ -297,28 +230,3 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(_text(v) for v in value)
     return str(value)
-
-
-def _api_reason(exc: ApiError, index: str) -> str:
-    body = exc.body if isinstance(exc.body, Mapping) else {}
-    err = body.get("error") if isinstance(body.get("error"), Mapping) else {}
-    kind = str(err.get("type") or exc.error or "")
-    if kind == "index_not_found_exception":
-        return f"index {index!r} does not exist (no index matches the pattern)"
-    root = (err.get("root_cause") or [{}])[0] if isinstance(err.get("root_cause"), list) else {}
-    detail = str(root.get("reason") or err.get("reason") or exc.message)
-    caused = err.get("caused_by") if isinstance(err.get("caused_by"), Mapping) else None
-    if caused and caused.get("reason") and str(caused["reason"]) not in detail:
-        detail = f"{detail}: {caused['reason']}"
-    return one_line(f"HTTP {exc.meta.status} {kind}: {detail}")
-
-
-def _shard_reason(failures: Sequence[Mapping[str, Any]]) -> str:
-    if not failures:
-        return "unknown reason"
-    reason = failures[0].get("reason") or {}
-    text = f"{reason.get('type', '')}: {reason.get('reason', '')}"
-    caused = reason.get("caused_by") or {}
-    if caused.get("reason"):
-        text += f" ({caused['reason']})"
-    return one_line(text + " (a mapping conflict between indices? check the field types)")
