@@ -173,7 +173,7 @@ class SimulatedLogs:
                     keep &= table[b.agent[lo:hi] if field == "service.name" else b.tpl[lo:hi]]
                 sel = np.arange(lo, hi)[keep]
                 day.append(_Lines(b.ts[sel], b.tpl[sel], b.agent[sel], b.counter[sel]))
-            parts.append(day[0] if len(day) == 1 else _merge(day, self.fleet.n_agents))
+            parts.append(day[0] if len(day) == 1 else _merge(day))
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return _Lines(empty, empty, empty.astype(np.int32), empty)
@@ -258,7 +258,7 @@ class SimulatedLogs:
             self._cache.clear()
 
 
-def _merge(parts: list[_Lines], n_agents: int) -> _Lines:
+def _merge(parts: list[_Lines]) -> _Lines:
     """Error lines and other lines of one day in the order one generation of both gives.
 
     That order is by timestamp, then agent, then error lines before the others,
@@ -267,7 +267,7 @@ def _merge(parts: list[_Lines], n_agents: int) -> _Lines:
     """
     cat = [np.concatenate([getattr(p, k) for p in parts]) for k in ("ts", "tpl", "agent", "counter")]
     part = np.repeat(np.arange(len(parts)), [len(p.ts) for p in parts])
-    order = np.argsort((cat[0] * n_agents + cat[2]) * len(parts) + part, kind="stable")
+    order = np.lexsort((part, cat[2], cat[0]))  # stable: within a part, generation order is kept
     return _Lines(*(c[order] for c in cat))
 
 
