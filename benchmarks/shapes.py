@@ -20,8 +20,10 @@ day per ``process`` call, and are decided two ways:
   policy's threshold in the embedded default, sentinel/defaults.py);
 - **alerts**: the real :class:`~sentinel.alerting.policy.Policy` with the
   embedded default's alert settings (threshold 0.99, ``for: 2m``,
-  hysteresis), but ``direction: both`` and no ``min_deviation``: these series
-  have no units, and the defaults' relative floors depend on the level.
+  hysteresis, the ``stuck`` alert), but ``direction: both`` and no
+  ``min_deviation``: these series have no units, and the defaults' relative
+  floors depend on the level.  An alert is a firing ``anomaly`` or ``stuck``
+  alert (a flatline is a stuck condition, not a score breach).
 
 A detection is a report (or a firing alert) in ``[onset, onset + window)``
 (the window per shape is in :data:`_shapes.SHAPES`); the delay is from onset
@@ -66,6 +68,8 @@ OUT = Path(__file__).parent / "results" / "shapes.json"
 WARMUP_DAYS = 8
 SCORED_DAYS = 2
 THRESHOLD = 0.99
+ALERT_KINDS = ("anomaly", "stuck")
+"""The policy's alerts on a series' values (``absent`` is off here: these series never go silent)."""
 
 
 def policy_config() -> AlertPolicyConfig:
@@ -107,7 +111,7 @@ def run_family(family: str, n: int, seed: int, warmup_days: int = WARMUP_DAYS) -
         if a >= warm:
             reports[:, a - warm:b - warm] = scores.score >= THRESHOLD
             fired += [(int(e.labels[0][1]), (e.at - int(base.timestamps[warm])) // STEP)
-                      for e in policy.update(batch, scores) if e.status == "firing" and e.kind == "anomaly"]
+                      for e in policy.update(batch, scores) if e.status == "firing" and e.kind in ALERT_KINDS]
     seconds = time.perf_counter() - t0
     by_row: dict[int, list[int]] = {}
     for row, col in fired:
@@ -188,9 +192,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"Shapes benchmark: {result['series_per_cell']} series per cell and family, step {STEP}s, "
         f"{result['warmup_days']} d warm-up, wall {result['wall_seconds']} s. "
         "Cells: detection rate (median delay, min); "
-        "per family: reports (score >= 0.99) / alerts (policy, for 2m). Chance: the same windows on the clean "
-        "twins (what a detector that ignored the incident would score). While acting: only detections before "
-        "the incident ends (a flatline caught when it unsticks is not).", "",
+        "per family: reports (score >= 0.99) / alerts (policy, for 2m: anomaly or stuck alerts). Chance: the same "
+        "windows on the clean twins (what a detector that ignored the incident would score). While acting: only "
+        "detections before the incident ends (a flatline caught when it unsticks is not).", "",
         head, "|" + "---|" * (5 + len(fams)),
     ]
     per_fam = {f: {(c["shape"], c["magnitude"]): c for c in result["families"][f]["cells"]} for f in fams}

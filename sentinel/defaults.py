@@ -14,6 +14,11 @@ policy an SRE would accept as a starting point:
   measured over 2 simulated days (8 agents, 8 incidents), ``for: 5m``
   raised no alert at all, ``for: 2m`` raised 4, all true, none on clean series;
 - ``absent_for`` on the task rate: a silent agent is an incident;
+- ``stuck`` on every anomaly watch: one value repeated far longer than the
+  series ever has (a frozen exporter, a hung agent re-reporting its last
+  gauge) is an incident too.  A series that repeats routinely learns its
+  runs, and a run at a bound of its range (an empty queue at night) is a
+  lull, not a fault (:mod:`sentinel.detect.stuck`);
 - memory and free disk get *runway* watches instead (forecast to the 2 GiB
   memory limit and to 0 bytes free: warning under 24 h, critical under 4 h).
 
@@ -60,7 +65,7 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
 def _watch(sig: Signal) -> dict[str, Any]:
     alert: dict[str, Any] = {
         "threshold": 0.99, "for": "2m", "direction": sig.direction,
-        "min_deviation": _MIN_DEVIATION[sig.kind], "severity": "warning",
+        "min_deviation": _MIN_DEVIATION[sig.kind], "severity": "warning", "stuck": True,
     }
     alert.update(_OVERRIDES.get(sig.name, {}))
     return {"name": sig.name, "query": sig.name, "every": "1m", "alert": alert}

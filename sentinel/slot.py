@@ -116,7 +116,7 @@ class WatchSlot:
         if kind == "new_pattern":  # open new-pattern alerts live in the log watch (persisted with its miner)
             patterns = self.runner.patterns
             return patterns is not None and patterns.confirms(series, starts_at)
-        if kind not in ("anomaly", "absent"):
+        if kind not in ("anomaly", "absent", "stuck"):
             return True  # kinds decided elsewhere resolve through their own events
         if not pol.cfg.enabled or series not in pol.index_:
             return False
@@ -124,6 +124,8 @@ class WatchSlot:
         st = pol.state_
         if kind == "anomaly":
             return bool(st["firing"][row]) and int(st["started_at"][row]) == starts_at
+        if kind == "stuck":
+            return bool(st["stuck"][row]) and int(st["stuck_at"][row]) == starts_at
         return bool(st["absent"][row]) and int(st["absent_at"][row]) == starts_at
 
     def checkpoint_due(self, every: float) -> bool:

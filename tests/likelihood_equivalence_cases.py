@@ -41,7 +41,11 @@ before freezing):
   ``tests/test_detect_rank.py``), ``rise_k = 0`` and ``ceil_blocks = 0``
   (round 6: the novelty channel's rise and ceiling checks add reports of
   their own; their tests are in ``tests/test_detect_rise.py`` and
-  ``tests/test_detect_ceiling.py``).
+  ``tests/test_detect_ceiling.py``), and ``stuck_min = 0`` (the stuck
+  check, :mod:`sentinel.detect.stuck`: with it on, the fixtures' only
+  change is one more report, series 23's stuck sensor at its 30th value,
+  column 828 of ``spec``, ``budget`` and ``floor``, plus its four state
+  arrays; its tests are in ``tests/test_detect_stuck.py``).
 
 Both fixtures were re-frozen (round 9) when the sequence model stopped keeping
 context counts (now the sums of their rows of transition counts): the sums'
@@ -84,7 +88,7 @@ SEQ = {"bins": 4, "order": 3, "decay": 0.9995, "prior": 0.5, "shrink": 1 / 2000}
 LIKELIHOOD = {"q": 0.9999, "eta": 0.05, "env_decay": 0.99, "env_gain": 1.3, "n_warm": 150, "max_L": 15.0,
               "start": 2.0, "decide_at": 0.99, "sequence": SEQ, "margin": 0.0, "margin_seq": 0.0, "novelty": False,
               "budget_alpha": 0.0, "dev_floor": 0.0, "rank_rate": 0.0,
-              "rise_k": 0, "ceil_blocks": 0}
+              "rise_k": 0, "ceil_blocks": 0, "stuck_min": 0}
 FAST_SEQ = {"bins": 3, "order": 2, "decay": 0.96, "prior": 1.0, "shrink": 1 / 200}
 LIKELIHOOD_FAST = {**LIKELIHOOD, "q": 0.999, "eta": 0.1, "env_decay": 0.95, "env_gain": 1.1, "n_warm": 40,
                    "max_L": 8.0, "start": 0.5, "decide_at": 0.999, "sequence": FAST_SEQ, "margin": 0.15,

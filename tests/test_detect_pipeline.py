@@ -26,11 +26,13 @@ class TwoPasses(Likelihood):
     """The decision layer run after the inner's whole batch, as before the one-pass pipeline."""
 
     def _process_state(self, state: dict[str, np.ndarray], batch: Batch) -> Scores:
+        held = self._held(batch.n_series, batch.n_steps)
         out = self.inner._process_state(state, batch)
         decide_batch.run_batch(*self._kernel_args(state, len(batch.timestamps)),
                                np.ascontiguousarray(batch.timestamps, dtype=np.int64),
                                np.ascontiguousarray(batch.values, dtype=np.float64), out.score,
-                               np.ascontiguousarray(out.expected, dtype=np.float64))
+                               np.ascontiguousarray(out.expected, dtype=np.float64), held)
+        out.stuck = held
         return out
 
 
@@ -43,6 +45,7 @@ def _batch(n: int = 12, steps: int = 900) -> Batch:
     x[2, ::7] = np.nan  # gaps
     x[3] = 5.0  # constant: the inner's scores are exactly 0
     x[4, 400:420] = x[4, 380:400]  # a repeated pattern
+    x[5, 600:700] = x[5, 599]  # stuck: the stuck condition holds from its 30th value
     return Batch.from_rows([{"s": str(i)} for i in range(n)], 1_700_000_000 + t * 300, x, step=300)
 
 
@@ -54,7 +57,7 @@ def test_one_pass_equals_two_passes(bins: int) -> None:
     for part in (slice(0, 450), slice(450, 900)):  # and across batches
         chunk = Batch(b.timestamps[part], b.values[:, part], b.labels, b.step)
         got, want = one.process(chunk), two.process(chunk)
-        for k in ("score", "expected", "lower", "upper"):
+        for k in ("score", "expected", "lower", "upper", "stuck"):
             np.testing.assert_array_equal(getattr(got, k), getattr(want, k), err_msg=k)
         for k in got.members:
             np.testing.assert_array_equal(got.members[k], want.members[k], err_msg=k)
@@ -62,6 +65,7 @@ def test_one_pass_equals_two_passes(bins: int) -> None:
     for k, v in two.state_.items():
         np.testing.assert_array_equal(one.state_[k], v, err_msg=k)
     assert (got.score >= 0.99).any() and (got.score == 0).any()  # reports, and the skipped log(1) / expm1(0)
+    assert (got.stuck[5, 628 - 450:700 - 450] == 1).all() and np.nansum(got.stuck) == 72  # the 30th of 599..699 on
 
 
 def test_the_sequence_context_wraps_the_same_with_a_mask_or_a_modulo() -> None:

@@ -17,7 +17,16 @@ anomaly alerts quiet:
   score has stayed below ``threshold - hysteresis`` and the value inside the
   band for ``resolve_after``;
 - **absent_for**: a series that stops reporting raises an ``absent`` alert
-  (a silent agent is an incident, not an absence of incidents).
+  (a silent agent is an incident, not an absence of incidents);
+- **stuck**: a series that repeats one value far longer than it ever has
+  (a frozen exporter, a hung agent re-reporting its last gauge) raises a
+  ``stuck`` alert once the detector's stuck condition
+  (:attr:`~sentinel.detect.base.Scores.stuck`, :mod:`sentinel.detect.stuck`)
+  has held for ``for``, and resolves at the first value that differs.  It is
+  a condition like ``absent``, not a score: the detector reports a stuck
+  run once, which never lasts ``for``.  The value changing ends it for sure
+  (a new run needs its own dozens of values to be stuck again), so it
+  resolves at once, without ``resolve_after``; missing values hold it.
 
 State is a handful of numpy arrays over series, so 100k series cost a few
 vector operations per step.  The policy never learns anything and never
@@ -45,6 +54,8 @@ from sentinel.detect.base import Scores
 from sentinel.series import Batch, Labels, SeriesIndex, format_labels
 
 _NEVER = np.iinfo(np.int64).min
+STUCK_STATE = ("stuck", "stuck_since", "stuck_at", "run_value", "run_from")
+"""State of the ``stuck`` alert (a checkpoint from before it lacks them: they start fresh)."""
 
 
 @dataclass
@@ -56,7 +67,7 @@ class AlertEvent:
     labels: Labels
     starts_at: int
     at: int  # when this transition happened (= starts_at for firing)
-    kind: str = "anomaly"  # "anomaly" | "absent" | "forecast" | "new_pattern"
+    kind: str = "anomaly"  # "anomaly" | "absent" | "stuck" | "forecast" | "new_pattern"
     severity: str = "warning"
     value: float = float("nan")
     expected: float = float("nan")
@@ -114,6 +125,11 @@ class Policy:
             "started_at": never.copy(),
             "last_seen": never.copy(),
             "absent_at": never.copy(),
+            "stuck": np.zeros(n, dtype=bool),
+            "stuck_since": never.copy(),  # the stuck condition has held since (pending or firing)
+            "stuck_at": never.copy(),  # the firing stuck alert's start
+            "run_value": np.full(n, np.nan),  # the last value seen ...
+            "run_from": never.copy(),  # ... first seen at (for the alert's text)
         }
 
     def _grow(self, n: int) -> None:
@@ -192,8 +208,37 @@ class Policy:
                     events.append(self._absent("resolved", batch.labels[i], int(st["absent_at"][i]), t, t))
                 st["absent_at"] = np.where(new_gone, t, st["absent_at"])
                 st["absent"] = gone
+            if cfg.stuck and scores.stuck is not None:
+                events += self._stuck_step(st, batch, scores, j, t)
         for k, v in st.items():
             self.state_[k][rows] = v
+        return events
+
+    def _stuck_step(self, st: dict[str, np.ndarray], batch: Batch, scores: Scores, j: int, t: int) -> list[AlertEvent]:
+        """Advance the ``stuck`` alert through column ``j`` at time ``t`` (see the module docstring)."""
+        assert scores.stuck is not None
+        x = batch.values[:, j]
+        was, before = st["run_from"], st["run_value"]  # the run a changed value ends (np.where makes new arrays)
+        seen = ~np.isnan(x)
+        st["run_from"] = np.where(seen & (x != before), t, was)
+        st["run_value"] = np.where(seen, x, before)
+        held = scores.stuck[:, j]
+        on, off = held == 1.0, held == 0.0  # NaN (missing): neither, so the state holds
+        st["stuck_since"] = np.where(on & (st["stuck_since"] == _NEVER), t, st["stuck_since"])
+        st["stuck_since"] = np.where(off, _NEVER, st["stuck_since"])
+        fire = on & ~st["stuck"] & (t - st["stuck_since"] >= self.cfg.for_)
+        resolve = off & st["stuck"]
+        events = [self._stuck("firing", batch.labels[i], t, t, x[i], scores, i, j, x[i],
+                              f"value {x[i]:.4g} unchanged for {format_duration(t - int(st['run_from'][i]))}, a run "
+                              "of one value far longer than any this series had shown (a frozen exporter, or an "
+                              "agent re-reporting its last value?)")
+                  for i in np.flatnonzero(fire)]
+        events += [self._stuck("resolved", batch.labels[i], int(st["stuck_at"][i]), t, x[i], scores, i, j, before[i],
+                               f"value changed from {before[i]:.4g} to {x[i]:.4g} after "
+                               f"{format_duration(t - int(was[i]))} unchanged")
+                   for i in np.flatnonzero(resolve)]
+        st["stuck_at"] = np.where(fire, t, st["stuck_at"])
+        st["stuck"] = (st["stuck"] | fire) & ~resolve
         return events
 
     def _event(self, status: str, labels: Labels, starts_at: int, at: int, value: float,
@@ -214,6 +259,16 @@ class Policy:
         ev.summary = f"{self.watch}: no data from {format_labels(labels)}"
         ev.description = f"{format_labels(labels)} has sent no data for {format_duration(at - last_seen)}."
         return ev
+
+    def _stuck(self, status: str, labels: Labels, starts_at: int, at: int, value: float, scores: Scores, i: int,
+               j: int, held: float, text: str) -> AlertEvent:
+        """A ``stuck`` alert transition: the value, band and score at ``at``; ``held``, the stuck value; ``text``."""
+        who = format_labels(labels)
+        return AlertEvent(status=status, watch=self.watch, labels=labels, kind="stuck", starts_at=starts_at, at=at,
+                          severity=self.cfg.severity, value=float(value), expected=float(scores.expected[i, j]),
+                          lower=float(scores.lower[i, j]), upper=float(scores.upper[i, j]),
+                          score=float(scores.score[i, j]), summary=f"{self.watch}: {who} is stuck at {held:.4g}",
+                          description=f"{who}: {text}.")
 
     def firing(self) -> list[Labels]:
         """Series whose anomaly alert is firing now."""

@@ -4,7 +4,8 @@ The label and annotation contract (README "Alert contract"):
 
 - ``alertname``: one per alert kind, so Alertmanager routes by kind and the
   ``watch`` label tells watches apart: ``SentinelAnomaly`` (score breach),
-  ``SentinelAbsent`` (a known series stopped reporting), ``SentinelCapacity``
+  ``SentinelAbsent`` (a known series stopped reporting), ``SentinelStuck``
+  (a series repeats one value far longer than it ever has), ``SentinelCapacity``
   (a forecast crosses the limit), ``SentinelNewLogPattern`` (a new error
   template);
 - ``severity`` (info, warning, critical) and ``watch``;
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 _ALERTNAMES = {
     "anomaly": "SentinelAnomaly",
     "absent": "SentinelAbsent",
+    "stuck": "SentinelStuck",
     "forecast": "SentinelCapacity",
     "new_pattern": "SentinelNewLogPattern",
 }

@@ -27,6 +27,8 @@ class AlertPolicyConfig(StrictModel):
     min_deviation: Deviation = Deviation()
     severity: Literal["info", "warning", "critical"] = "warning"
     absent_for: Duration | None = Field(None, description="alert when a known series sends no data this long")
+    stuck: bool = Field(False, description="alert (kind stuck) while a series repeats one value far longer than it "
+                                           "ever has, for `for` (a frozen exporter); needs the default detector")
     enabled: bool = True
 
 

@@ -34,13 +34,14 @@ from sentinel.series import Batch, Labels, SeriesIndex
 
 @dataclass
 class StepScores:
-    """Scores of one time step, one entry per series (``members``: per-member scores)."""
+    """Scores of one time step, one entry per series (``members``, ``stuck``: as in :class:`Scores`)."""
 
     score: np.ndarray
     expected: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
     members: dict[str, np.ndarray] | None = None
+    stuck: np.ndarray | None = None
 
 
 @dataclass
@@ -49,7 +50,11 @@ class Scores:
 
     ``score`` is NaN where the value was missing.  ``members`` optionally holds
     the per-member scores of an ensemble (name -> array), so an alert can say
-    which members fired.
+    which members fired.  ``stuck`` is, per point, 1.0 while the series is in
+    a run of one value past its stuck limit (:mod:`sentinel.detect.stuck`),
+    0.0 otherwise and NaN where the value was missing; ``None`` from a
+    detector without the stuck check.  It is a condition, not a report: the
+    alert policy's ``stuck`` alert holds while it does.
     """
 
     score: np.ndarray
@@ -57,6 +62,7 @@ class Scores:
     lower: np.ndarray
     upper: np.ndarray
     members: dict[str, np.ndarray] | None = None
+    stuck: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n_series: int, n_steps: int) -> Scores:
@@ -76,6 +82,10 @@ class Scores:
                 if name not in self.members:
                     self.members[name] = np.full(self.score.shape, np.nan, order="F")
                 self.members[name][:, t] = values
+        if step.stuck is not None:
+            if self.stuck is None:
+                self.stuck = np.full(self.score.shape, np.nan, order="F")
+            self.stuck[:, t] = step.stuck
 
 
 class _Replay:
@@ -88,7 +98,8 @@ class _Replay:
     def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
         s, j = self.scores, self.column[t]
         members = {k: v[:, j] for k, v in s.members.items()} if s.members else None
-        return StepScores(s.score[:, j], s.expected[:, j], s.lower[:, j], s.upper[:, j], members)
+        stuck = None if s.stuck is None else s.stuck[:, j]
+        return StepScores(s.score[:, j], s.expected[:, j], s.lower[:, j], s.upper[:, j], members, stuck)
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         """The inner detector has learned the batch already."""

@@ -64,6 +64,11 @@ class Arrays(NamedTuple):
     cm: np.ndarray  # ... the maximum of the block being filled ...
     clo: np.ndarray  # ... and the range of the day's peak
     chi: np.ndarray
+    sv: np.ndarray  # stuck check (empty without it): the last value ...
+    sr: np.ndarray  # ... the length of its current run of that value (int64) ...
+    sm: np.ndarray  # ... the longest run completed (a forgetting maximum) ...
+    sc: np.ndarray  # ... the values it has learned (int64) ...
+    sb: np.ndarray  # ... and 1.0 while the run rests at a bound of the value's range
     buf: np.ndarray  # not state: (4, steps) room for a series' S, novelty, range width, L (decide_batch)
 
 
@@ -103,6 +108,10 @@ class Params(NamedTuple):
     ceil_forget: float  # the peaks' range forgets this fraction of its width per value at each end
     young_n: float  # an L or S report ranks lower until this many scored samples (0: never) ...
     young_rank: float  # ... by this many decades at the first, falling linearly to none at young_n
+    stuck: bool = False  # the novelty channel's stuck check is on
+    stuck_min: int = 0  # a run of one value at least this long ...
+    stuck_factor: float = 1.0  # ... and over this many times the longest run seen ...
+    stuck_forget: float = 0.0  # ... which forgets this fraction of its width per value
 
 
 @kernel(inline=False)
@@ -218,9 +227,15 @@ def learn_rest(la: Arrays, lp: Params, i: int, w: float, ok: bool, rel: float) -
 
 @kernel
 def score_step(la: Arrays, lp: Params, sa: sq.Arrays, sp: sq.Params, t: int, x: np.ndarray, inner: np.ndarray,
-               expected: np.ndarray, out: np.ndarray) -> None:
-    """Decision scores of one step of every series into ``out``."""
+               expected: np.ndarray, out: np.ndarray, held: np.ndarray) -> None:
+    """Decision scores of one step of every series into ``out``; with the stuck check, its condition into ``held``.
+
+    ``held``: :func:`sentinel.detect.novelty.held` per series (untouched
+    without the stuck check: the caller passes an empty array then).
+    """
     for i in range(len(x)):
+        if lp.stuck:
+            held[i] = novelty.held(la, lp, i, x[i])
         out[i] = score_one(la, lp, sa, sp, i, t, x[i], inner[i], expected[i])
 
 

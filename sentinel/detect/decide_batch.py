@@ -31,8 +31,12 @@ from sentinel.detect.jit import kernel
 
 @kernel
 def run_series(la: dc.Arrays, lp: dc.Params, sa: sq.Arrays, sp: sq.Params, i: int, ts: np.ndarray, x: np.ndarray,
-               scores: np.ndarray, expected: np.ndarray) -> None:
+               scores: np.ndarray, expected: np.ndarray, held: np.ndarray) -> None:
     """Score then learn (weight 1) every step of series ``i``; ``scores`` (its row): the inner's in, decisions out.
+
+    With the stuck check, ``held`` (its row) gets the stuck condition of
+    each step (:func:`sentinel.detect.novelty.held`, from the state before
+    the step, as the one-step path computes it); without, it is not touched.
 
     Loops over the row: the surprises ``L`` (no state); the sequence model
     and the novelty channel, each over the whole row (they learn every value
@@ -59,6 +63,8 @@ def run_series(la: dc.Arrays, lp: dc.Params, sa: sq.Arrays, sp: sq.Params, i: in
         ph = novelty.phase(la, lp, i)
         for j in range(n):
             nov, width, ew = novelty.look(la, lp, i, x[j], ph)
+            if lp.stuck:
+                held[j] = novelty.held(la, lp, i, x[j])
             novelty.learn(la, lp, i, x[j], ew, ph)
             if (lp.rise or lp.ceil) and math.isfinite(x[j]):  # kc counted it
                 ph = novelty.advanced(lp, ph)
@@ -104,8 +110,11 @@ def fetch_ahead(la: dc.Arrays, lp: dc.Params, sa: sq.Arrays, sp: sq.Params, i: i
 
 @kernel
 def run_batch(la: dc.Arrays, lp: dc.Params, sa: sq.Arrays, sp: sq.Params, ts: np.ndarray, values: np.ndarray,
-              scores: np.ndarray, expected: np.ndarray) -> None:
-    """Score then learn (weight 1) every step of every series; ``scores`` holds the inner's and gets the decisions."""
+              scores: np.ndarray, expected: np.ndarray, held: np.ndarray) -> None:
+    """Score then learn (weight 1) every step of every series; ``scores`` holds the inner's and gets the decisions.
+
+    ``held``: (series, steps) for the stuck condition with the stuck check, else (series, 0) (not touched).
+    """
     for i in range(values.shape[0]):
         fetch_ahead(la, lp, sa, sp, i + 1)
-        run_series(la, lp, sa, sp, i, ts, values[i], scores[i], expected[i])
+        run_series(la, lp, sa, sp, i, ts, values[i], scores[i], expected[i], held[i])

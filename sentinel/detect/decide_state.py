@@ -23,8 +23,9 @@ from sentinel.detect.sequence import SequenceModel
 _EMPTY = np.empty(0)
 _EMPTY_INT = np.empty(0, dtype=np.int64)
 _KEYS = ("lk.q", "lk.env", "lk.n", "lk.L", "lk.t", "lk.qs", "lk.S", "lk.ew", "lk.rlo", "lk.rhi", "lk.elo", "lk.ehi",
-         "lk.nv", "lk.rt", "lk.E", "lk.kb", "lk.klo", "lk.khi", "lk.kc", "lk.cb", "lk.cm", "lk.clo", "lk.chi")
-_INT_KEYS = ("lk.n", "lk.t", "lk.nv", "lk.kc")
+         "lk.nv", "lk.rt", "lk.E", "lk.kb", "lk.klo", "lk.khi", "lk.kc", "lk.cb", "lk.cm", "lk.clo", "lk.chi",
+         "lk.sv", "lk.sr", "lk.sm", "lk.sc", "lk.sb")
+_INT_KEYS = ("lk.n", "lk.t", "lk.nv", "lk.kc", "lk.sr", "lk.sc")
 _EMPTY_2D = {"lk.kb": np.empty((0, 0)), "lk.cb": np.empty((0, 0), dtype=np.float32)}
 _NO_SEQ = sq.Arrays(np.empty((0, 0), dtype=np.float32), _EMPTY, _EMPTY, _EMPTY,
                     np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
@@ -43,6 +44,7 @@ class Layout:
     budget_rate: float  # the budget's starting rate
     rise_k: int  # 0: no rise check
     ceil_blocks: int  # 0: no ceiling check
+    stuck: bool = False  # the stuck check
 
     def initial(self, n: int) -> dict[str, np.ndarray]:
         """The state of ``n`` new series (the inner's not included)."""
@@ -61,7 +63,15 @@ class Layout:
         st.update(self._budget(n))
         st.update(self._floor(n))
         st.update(self._scale(n))
+        st.update(self._stuck(n))
         return st
+
+    def _stuck(self, n: int) -> dict[str, np.ndarray]:
+        """The stuck check's state: no last value, no run, no run longer than 1 seen, nothing learned, not resting."""
+        if not self.stuck:
+            return {}
+        return {"lk.sv": np.full(n, np.nan), "lk.sr": np.zeros(n, dtype=np.int64), "lk.sm": np.ones(n),
+                "lk.sc": np.zeros(n, dtype=np.int64), "lk.sb": np.zeros(n)}
 
     def _scale(self, n: int) -> dict[str, np.ndarray]:
         """The rise and ceiling checks' state: nothing kept, no ranges (each waits ``n_warm`` values' worth)."""
@@ -95,8 +105,9 @@ class Layout:
     def fill_missing(self, state: dict[str, np.ndarray]) -> None:
         """State a checkpoint from an older version lacks: the novelty channel starts fresh (it waits ``n_warm``
         values to report), the deviation floor with no expected value yet, the budget neutral, the rise check
-        and ceiling checks fresh (they wait ``n_warm`` values' worth); the sequence model's context counts of older
-        versions are dropped (now the sums of their rows of transition counts, which a checkpoint holds)."""
+        and ceiling checks fresh (they wait ``n_warm`` values' worth), the stuck check fresh (it waits ``n_warm``
+        values of its own); the sequence model's context counts of older versions are dropped (now the sums of
+        their rows of transition counts, which a checkpoint holds)."""
         if self.seq is not None:
             state.pop(f"{self.seq.prefix}.ctx", None)
         if self.novelty and "lk.nv" not in state:
@@ -108,6 +119,8 @@ class Layout:
         fresh = self._scale(len(state["lk.q"]))
         if set(fresh) - set(state):  # from before the rise / ceiling checks: both start fresh (one count) and wait
             state.update(fresh)
+        if self.stuck and "lk.sc" not in state:  # from before the stuck check: fresh, with its own count
+            state.update(self._stuck(len(state["lk.q"])))
 
     def kernel_args(self, state: dict[str, np.ndarray], lp: decide.Params, steps: int = 0) -> tuple:
         """State and constants in the order the kernels of :mod:`sentinel.detect.decide` take them.

@@ -22,8 +22,12 @@ whole story, ``benchmarks/results/nab.md`` how each default was chosen):
    more than ``nov_tol`` of its width, the floor of the last ``rise_k``
    values never this high (:mod:`~sentinel.detect.rise`), or the last
    day's peak never this low (:mod:`~sentinel.detect.ceiling`, in
-   ``ceil_blocks`` blocks of ``step``) grants ``Lrel = nov_rel``
-   (``novelty=False``, ``rise_k=0``, ``ceil_blocks=0``: off);
+   ``ceil_blocks`` blocks of ``step``), or one value repeated at least
+   ``stuck_min`` times and over ``stuck_factor`` times the longest run the
+   series has shown, not resting at a bound of its range
+   (:mod:`~sentinel.detect.stuck`, forgetting ``stuck_forget``) grants
+   ``Lrel = nov_rel`` (``novelty=False``, ``rise_k=0``, ``ceil_blocks=0``,
+   ``stuck_min=0``: off);
 5. margins: L counts above ``margin``, S above ``margin_seq``, and L only
    where ``|x - expected|`` is at least ``dev_floor`` of the value's range;
 6. a report budget: above an EW report rate of ``budget_rate`` the L and S
@@ -52,7 +56,8 @@ the score is the inner's calibrated score; from it up it is a *decision*
 scale (the report rate, about ``1 - q`` per settled series, not a tail
 probability).  ``expected``, ``lower``, ``upper`` and ``members`` are the
 inner detector's (a report no member explains came from the sequence or
-novelty channel).
+novelty channel); ``stuck`` (with the stuck check) is the check's
+condition per point, which the alert policy's ``stuck`` alert holds on.
 
 The wrapper's state lives next to the inner's in one ``state_`` dict
 (``lk.*``, and ``sq.*`` for the sequence model; :mod:`sentinel.detect.decide_state`),
@@ -124,6 +129,9 @@ class Likelihood(OnlineDetector):
         ceil_blocks: int = 12,
         ceil_tol: float = 0.15,
         ceil_forget: float = 2e-5,
+        stuck_min: int = 30,
+        stuck_factor: float = 4.0,
+        stuck_forget: float = 2e-5,
         young_n: int = 6000,
         young_rank: float = 0.5,
         step: int | None = None,
@@ -147,6 +155,11 @@ class Likelihood(OnlineDetector):
             raise ValueError("likelihood needs rise_k 0 (off) or 2..64, rise_tol >= 0, 0 <= rise_forget < 0.5")
         if ceil_blocks not in (0, *range(2, 65)) or not ceil_tol >= 0 or not 0 <= ceil_forget < 0.5:
             raise ValueError("likelihood needs ceil_blocks 0 (off) or 2..64, ceil_tol >= 0, 0 <= ceil_forget < 0.5")
+        if not (isinstance(stuck_min, int | np.integer) and not isinstance(stuck_min, bool)
+                and (stuck_min == 0 or 2 <= stuck_min <= 1_000_000)) \
+                or not stuck_factor >= 1 or not 0 <= stuck_forget < 0.5:
+            raise ValueError("likelihood needs stuck_min 0 (off) or 2..1000000, stuck_factor >= 1, "
+                             "0 <= stuck_forget < 0.5")
         if not (isinstance(young_n, int | np.integer) and not isinstance(young_n, bool) and young_n >= 0) \
                 or not 0 <= young_rank <= 5:
             raise ValueError("likelihood needs young_n an int >= 0 (0: off) and 0 <= young_rank <= 5")
@@ -182,6 +195,9 @@ class Likelihood(OnlineDetector):
         self.ceil_blocks = int(ceil_blocks)
         self.ceil_tol = ceil_tol
         self.ceil_forget = ceil_forget
+        self.stuck_min = int(stuck_min)
+        self.stuck_factor = stuck_factor
+        self.stuck_forget = stuck_forget
         self.young_n = int(young_n)
         self.young_rank = young_rank
         self.step = None if step is None else int(step)
@@ -196,11 +212,12 @@ class Likelihood(OnlineDetector):
                                     self.novelty and dev_floor > 0, float(dev_floor), float(rank_rate),
                                     self.novelty and rise_k > 0, int(rise_k), float(rise_tol), float(rise_forget),
                                     False, 0, float(ceil_tol), float(ceil_forget), float(young_n),
-                                    float(young_rank))
+                                    float(young_rank), self.novelty and stuck_min > 0, int(stuck_min),
+                                    float(stuck_factor), float(stuck_forget))
         self._layout = decide_state.Layout(float(start), self._seq, self.novelty, self.params.floor,
                                            self.params.budget, float(budget_rate),
                                            self.rise_k if self.params.rise else 0,
-                                           self.ceil_blocks if self.novelty else 0)
+                                           self.ceil_blocks if self.novelty else 0, self.params.stuck)
         self._learn_step_size()
         self.index_ = inner.index_
 
@@ -213,7 +230,8 @@ class Likelihood(OnlineDetector):
                 "budget_rate": self.budget_rate, "budget_gain": self.budget_gain, "dev_floor": self.dev_floor,
                 "rank_rate": self.rank_rate, "rise_k": self.rise_k, "rise_tol": self.rise_tol,
                 "rise_forget": self.rise_forget, "ceil_blocks": self.ceil_blocks, "ceil_tol": self.ceil_tol,
-                "ceil_forget": self.ceil_forget, "young_n": self.young_n, "young_rank": self.young_rank,
+                "ceil_forget": self.ceil_forget, "stuck_min": self.stuck_min, "stuck_factor": self.stuck_factor,
+                "stuck_forget": self.stuck_forget, "young_n": self.young_n, "young_rank": self.young_rank,
                 "step": self.step}
 
     def _learn_step_size(self, step: int | None = None) -> None:
@@ -245,13 +263,19 @@ class Likelihood(OnlineDetector):
         """State and constants for the kernels (:meth:`~sentinel.detect.decide_state.Layout.kernel_args`)."""
         return self._layout.kernel_args(state, self.params, steps)
 
+    def _held(self, n: int, steps: int) -> np.ndarray:
+        """Room for the stuck condition of ``n`` series x ``steps`` (NaN: missing); (n, 0) without the stuck check."""
+        return np.full((n, steps), np.nan) if self.params.stuck else np.empty((n, 0))
+
     def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
         out = self.inner._score_step(state, t, x)
         score = np.empty(len(x))
+        held = self._held(1, len(x))[0]
         decide.score_step(*self._kernel_args(state), t, np.ascontiguousarray(x, dtype=np.float64),
                           np.ascontiguousarray(out.score, dtype=np.float64),
-                          np.ascontiguousarray(out.expected, dtype=np.float64), score)
-        return StepScores(score, out.expected, out.lower, out.upper, out.members)
+                          np.ascontiguousarray(out.expected, dtype=np.float64), score, held)
+        return StepScores(score, out.expected, out.lower, out.upper, out.members,
+                          held if self.params.stuck else None)
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         if (state["lk.t"] != t).any():  # learn() without score(): judge the point first
@@ -269,11 +293,15 @@ class Likelihood(OnlineDetector):
         Over the guarded ensemble both run in one compiled pass, series by
         series (:mod:`sentinel.detect.pipeline`).
         """
-        if isinstance(self.inner, Guard) and self.inner.fusable:
-            return self.inner.fused_process(state, batch, self._kernel_args(state, len(batch.timestamps)))
-        out = self.inner._process_state(state, batch)
         steps = len(batch.timestamps)
-        decide_batch.run_batch(*self._kernel_args(state, steps), np.ascontiguousarray(batch.timestamps, dtype=np.int64),
-                         np.ascontiguousarray(batch.values, dtype=np.float64), out.score,  # in place
-                         np.ascontiguousarray(out.expected, dtype=np.float64))
+        held = self._held(batch.n_series, steps)  # the stuck condition, written by the kernels (pipeline's last)
+        if isinstance(self.inner, Guard) and self.inner.fusable:
+            out = self.inner.fused_process(state, batch, (*self._kernel_args(state, steps), held))
+        else:
+            out = self.inner._process_state(state, batch)
+            decide_batch.run_batch(*self._kernel_args(state, steps),
+                                   np.ascontiguousarray(batch.timestamps, dtype=np.int64),
+                                   np.ascontiguousarray(batch.values, dtype=np.float64), out.score,  # in place
+                                   np.ascontiguousarray(out.expected, dtype=np.float64), held)
+        out.stuck = held if self.params.stuck else None
         return out

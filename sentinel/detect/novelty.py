@@ -5,7 +5,8 @@ What the channel is for, and its parameters, are in
 EW mean, beyond the range it has shown by more than ``nov_tol`` of the
 range's width, or the floor of the last ``rise_k`` values risen
 (:mod:`sentinel.detect.rise`), or the peak of the last day fallen
-(:mod:`sentinel.detect.ceiling`).  The ranges also give the deviation
+(:mod:`sentinel.detect.ceiling`), or one value repeated longer than ever
+(:mod:`sentinel.detect.stuck`).  The ranges also give the deviation
 floor its width.
 
 The channel's state learns every value, whatever the layer decides, and
@@ -21,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sentinel.detect import ceiling, ranges, rise
+from sentinel.detect import ceiling, ranges, rise, stuck
 from sentinel.detect.jit import kernel
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def advanced(lp: Params, ph: tuple) -> tuple:
 def look(la: Arrays, lp: Params, i: int, x: float, ph: tuple) -> tuple:
     """``(novel, width, ew)`` of value ``x`` of series ``i`` from the state before it.
 
-    ``novel``: beyond a range or a rise or ceiling check (after ``n_warm``
+    ``novel``: beyond a range or a rise, ceiling or stuck check (after ``n_warm``
     values learned; NaN compares false: no range yet); ``width``: the
     value's range (NaN: none yet), for the deviation floor; ``ew``: the EW
     mean after ``x``, for :func:`learn`.  Without the channel: ``(False, NaN, NaN)``.
@@ -82,6 +83,8 @@ def look(la: Arrays, lp: Params, i: int, x: float, ph: tuple) -> tuple:
     if lp.ceil and ceiling.fallen(la.cb, la.cm, la.clo, la.kc, i, x, lp.ceil_m, lp.ceil_tol, hi - lo, lp.n_warm,
                                   ph[1], ph[2]):
         return True, hi - lo, ew
+    if lp.stuck and stuck.stuck(la.sv, la.sr, la.sm, la.sc, la.sb, i, x, lp.stuck_min, lp.stuck_factor, lp.n_warm):
+        return True, hi - lo, ew
     return False, hi - lo, ew
 
 
@@ -99,7 +102,23 @@ def learn(la: Arrays, lp: Params, i: int, x: float, ew: float, ph: tuple) -> Non
         ceiling.learn(la.cb, la.cm, la.clo, la.chi, i, x, lp.ceil_m, lp.ceil_forget, ph[1], ph[2])
     if lp.rise or lp.ceil:
         la.kc[i] += 1
+    if lp.stuck:
+        stuck.learn(la.sv, la.sr, la.sm, la.sc, la.sb, i, x, lp.stuck_forget, la.rlo[i], la.rhi[i], lp.nov_tol)
     la.ew[i] = ew
     la.rlo[i], la.rhi[i] = ranges.widened(la.rlo[i], la.rhi[i], x, lp.nov_forget)
     la.elo[i], la.ehi[i] = ranges.widened(la.elo[i], la.ehi[i], ew, lp.nov_forget)
     la.nv[i] += 1
+
+
+@kernel
+def held(la: Arrays, lp: Params, i: int, x: float) -> float:
+    """1.0 if value ``x`` of series ``i`` is in a run of one value past the stuck limit, else 0.0; NaN if missing.
+
+    From the state before ``x``, like :func:`look` (:func:`sentinel.detect.stuck.over`):
+    the per-point condition behind the alert policy's ``stuck`` alert.  The
+    caller asks only with the stuck check on.
+    """
+    if not math.isfinite(x):
+        return math.nan
+    return 1.0 if stuck.over(la.sv, la.sr, la.sm, la.sc, la.sb, i, x, lp.stuck_min, lp.stuck_factor,
+                             lp.n_warm) else 0.0
