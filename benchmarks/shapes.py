@@ -23,7 +23,9 @@ day per ``process`` call, and are decided two ways:
   hysteresis, the ``stuck`` alert), but ``direction: both`` and no
   ``min_deviation``: these series have no units, and the defaults' relative
   floors depend on the level.  An alert is a firing ``anomaly`` or ``stuck``
-  alert (a flatline is a stuck condition, not a score breach).
+  alert (a flatline is a stuck condition, not a score breach).  The policy
+  runs from the first day (it learns each series' routine excursions outside
+  the band, as a running watch would); only alerts in the scored days count.
 
 A detection is a report (or a firing alert) in ``[onset, onset + window)``
 (the window per shape is in :data:`_shapes.SHAPES`); the delay is from onset
@@ -108,10 +110,11 @@ def run_family(family: str, n: int, seed: int, warmup_days: int = WARMUP_DAYS) -
         b = min(a + per_chunk, steps)
         batch = Batch(base.timestamps[a:b], np.ascontiguousarray(values[:, a:b]), labels, STEP)
         scores = det.process(batch)
+        events = policy.update(batch, scores)  # from the first day: the policy learns routine excursions
         if a >= warm:
             reports[:, a - warm:b - warm] = scores.score >= THRESHOLD
             fired += [(int(e.labels[0][1]), (e.at - int(base.timestamps[warm])) // STEP)
-                      for e in policy.update(batch, scores) if e.status == "firing" and e.kind in ALERT_KINDS]
+                      for e in events if e.status == "firing" and e.kind in ALERT_KINDS]
     seconds = time.perf_counter() - t0
     by_row: dict[int, list[int]] = {}
     for row, col in fired:

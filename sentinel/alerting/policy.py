@@ -12,7 +12,10 @@ anomaly alerts quiet:
   the harmful way, and the alert only fires once the deviation is big enough
   (absolute, or relative to the expected value: a 3-sigma wobble of 2 ms is
   not worth a page; a change flagged early may still grow past the minimum);
-- **for**: the breach must last this long before the alert fires;
+- **for**: the breach must last this long before the alert fires, and
+  outlast the series' own routine runs outside the band
+  (:mod:`sentinel.alerting.routine`: a report at a routine burst's first
+  sample, held by the band, is not an event);
 - **hysteresis** / **resolve_after**: a firing alert resolves only once the
   score has stayed below ``threshold - hysteresis`` and the value inside the
   band for ``resolve_after``;
@@ -29,8 +32,8 @@ anomaly alerts quiet:
   resolves at once, without ``resolve_after``; missing values hold it.
 
 State is a handful of numpy arrays over series, so 100k series cost a few
-vector operations per step.  The policy never learns anything and never
-reaches back into the detector.
+vector operations per step.  The policy learns one thing, how long the
+series' routine excursions last, and never reaches back into the detector.
 
 >>> import numpy as np
 >>> from sentinel.config import AlertPolicyConfig
@@ -49,6 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sentinel.alerting import routine
 from sentinel.config import AlertPolicyConfig, format_duration
 from sentinel.detect.base import Scores
 from sentinel.series import Batch, Labels, SeriesIndex, format_labels
@@ -121,6 +125,7 @@ class Policy:
             "firing": np.zeros(n, dtype=bool),
             "absent": np.zeros(n, dtype=bool),
             "pending_since": never.copy(),
+            **routine.init_state(n),
             "below_since": never.copy(),
             "started_at": never.copy(),
             "last_seen": never.copy(),
@@ -170,7 +175,8 @@ class Policy:
             with np.errstate(over="ignore"):  # a value near the float limit deviates by inf: still harmful
                 dev = x - scores.expected[:, j]
             harmful = seen & self._harmful(dev)
-            outside = (x > scores.upper[:, j]) | (x < scores.lower[:, j])
+            above, below = x > scores.upper[:, j], x < scores.lower[:, j]
+            outside = above | below
             open_ = st["firing"] | (st["pending_since"] != _NEVER)
             breach = harmful & ((s >= cfg.threshold) | (open_ & outside))
             still_bad = harmful & ((s >= resolve_level) | outside)
@@ -181,6 +187,7 @@ class Policy:
             st["pending_since"] = np.where(~breach & ~st["firing"], _NEVER, st["pending_since"])
             big = self._big_enough(dev, scores.expected[:, j])
             fire = ~st["firing"] & breach & big & (t - st["pending_since"] >= cfg.for_)
+            fire = routine.outlasted(st, t, fire, dev, st["pending_since"])
             # firing -> resolved after hysteresis + resolve_after (missing data holds state)
             calm = st["firing"] & seen & ~still_bad
             st["below_since"] = np.where(calm & (st["below_since"] == _NEVER), t, st["below_since"])
@@ -195,6 +202,7 @@ class Policy:
             st["firing"] = (st["firing"] | fire) & ~resolve
             st["below_since"] = np.where(resolve, _NEVER, st["below_since"])
             st["pending_since"] = np.where(resolve, _NEVER, st["pending_since"])
+            routine.track(st, t, seen, harmful & above, harmful & below, st["firing"], routine.CAP * cfg.for_)
 
             # absent: seen before, silent for `absent_for`
             st["last_seen"] = np.where(~np.isnan(x), t, st["last_seen"])
