@@ -87,7 +87,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.detect import ceiling, decide, decide_batch, decide_state
+from sentinel.detect import ceiling, decide, decide_batch, decide_state, likelihood_checks
 from sentinel.detect.base import OnlineDetector, Scores, StepScores
 from sentinel.detect.guard import Guard
 from sentinel.detect.sequence import SequenceModel
@@ -137,37 +137,9 @@ class Likelihood(OnlineDetector):
         step: int | None = None,
     ) -> None:
         super().__init__()
-        if not 0.5 < q < 1 - 1e-12:
-            raise ValueError("likelihood needs 0.5 < q < 1 - 1e-12")
-        if not 0.5 < decide_at < 1 - 1e-12:
-            raise ValueError("likelihood needs 0.5 < decide_at < 1 - 1e-12")
         if isinstance(inner, Likelihood):
             raise ValueError("likelihood wraps a detector that is not already a likelihood (they would share state)")
-        if margin < 0 or margin_seq < 0:
-            raise ValueError("likelihood needs margin >= 0 and margin_seq >= 0")
-        if nov_tol < 0 or not 0 <= nov_forget < 0.5 or not 0 < nov_alpha <= 1 or nov_rel <= 0 or not 0 <= dev_floor < 1:
-            raise ValueError("likelihood needs nov_tol >= 0, 0 <= nov_forget < 0.5, 0 < nov_alpha <= 1, nov_rel > 0, "
-                             "0 <= dev_floor < 1")
-        if not 0 <= budget_alpha < 1 or not 0 < budget_rate < 1 or not budget_gain > 0 or not 0 <= rank_rate <= 10:
-            raise ValueError("likelihood needs 0 <= budget_alpha < 1, 0 < budget_rate < 1, budget_gain > 0, "
-                             "0 <= rank_rate <= 10")
-        if rise_k not in (0, *range(2, 65)) or not rise_tol >= 0 or not 0 <= rise_forget < 0.5:
-            raise ValueError("likelihood needs rise_k 0 (off) or 2..64, rise_tol >= 0, 0 <= rise_forget < 0.5")
-        if ceil_blocks not in (0, *range(2, 65)) or not ceil_tol >= 0 or not 0 <= ceil_forget < 0.5:
-            raise ValueError("likelihood needs ceil_blocks 0 (off) or 2..64, ceil_tol >= 0, 0 <= ceil_forget < 0.5")
-        if not (isinstance(stuck_min, int | np.integer) and not isinstance(stuck_min, bool)
-                and (stuck_min == 0 or 2 <= stuck_min <= 1_000_000)) \
-                or not stuck_factor >= 1 or not 0 <= stuck_forget < 0.5:
-            raise ValueError("likelihood needs stuck_min 0 (off) or 2..1000000, stuck_factor >= 1, "
-                             "0 <= stuck_forget < 0.5")
-        if not (isinstance(young_n, int | np.integer) and not isinstance(young_n, bool) and young_n >= 0) \
-                or not 0 <= young_rank <= 5:
-            raise ValueError("likelihood needs young_n an int >= 0 (0: off) and 0 <= young_rank <= 5")
-        if step is not None and not (isinstance(step, int | np.integer) and not isinstance(step, bool) and step > 0):
-            raise ValueError("likelihood needs step None (learned from the first batch) or a positive int")
-        if eta <= 0 or not 0 <= env_decay < 1 or env_gain < 1 or n_warm < 0 or max_L <= 0 or start < 0:
-            raise ValueError("likelihood needs eta > 0, 0 <= env_decay < 1, env_gain >= 1, n_warm >= 0, max_L > 0, "
-                             "start >= 0")
+        likelihood_checks.check(**{k: v for k, v in locals().items() if k not in ("self", "inner", "__class__")})
         self.inner = inner
         self.q = q
         self.eta = eta
