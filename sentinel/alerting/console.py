@@ -13,6 +13,11 @@ data's own time (the simulator's clock), so a simulated week reads like one.
 >>> print(out.getvalue().rstrip())
 TIME (UTC)        STATUS    SEVERITY  WATCH               SERIES                   VALUE  EXPECTED (BAND)          SCORE
 1970-01-01 00:00  FIRING    warning   queue               {agent="a1"}                42  10 (5 .. 15)            0.9995
+
+A stuck series (one value repeated far longer than ever) and an absent one
+get their own words, as their rows carry no score breach:
+STUCK / MOVING (at the new value, after how long the alert held) and
+ABSENT / BACK.
 """
 
 from __future__ import annotations
@@ -66,6 +71,9 @@ class ConsoleOutput:
         if e.kind == "absent":
             status = "ABSENT" if e.status == "firing" else "BACK"
             band, value, score = "no data", "-", "-"
+        elif e.kind == "stuck":  # a condition, as absent is: the band and a calm score say nothing about it
+            status = "STUCK" if e.status == "firing" else "MOVING"
+            band, value, score = "unchanged", _num(e.value), "-"
         else:
             status = e.status.upper()
             band = f"{_num(e.expected)} ({_num(e.lower)} .. {_num(e.upper)})"

@@ -38,6 +38,9 @@ from sentinel.config import AlertmanagerConfig, Config, WatchConfig
 from sentinel.series import Labels, labels_key
 from sentinel.store import Store
 
+RESOLUTION_TEXT = frozenset({"stuck"})
+"""Alert kinds whose resolution replaces the ``description`` annotation with its own."""
+
 
 def rfc3339(t: float) -> str:
     """Alertmanager's time format (UTC, seconds).
@@ -173,10 +176,14 @@ class Outbox:
         return changed
 
     def _resolve(self, a: OutboxAlert, watch: WatchConfig, e: AlertEvent, now: float) -> None:
+        """End the episode; the firing text stays, but a stuck alert's resolution says how it ended."""
         a.ends_at = e.at
         a.learned_at = now
+        # the stuck alert's resolution is news ("value changed from 42 to 17 after 2h unchanged", README); other
+        # kinds' resolutions describe a calm point, less use than the evidence that made them fire
+        text = e.description if e.kind in RESOLUTION_TEXT and e.description else a.annotations["description"]
         a.annotations = render.annotations(watch, self.config, e.labels, e.kind, a.annotations["summary"],
-                                           a.annotations["description"], e.starts_at, e.at)
+                                           text, e.starts_at, e.at)
         a.evidence["resolved_value"] = e.value
 
     def _new(self, watch: WatchConfig, e: AlertEvent, key: str, interval: float, now: float) -> OutboxAlert:
