@@ -104,7 +104,16 @@ def bench_sentinel(kind: str, n: int, steps: int, repeat: int,
 
 
 def load_reference(root: Path) -> Callable[..., Any]:
-    """``build_detector`` of the reference copy ``root/refdetect``."""
+    """``build_detector`` of the reference copy ``root/refdetect``.
+
+    A copy that still imports ``sentinel.detect`` would time the current code
+    against itself and report 1.0x, so it is refused.
+    """
+    stale = sorted(f.name for f in (root / "refdetect").glob("*.py") if "sentinel.detect" in f.read_text())
+    if not (root / "refdetect" / "registry.py").is_file() or stale:
+        raise SystemExit(f"throughput: {root}/refdetect must be a copy of sentinel/detect whose imports read "
+                         f"refdetect (sed -i 's/sentinel\\.detect/refdetect/g'); still importing sentinel.detect: "
+                         f"{', '.join(stale) or '-'}")
     sys.path.insert(0, str(root))
     return importlib.import_module("refdetect.registry").build_detector
 
