@@ -19,6 +19,15 @@ One baseline per series, all series in one set of numpy arrays:
   *local level / level+daily / level+daily+weekly* a series uses is chosen online per series by
   the decayed absolute error of each candidate's one-step prediction, with a
   small bias toward the simpler model;
+- weekly steps (:mod:`sentinel.detect.baseline_steps`): the change into
+  each hour of the week, learned within each pass; at the first value of an
+  hour the local level takes the part of it that stands out from the
+  neighbouring hours' changes (a weekend that starts at midnight), above
+  ``jump_min`` residual scales and while such steps have paid off
+  (``alpha_gain``: the decayed record of how much closer each brought the
+  level to the value).  At 1-minute samples most series run on the local
+  level, which follows a smooth daily cycle but missed a sharp weekly edge by
+  the whole step every week; nothing changes before a series has a week;
 - ``scale``: the decayed mean absolute residual (robust: residuals are clipped
   before they are learned), floored by a fraction of the *unguarded* mean
   absolute step change, so a mostly flat series with regular spikes does not
@@ -48,6 +57,7 @@ import math
 import numpy as np
 
 from sentinel.detect import baseline_kernels as bk
+from sentinel.detect import baseline_steps as bs
 from sentinel.detect.baseline_kernels import DAY, WEEK
 
 __all__ = ["DAY", "WEEK", "SeasonalBaseline"]
@@ -72,6 +82,8 @@ class SeasonalBaseline:
         weekly_slots: int = 168,
         warmup: int = 12,
         rough_floor: float = 0.1,
+        alpha_gain: float = 0.125,
+        jump_min: float = 4.0,
     ) -> None:
         if int(step) <= 0:
             raise ValueError(f"the sampling step must be a positive number of seconds, got {step}")
@@ -87,6 +99,8 @@ class SeasonalBaseline:
         self.alpha_scale = alpha_scale
         self.alpha_select = alpha_select
         self.clip = clip
+        self.alpha_gain = alpha_gain
+        self.jump_min = jump_min
         self.n_daily = bk.slot_count(DAY, self.step, daily_slots)
         self.n_weekly = bk.slot_count(WEEK, self.step, weekly_slots) if self.n_daily else 0
         # required relative improvement for the more complex candidate
@@ -101,7 +115,7 @@ class SeasonalBaseline:
             per_day, per_week,
             math.ceil(1.0 / min(alphas)) + 1.0 if min(alphas) > 0 else math.inf,
             float(math.ceil(cycles * DAY / self.step) + 1.0), float(math.ceil(cycles * WEEK / self.step) + 1.0),
-            alpha_season / per_day, alpha_season / per_week,
+            alpha_season / per_day, alpha_season / per_week, float(alpha_gain), float(jump_min),
         )
 
     def init_state(self, n: int) -> dict[str, np.ndarray]:
@@ -120,13 +134,22 @@ class SeasonalBaseline:
             "b.err": np.zeros((n, 3)),
             "b.daily": np.zeros((n, self.n_daily), dtype=np.float32),
             "b.weekly": np.zeros((n, self.n_weekly), dtype=np.float32),
+            "b.steps": np.full((n, self.n_weekly), bs.UNSEEN, dtype=np.int8),
+            "b.s_unit": np.full(n, np.nan, dtype=np.float32),
+            # a series starts with the record of one step that paid off in full: it trusts its steps
+            "b.s_gain": np.full(n, self.alpha_gain * self.clip, dtype=np.float32),
+            "b.s_at": np.full(n, -1, dtype=np.int32),
+            "b.s_k": np.zeros(n, dtype=np.int32),
+            "b.s_cur": np.zeros(n),
+            "b.s_prev": nan.copy(),
         }
 
     @staticmethod
     def arrays(st: dict[str, np.ndarray]) -> bk.Arrays:
         """The state arrays the kernels work on (contiguous; the kernels write into them)."""
         return bk.Arrays(*(st[k] for k in ("b.local", "b.level", "b.slow", "b.fast", "b.mid", "b.scale", "b.last",
-                                        "b.rough", "b.n", "b.offset", "b.err", "b.daily", "b.weekly")))
+                                        "b.rough", "b.n", "b.offset", "b.err", "b.daily", "b.weekly", "b.steps",
+                                        "b.s_unit", "b.s_gain", "b.s_at", "b.s_k", "b.s_cur", "b.s_prev")))
 
     def slots(self, t: int) -> tuple[int, int]:
         """Daily and weekly slot of time ``t`` for series without a clock offset."""

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sentinel.detect import baseline_steps as bs
 from sentinel.detect.jit import kernel
 
 DAY = 86_400
@@ -35,6 +36,13 @@ class Arrays(NamedTuple):
     err: np.ndarray
     daily: np.ndarray
     weekly: np.ndarray
+    steps: np.ndarray  # weekly steps (:mod:`sentinel.detect.baseline_steps`): changes into each weekly slot ...
+    s_unit: np.ndarray  # ... their unit (float32) ...
+    s_gain: np.ndarray  # ... how much the steps taken paid off (float32) ...
+    s_at: np.ndarray  # ... the slot of the pass being measured and its values learned (int32) ...
+    s_k: np.ndarray
+    s_cur: np.ndarray  # ... their sum, and the mean of the slot before it
+    s_prev: np.ndarray
 
 
 class Params(NamedTuple):
@@ -63,6 +71,8 @@ class Params(NamedTuple):
     n_settled_weekly: float
     rate_daily: float  # alpha_season / per_slot_daily
     rate_weekly: float
+    alpha_gain: float  # of the weekly steps' record, per step judged
+    jump_min: float  # a weekly step is taken only above this many residual scales
 
 
 def slot_count(period: int, step: int, max_slots: int) -> int:
@@ -100,7 +110,8 @@ def components(b: Arrays, p: Params, i: int, t: int, d_slot: int, w_slot: int) -
     ``d_slot``/``w_slot`` are the slots for offset 0 (precomputed per step);
     ``model`` is the candidate with the least biased error (0 local level,
     1 level + daily, 2 level + daily + weekly; NaN counts as least, as
-    ``np.argmin`` does).
+    ``np.argmin`` does).  For model 0 ``weekly`` is the weekly step its local
+    level takes now (:func:`~sentinel.detect.baseline_steps.taken_step`; 0 at almost every step).
     """
     off = b.offset[i]
     if off != 0:
@@ -121,19 +132,21 @@ def components(b: Arrays, p: Params, i: int, t: int, d_slot: int, w_slot: int) -
             if e < best:
                 best = e
                 model = c
+    if model == 0:
+        weekly = bs.taken_step(b, p, i, w_slot)[1] if p.n_weekly else 0.0
     return daily, weekly, model, d_slot, w_slot
 
 
 @kernel(inline=False)
 def season_of(daily: float, weekly: float, model: int) -> float:
-    """The seasonal part the chosen model uses."""
-    return (daily if model >= 1 else 0.0) + (weekly if model >= 2 else 0.0)
+    """The seasonal part the chosen model uses (model 0: the weekly step its local level takes now)."""
+    return (daily if model >= 1 else 0.0) + (weekly if model != 1 else 0.0)
 
 
 @kernel
 def expected_one(b: Arrays, i: int, season: float, model: int) -> float:
-    """Expected value of series ``i``: its local level, or level + season."""
-    return b.local[i] if model == 0 else b.level[i] + season
+    """Expected value of series ``i``: its local level (+ the weekly step it takes now), or level + season."""
+    return (b.local[i] if model == 0 else b.level[i]) + season
 
 
 @kernel
@@ -145,7 +158,7 @@ def scale_one(b: Arrays, p: Params, i: int) -> float:
 
 
 @kernel(inline=False)
-def _clip(v: float, lim: float) -> float:
+def clip(v: float, lim: float) -> float:
     return minimum(maximum(v, -lim), lim)
 
 
@@ -162,10 +175,14 @@ def _season_rate(p: Params, n: float, period: int, per_slot: float, n_settled: f
 @kernel
 def learn_one(b: Arrays, p: Params, i: int, x: float, w: float, daily: float, weekly: float, model: int,
               d_slot: int, w_slot: int) -> None:
-    """Learn value ``x`` of series ``i`` (components from :func:`components`); ``w`` gates the guarded memories."""
+    """Learn value ``x`` of series ``i`` (components from :func:`components`); ``w`` gates the guarded memories.
+
+    At the first value of a weekly slot the local level takes the weekly step
+    (:func:`sentinel.detect.baseline_steps.learn_one`).
+    """
     if x != x:
         return
-    season = season_of(daily, weekly, model)
+    wk = weekly if model != 0 else (np.float64(b.weekly[i, w_slot]) if p.n_weekly else 0.0)  # model 2's part
     fresh = b.local[i] != b.local[i]
     if fresh:  # first value of a series: start every memory there
         b.local[i] = x
@@ -173,6 +190,9 @@ def learn_one(b: Arrays, p: Params, i: int, x: float, w: float, daily: float, we
         b.slow[i] = x
         b.fast[i] = x
         b.mid[i] = x
+    if p.n_weekly:
+        bs.learn_one(b, p, i, x, w, model, w_slot)
+    season = season_of(daily, wk, model) if model != 0 else 0.0
     local, level, n = b.local[i], b.level[i], b.n[i]
     lim = p.clip * scale_one(b, p, i) if n >= p.warmup else math.inf  # no clipping while the scale is unknown
     settled = n >= p.n_settled  # skip the divisions of the warm-up rates (same result)
@@ -181,7 +201,7 @@ def learn_one(b: Arrays, p: Params, i: int, x: float, w: float, daily: float, we
     inv_pair = 0.0 if settled else 1.0 / (n1 * (n + 1.0))
     warm = n1 * inv_pair
     # candidate errors (only for what the guard accepts)
-    r_season = x - level - daily - weekly
+    r_season = x - level - daily - wk
     a_sel = max(p.alpha_select, warm) * w
     b.err[i, 0] += a_sel * (minimum(abs(x - local), lim) - b.err[i, 0])
     b.err[i, 1] += a_sel * (minimum(abs(x - level - daily), lim) - b.err[i, 1])
@@ -194,8 +214,8 @@ def learn_one(b: Arrays, p: Params, i: int, x: float, w: float, daily: float, we
     if w > 0 and not fresh:
         b.scale[i] = prev + a_sc * (minimum(resid, lim) - prev) if n > 1 else resid
     # guarded memories, robust to outliers: a local level, and a slow level + profiles
-    b.local[i] = local + max(p.alpha_local, warm) * w * _clip(x - local, lim)
-    r_s = _clip(r_season, lim)
+    b.local[i] = local + max(p.alpha_local, warm) * w * clip(x - local, lim)
+    r_s = clip(r_season, lim)
     b.level[i] = level + max(p.alpha_level, warm) * w * r_s
     # profiles: the first cycles are averaged, then exponentially weighted; the weekly
     # profile learns only what the daily one (just updated) leaves
@@ -207,7 +227,7 @@ def learn_one(b: Arrays, p: Params, i: int, x: float, w: float, daily: float, we
         w_step = _season_rate(p, n, WEEK, p.per_slot_weekly, p.n_settled_weekly, p.rate_weekly) * w * r_s
         b.weekly[i, w_slot] = np.float32(b.weekly[i, w_slot] + np.float32(w_step))
     deseason = x - season
-    b.slow[i] += max(p.alpha_slow, warm) * w * _clip(deseason - b.slow[i], lim)
+    b.slow[i] += max(p.alpha_slow, warm) * w * clip(deseason - b.slow[i], lim)
     # fast memories learn everything that was seen
     b.fast[i] += max(p.alpha_fast, warm) * (deseason - b.fast[i])
     b.mid[i] += max(p.alpha_mid, warm) * (deseason - b.mid[i])

@@ -137,6 +137,12 @@ class Ensemble(OnlineDetector):
             st["e.peak"] = np.zeros(n)
         return st
 
+    def _fill_missing(self, state: dict[str, np.ndarray]) -> None:
+        """Add the baseline arrays a checkpoint written before they existed lacks (the weekly steps: none learned)."""
+        if self.base_ is not None and "b.n" in state:
+            for k, v in self.base_.init_state(len(state["b.n"])).items():
+                state.setdefault(k, v)
+
     @property
     def fusable(self) -> bool:
         """Whether every member has a compiled kernel (then steps and batches run compiled)."""

@@ -104,8 +104,12 @@ def score_one(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
     expected = bl.expected_one(b, i, season, model)
     scale = bl.scale_one(b, bp, i)
     inv_scale = 1.0 / scale
+    # the members judge the value as the local level saw it before the weekly step it takes now (none: 0), so
+    # a weekend's return is no new record for the range member; the residual and the band are the same
+    step = weekly if model == 0 else 0.0
     for j in range(len(codes)):
-        stats[j] = mb.statistic_one(codes[j], mps[j], m, b, bp, i, x, expected, season, inv_scale)
+        stats[j] = mb.statistic_one(codes[j], mps[j], m, b, bp, i, x - step, expected - step, season - step,
+                                    inv_scale)
         pv[j] = cal.pvalue_one(ca, cc, i, j, stats[j])
     return combine(pv, x), expected, scale, daily, weekly, model, ds, ws
 
