@@ -110,6 +110,24 @@ __all__ = [
 ]
 
 
+def pump_outbox(daemon: Any, until: Callable[[], bool], seen: Callable[[], object] = lambda: "",
+                timeout: float = 60) -> None:
+    """Flush a :class:`~sentinel.daemon.Daemon`'s outbox, as its cycles do, until ``until()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, f"alerts did not arrive; got {seen()}"
+        daemon.notifier.flush()
+        daemon.notifier.drain(5)
+        time.sleep(0.3)
+
+
+def unix_seconds(rfc3339: str) -> float:
+    """An Alertmanager time (``2026-11-26T10:00:00Z``) in unix seconds."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
 class ServiceError(RuntimeError):
     """A test service could not be started (the message carries its log tail)."""
 

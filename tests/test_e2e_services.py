@@ -9,7 +9,6 @@ Alertmanager to a webhook receiver.
 
 from __future__ import annotations
 
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from sentinel.config import Config
 from sentinel.daemon import Daemon
 from sentinel.fleet import Fleet, Incident
 from sentinel.fleet.openmetrics import write_openmetrics
+from tests.services import pump_outbox, unix_seconds
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -76,15 +76,6 @@ def _drive(d: Daemon, start: int, end: int, every: int = HOUR // 2) -> None:
             d.run_cycle(name, now)
 
 
-def _pump(d: Daemon, until: Callable[[], bool], timeout: float = 60, seen: Callable[[], object] = lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not until():
-        assert time.monotonic() < deadline, f"alerts did not arrive; got {seen()}"
-        d.notifier.flush()
-        d.notifier.drain(5)
-        time.sleep(0.3)
-
-
 def _episodes(alerts: list[dict[str, Any]], status: str) -> set[tuple[str, str]]:
     return {(a["labels"]["watch"], a["labels"]["agent"]) for a in alerts if a["status"] == status}
 
@@ -100,7 +91,7 @@ def test_incidents_alert_through_alertmanager_and_resolve(
     d.start(schedule=False)
     try:
         _drive(d, history.start, history.start + 12 * HOUR)
-        _pump(d, lambda: _episodes(am.webhook.alerts(), "resolved") >= EXPECTED,
+        pump_outbox(d, lambda: _episodes(am.webhook.alerts(), "resolved") >= EXPECTED,
               seen=lambda: [(a["status"], a["labels"]) for a in am.webhook.alerts()])
         alerts = am.webhook.alerts()
         firing = [a for a in alerts if a["status"] == "firing"]
@@ -119,10 +110,10 @@ def test_incidents_alert_through_alertmanager_and_resolve(
         assert f"{gen.scheme}://{gen.netloc}{gen.path}" == f"{history.prom_url}/graph"
         assert parse_qs(gen.query)["g0.expr"] == [LATENCY]  # the evidence: the watch's own query, around the alert
         inc = history.incidents[0]
-        starts = _ts(lat["startsAt"])
+        starts = unix_seconds(lat["startsAt"])
         assert inc.start <= starts <= inc.start + 20 * 60, "fires within 20 minutes of the incident's start"
         tok = next(a for a in alerts if a["status"] == "resolved" and a["labels"]["watch"] == "llm_tokens")
-        assert tok["labels"]["severity"] == "critical" and _ts(tok["endsAt"]) > _ts(tok["startsAt"])
+        assert tok["labels"]["severity"] == "critical" and unix_seconds(tok["endsAt"]) > unix_seconds(tok["startsAt"])
         assert not [a for a in am.alerts() if a["status"]["state"] == "active"], "nothing stays firing"
         # /metrics shows the cycle and the delivery
         with urllib.request.urlopen(f"http://127.0.0.1:{d.server.port}/metrics", timeout=10) as r:
@@ -147,15 +138,10 @@ def test_alertmanager_outage_mid_run_loses_nothing_and_strands_nothing(
         assert d.registry.get_sample_value("sentinel_notifications_failed_total", {"reason": "connection"}) > 0
         assert d.notifier.outbox.counts()["resolved_pending"] >= 2
         am.start()
-        _pump(d, lambda: _episodes(am.webhook.alerts(), "firing") >= EXPECTED
+        pump_outbox(d, lambda: _episodes(am.webhook.alerts(), "firing") >= EXPECTED
               and _episodes(am.webhook.alerts(), "resolved") >= EXPECTED)
         assert not [a for a in am.alerts() if a["status"]["state"] == "active"], "nothing stays firing"
         assert d.notifier.outbox.counts()["resolved_pending"] == 0
     finally:
         d.stop()
 
-
-def _ts(rfc3339: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from scipy.signal import lfilter
 
 from sentinel.config import Config, format_duration
 from sentinel.daemon import Daemon
-from tests.services import openmetrics
+from tests.services import openmetrics, pump_outbox, unix_seconds
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -89,26 +88,12 @@ def _drive(d: Daemon, start: int, end: int, every: int = 5 * MINUTE) -> None:
         d.run_cycle("context_fill", now)
 
 
-def _pump(d: Daemon, until: Callable[[], bool], seen: Callable[[], object], timeout: float = 60) -> None:
-    """Flush the outbox as the daemon's cycles do until ``until()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not until():
-        assert time.monotonic() < deadline, f"alerts did not arrive; got {seen()}"
-        d.notifier.flush()
-        d.notifier.drain(5)
-        time.sleep(0.3)
-
-
 def _stuck(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [a for a in alerts if a["labels"]["alertname"] == "SentinelStuck"]
 
 
 def _active(am: Any) -> list[dict[str, Any]]:
     return [a for a in _stuck(am.alerts()) if a["status"]["state"] == "active"]
-
-
-def _ts(rfc3339: str) -> int:
-    return int(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp())
 
 
 def test_a_frozen_series_raises_sentinel_stuck_in_alertmanager_and_resolves_when_it_moves(
@@ -126,7 +111,7 @@ def test_a_frozen_series_raises_sentinel_stuck_in_alertmanager_and_resolves_when
         assert not _stuck(am.alerts()) and not _stuck(am.webhook.alerts()), "fired before its run was long enough"
 
         _drive(d, fires, start + (THAW - 5) * MINUTE)  # still stuck: the alert is active in Alertmanager
-        _pump(d, lambda: bool(_active(am)), seen=lambda: am.alerts())
+        pump_outbox(d, lambda: bool(_active(am)), seen=lambda: am.alerts())
         (alert,) = _active(am)
         assert alert["labels"] == {"alertname": "SentinelStuck", "severity": "warning", "watch": "context_fill",
                                    "agent": "agent-01"}
@@ -137,15 +122,15 @@ def test_a_frozen_series_raises_sentinel_stuck_in_alertmanager_and_resolves_when
                in notes["description"]
         assert notes["runbook_url"] == "https://rb.example/stuck"
         assert notes["sentinel_url"] == "http://sentinel.example:9108/alerts?watch=context_fill"
-        assert _ts(alert["startsAt"]) == fires
+        assert unix_seconds(alert["startsAt"]) == fires
 
         _drive(d, start + THAW * MINUTE, start + 3 * HOUR - 5 * MINUTE)  # the value moves: resolved
-        _pump(d, lambda: any(a["status"] == "resolved" for a in _stuck(am.webhook.alerts())),
+        pump_outbox(d, lambda: any(a["status"] == "resolved" for a in _stuck(am.webhook.alerts())),
               seen=lambda: [(a["status"], a["labels"]) for a in am.webhook.alerts()])
         stuck = _stuck(am.webhook.alerts())
         assert {a["labels"]["agent"] for a in stuck} == {"agent-01"}, "the moving gauge is never stuck"
         resolved = next(a for a in stuck if a["status"] == "resolved")
-        assert _ts(resolved["startsAt"]) == fires and _ts(resolved["endsAt"]) == start + THAW * MINUTE
+        assert unix_seconds(resolved["startsAt"]) == fires and unix_seconds(resolved["endsAt"]) == start + THAW * MINUTE
         assert resolved["annotations"]["summary"] == notes["summary"]
         run = format_duration((THAW - FREEZE) * MINUTE)
         assert f"value changed from {v:.4g} to {v + 3:.4g} after {run} unchanged" \
