@@ -52,6 +52,21 @@ def format_labels(key: Labels) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}"
 
 
+def first_repeat(keys: Sequence[Labels]) -> Labels | None:
+    """The first label set that occurs twice in ``keys`` (None if all differ).
+
+    Detectors keep one state per label set, so two series with one label
+    set would silently overwrite each other's learning: the edges refuse them.
+
+    >>> first_repeat([(("a", "1"),), (("a", "2"),), (("a", "1"),)])
+    (('a', '1'),)
+    """
+    if len(set(keys)) == len(keys):
+        return None
+    seen: set[Labels] = set()
+    return next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+
+
 @dataclass(frozen=True)
 class Batch:
     """Series x time values on a shared regular grid.
@@ -84,8 +99,21 @@ class Batch:
         values: Sequence[Sequence[float]] | np.ndarray,
         step: int | None = None,
     ) -> Batch:
-        """Build a batch, validating the grid (the public entry point)."""
-        ts = np.asarray(timestamps, dtype=np.int64)
+        """Build a batch, validating the grid and the series (the public entry point).
+
+        Fractional or NaN timestamps are refused rather than truncated, and
+        so are two series with one label set: a detector keeps one state per
+        label set, so the second's data would silently replace the first's.
+
+        >>> Batch.from_rows([{"a": "1"}, {"a": "1"}], [0, 60], [[1, 2], [3, 4]])
+        Traceback (most recent call last):
+        ...
+        ValueError: series {a="1"} appears twice: each series needs its own label set
+        """
+        raw = np.asarray(timestamps)
+        if raw.dtype.kind == "f" and not (np.isfinite(raw) & (raw == np.floor(raw))).all():
+            raise ValueError("timestamps must be whole Unix seconds (got fractional, NaN or infinite ones)")
+        ts = np.asarray(raw, dtype=np.int64)
         vals = np.asarray(values, dtype=np.float64)
         if vals.ndim == 1:
             vals = vals[None, :]
@@ -101,7 +129,10 @@ class Batch:
         if len(diffs) and (diffs != step).any():
             raise ValueError(f"timestamps are not on a regular {step}s grid")
         vals = np.where(np.isfinite(vals), vals, np.nan)
-        return cls(ts, vals, tuple(labels_key(lb) for lb in labels), int(step))
+        keys = tuple(labels_key(lb) for lb in labels)
+        if (dup := first_repeat(keys)) is not None:
+            raise ValueError(f"series {format_labels(dup)} appears twice: each series needs its own label set")
+        return cls(ts, vals, keys, int(step))
 
     @property
     def n_series(self) -> int:

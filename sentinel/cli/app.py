@@ -7,6 +7,7 @@ line on stderr (``sentinel: error: ...``) and exit status 2, never a traceback.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -39,3 +40,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``sentinel: error: MESSAGE`` to stderr and exit."""
     typer.echo(f"sentinel: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def refuse_overwriting_input(src: Path, dst: Path) -> None:
+    """Fail when writing ``dst`` would replace the input ``src`` (a typo must not destroy the data).
+
+    Outputs are written after the input is read, so ``logs parse app.log -o
+    app.log`` used to succeed and leave only the templates: the log was gone.
+    """
+    try:
+        same = dst.exists() and src.samefile(dst)
+    except OSError:  # src unreadable: the command's own read reports it
+        return
+    if same:
+        fail(f"{dst}: is the input file {src}; choose another output (it would be overwritten)")

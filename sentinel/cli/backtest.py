@@ -220,6 +220,10 @@ def backtest(
         for out in (Path(plot) if plot else None, json_out):
             if out is not None and not out.resolve().parent.is_dir():
                 raise ValueError(f"cannot write {out}: directory {out.resolve().parent} does not exist")
+            if out is not None and out.is_dir():
+                raise ValueError(f"cannot write {out}: it is a directory")
+        if plot and not Path(plot).suffix:  # matplotlib would add it and the report name the wrong file
+            plot = f"{plot}.png"
         cfg = load_config(config) if config is not None else None
         fleet = None
         if csv is not None:
@@ -257,6 +261,9 @@ def backtest(
             if detector not in KINDS:
                 raise ValueError(f"unknown detector kind {detector!r}: choose from {', '.join(KINDS)}")
             wcfg = wcfg.model_copy(update={"detector": DetectorConfig(kind=detector)})
+        if csv is not None and wcfg.detector is not None and wcfg.detector.kind == "multivariate":
+            raise ValueError("detector 'multivariate' scores several metrics per `agent` label; a CSV is one series "
+                             "(every refit would fail): use default or stl")
         result = replay(wcfg, source, t_from, t_to, warmup=learn, chunk=chunk, progress=not quiet)
     except ConfigError as exc:
         fail("; ".join(exc.problems))
@@ -275,13 +282,13 @@ def backtest(
     report = build_report(result, truth, fleet)
     print_report(report, result)
     try:
+        if json_out is not None:  # before the plot: a plot that fails must not lose the report
+            json_out.write_text(json.dumps(report, indent=2, default=str))
+            typer.echo(f"report -> {json_out}")
         if plot:
             plot_replay(result, truth, Path(plot), shown)
             typer.echo(f"plot -> {plot}")
-        if json_out is not None:
-            json_out.write_text(json.dumps(report, indent=2, default=str))
-            typer.echo(f"report -> {json_out}")
     except ValueError as exc:
-        fail(str(exc))
+        fail(f"cannot plot {plot}: {exc}")
     except OSError as exc:
         fail(f"cannot write {exc.filename or 'the output'}: {exc.strerror or exc}")

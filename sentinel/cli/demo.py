@@ -29,6 +29,12 @@ def demo(
         step = parse_duration(every)
     except ValueError as exc:
         fail(f"--every: {exc}")
+    if step <= 0:  # at_step keeps each watch's own interval when --every is shorter: 0 would say "every 0"
+        fail("--every must be positive")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out {out}: cannot create ({exc.strerror or exc})")
     cfg = at_step(embedded_config(SimulatorConfig(agents=agents, seed=seed)), step)
     typer.echo(f"sentinel demo: {agents} simulated agents, {len(cfg.watches)} watches every {every}, "
                f"2-day warm-up then {days} days; alerts as they fire and resolve:\n")

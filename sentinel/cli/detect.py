@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from sentinel.cli.app import app, fail
+from sentinel.cli.app import app, fail, refuse_overwriting_input
 
 
 @dataclass
@@ -110,6 +110,11 @@ def detect(
         pairs = [(f, output_dir / f.name) for f in files]
     else:
         pairs = [(files[0], output)]
+    if detector in ("stl", "multivariate"):  # batch models: no per-file clock offset (detect_files needs one)
+        fail(f"detect scores with the online kinds (default, likelihood, guarded, ensemble), not {detector!r}; "
+             "to replay a file with stl: `sentinel backtest --csv FILE --detector stl`")
+    for src, dst in pairs:
+        refuse_overwriting_input(src, dst)
     try:
         results = detect_files(pairs, kind=detector, threshold=threshold)
     except (CSVError, ValueError) as exc:

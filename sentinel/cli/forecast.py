@@ -148,8 +148,8 @@ def capacity_report_cmd(
         room = float(headroom.rstrip("%")) / (100 if headroom.endswith("%") else 1)
     except ValueError as exc:
         fail(f"bad option: {exc}")
-    if seconds <= 0 or step_s <= 0 or room < 0:
-        fail("--horizon and --step must be positive and --headroom >= 0")
+    if seconds <= 0 or step_s <= 0 or not 0 <= room < np.inf:  # NaN headroom printed "provision nan"
+        fail("--horizon and --step must be positive and --headroom a finite number >= 0")
     scale: dict[str, float] = {}
     if csv_dir is not None:
         files = sorted(csv_dir.glob("*.csv"))

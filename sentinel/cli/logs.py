@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from sentinel.cli.app import app, fail
+from sentinel.cli.app import app, fail, refuse_overwriting_input
 
 logs_app = typer.Typer(help="Log template mining.", no_args_is_help=True)
 app.add_typer(logs_app, name="logs")
@@ -28,6 +28,7 @@ def parse(
     from sentinel.logs.miner import LogMiner
     from sentinel.logs.parse import ParseError, parse_file
 
+    refuse_overwriting_input(file, output)
     try:
         stats = parse_file(file, output, miner=LogMiner(watch="parse", max_templates=max_templates))
     except ParseError as exc:

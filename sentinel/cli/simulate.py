@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import threading
@@ -89,7 +90,7 @@ def simulate(
         fail("nothing to do: give --serve, --openmetrics FILE, --logs FILE and/or --incidents FILE")
     if log_format not in ("ndjson", "plain"):
         fail(f"--log-format must be ndjson or plain, got {log_format!r}")
-    if not days > 0:
+    if not 0 < days < math.inf:
         fail(f"--days must be positive, got {days}")
     try:
         host, port = _listen(listen)
@@ -101,11 +102,22 @@ def simulate(
         fail(str(exc))
     t0 -= t0 % step
     t1 = t0 + int(days * 86400) // step * step
+    try:
+        _write_files(fleet, t0, t1, openmetrics, logs, log_format, truth, incidents)
+    except OSError as exc:  # a missing directory or a directory given as the file
+        fail(f"cannot write {exc.filename or 'the output'}: {exc.strerror or exc}")
+    if serve:
+        _serve(fleet, host, port, speed, t0)
+
+
+def _write_files(fleet: Any, t0: int, t1: int, openmetrics: Path | None, logs: Path | None, log_format: str,
+                 truth: Path | None, incidents: Path | None) -> None:
+    """Write the requested history files for ``[t0, t1)``, echoing each."""
     if openmetrics is not None:
         from sentinel.fleet.openmetrics import write_openmetrics
 
         n = write_openmetrics(fleet, openmetrics, t0, t1)
-        typer.echo(f"{openmetrics}: {n} samples, {agents} agents, [{t0}, {t1}) every {step}s")
+        typer.echo(f"{openmetrics}: {n} samples, {fleet.n_agents} agents, [{t0}, {t1}) every {fleet.step}s")
     if logs is not None:
         from sentinel.fleet.logs import write_ndjson, write_plain
 
@@ -116,8 +128,6 @@ def simulate(
         found = fleet.incidents(t0, t1)
         incidents.write_text(json.dumps([_incident_json(i) for i in found], indent=1) + "\n")
         typer.echo(f"{incidents}: {len(found)} incidents")
-    if serve:
-        _serve(fleet, host, port, speed, t0)
 
 
 def _serve(fleet: Any, host: str, port: int, speed: float, sim_start: int) -> None:

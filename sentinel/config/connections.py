@@ -8,8 +8,9 @@ secrets given inline (``${VAR}``-interpolated) or read from a ``*_file``.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from sentinel.config.values import Duration, StrictModel
 
@@ -18,7 +19,7 @@ class HTTPClientConfig(StrictModel):
     """Shared HTTP settings: TLS is verified unless you say otherwise."""
 
     url: str
-    timeout: Duration = 30
+    timeout: Duration = Field(30, gt=0)
     tls_verify: bool | str = True
     bearer_token: SecretStr | None = None
     bearer_token_file: Path | None = None
@@ -26,6 +27,19 @@ class HTTPClientConfig(StrictModel):
     password: SecretStr | None = None
     password_file: Path | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url", check_fields=False)
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        """Checked here so ``check-config`` names a bad URL (the clients found it at ``sentinel run``: a traceback)."""
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number in 1..65535
+            ok = False
+        if not ok:
+            raise ValueError(f"{url!r} is not an http(s) URL: write it like http://127.0.0.1:9090")
+        return url
 
     def token(self) -> str | None:
         return _secret(self.bearer_token, self.bearer_token_file)

@@ -132,7 +132,7 @@ def parse_config(data: Any) -> Config:
     if missing:
         raise ConfigError(missing)
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -141,6 +141,30 @@ def parse_config(data: Any) -> Config:
             where = where or "(top level)"
             problems.append(f"{where}: {_hint(err, _fields_at(loc))}")
         raise ConfigError(problems) from None
+    problems = _detector_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _detector_problems(cfg: Config) -> list[str]:
+    """Build every watch's detector once, so a bad kind or parameter is a config error.
+
+    The online kinds' parameters are known only to the classes they
+    configure (:mod:`sentinel.detect.registry`); unchecked, ``detector:
+    {kind: nope}`` passed ``check-config`` and then crashed ``sentinel run``
+    (or a SIGHUP reload) with a traceback.  Building costs milliseconds.
+    """
+    from sentinel.detect.registry import build_detector
+
+    problems = []
+    for i, watch in enumerate(cfg.watches):
+        if watch.detector is not None:
+            try:
+                build_detector(watch.detector, step=watch.sample_step)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"watches[{i}].detector: {exc}")
+    return problems
 
 
 def load_config(path: str | Path) -> Config:

@@ -7,6 +7,7 @@ no section models.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -14,6 +15,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+MAX_DURATION = 100 * 365 * 86400
+"""Longer durations are errors: none is meant, and larger ones overflow the int64 timestamp arithmetic."""
 
 
 def parse_duration(value: Any) -> int:
@@ -31,8 +34,12 @@ def parse_duration(value: Any) -> int:
         if not m:
             raise ValueError(f"{value!r} is not a duration: use a number of seconds or 30s, 5m, 1h, 2d, 1w")
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    if seconds < 0:
+    if not seconds >= 0:  # also NaN
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than 100 years ({MAX_DURATION}s): not a meaningful duration")
+    if seconds > 0 and round(seconds) == 0:
+        raise ValueError(f"{value!r} is under one second: sentinel counts time in whole seconds")
     return round(seconds)
 
 
@@ -65,12 +72,14 @@ class Deviation(BaseModel):
     def _parse(cls, v: Any) -> Any:
         if isinstance(v, dict | Deviation):
             return v
-        if isinstance(v, str) and v.strip().endswith("%"):
-            return {"value": float(v.strip()[:-1]) / 100.0, "relative": True}
+        relative = isinstance(v, str) and v.strip().endswith("%")
         try:
-            return {"value": float(v), "relative": False}
+            value = float(v.strip()[:-1]) / 100.0 if relative else float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"{v!r} is not a deviation: use a number (absolute) or a percentage like '20%'") from None
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):  # NaN would silently disable (or enable) every alert
+            raise ValueError(f"{v!r} is not a deviation: use a number >= 0 (absolute) or a percentage like '20%'")
+        return {"value": value, "relative": relative}
 
 
 class StrictModel(BaseModel):

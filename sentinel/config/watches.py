@@ -54,8 +54,8 @@ class DetectorConfig(StrictModel):
 
 
 class ForecastConfig(StrictModel):
-    horizon: Duration = 48 * 3600
-    limit: float | None = None
+    horizon: Duration = Field(48 * 3600, gt=0)
+    limit: float | None = Field(None, allow_inf_nan=False, description="NaN would never be crossed: refused")
     direction: Literal["up", "down", "auto"] = Field("auto", description="which way the limit is crossed")
     warn_within: Duration = 24 * 3600
     critical_within: Duration = 4 * 3600
@@ -96,6 +96,8 @@ class WatchConfig(StrictModel):
             raise ValueError("a watch needs exactly one of `query` (metrics) or `logs` (Elasticsearch)")
         if self.every <= 0:
             raise ValueError("`every` must be positive")
+        if self.step is not None and self.step <= 0:  # `step or every` would silently sample at `every`
+            raise ValueError("`step` must be positive (leave it out to sample every `every`)")
         return self
 
     @model_validator(mode="after")

@@ -123,7 +123,7 @@ def read_series_csv(path: str | Path) -> SeriesCSV:
     diffs = np.diff(uts)
     step = int(max(1, np.median(diffs))) if len(diffs) else 60
     group = np.cumsum(np.r_[0, last[:-1]])  # unique-timestamp index of every row
-    if len(diffs) and (diffs % step == 0).all():
+    if (diffs % step == 0).all():  # also one timestamp: a grid of one step, not "irregular"
         cell = (uts - uts[0]) // step
         grid = uts[0] + np.arange(int(cell[-1]) + 1, dtype=np.int64) * step
         if len(grid) > 20 * len(uts) + 1000:

@@ -29,6 +29,8 @@ from sentinel.forecast.threads import single_threaded_blas
 
 Direction = Literal["up", "down", "auto"]
 MIN_SAMPLES = 4
+MAX_ABS_VALUE = 1e150
+"""Larger values are refused: the members' sums of squares would overflow float64 (inf/NaN fits)."""
 
 _METHODS = {
     "auto": "",
@@ -123,6 +125,10 @@ class Forecaster:
         n_valid = int(np.isfinite(observed).sum())
         if n_valid < MIN_SAMPLES:
             raise ValueError(f"need at least {MIN_SAMPLES} numeric samples, got {n_valid}")
+        peak = float(np.nanmax(np.abs(observed)))
+        if peak > MAX_ABS_VALUE:
+            raise ValueError(f"values up to ±{MAX_ABS_VALUE:.0e} can be forecast, got {peak:.3g}: "
+                             "rescale the series (e.g. to larger units)")
         if horizon < step:
             raise ValueError(f"horizon {horizon}s is shorter than the sampling step {step}s")
         h = int(horizon // step)

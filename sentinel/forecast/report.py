@@ -69,7 +69,7 @@ def capacity_table(
     """Forecast every signal's fleet total (and each series with ``per_series``) ``horizon`` ahead.
 
     ``scale`` multiplies a signal's values first (e.g. 3600 to turn tokens/s
-    into tokens per hour).  Raises ValueError when a series cannot be forecast.
+    into tokens per hour).  Raises ValueError, naming the series, when one cannot be forecast.
     """
     if headroom < 0:
         raise ValueError("headroom must be >= 0")
@@ -79,7 +79,10 @@ def capacity_table(
         for name, y in _rows_of(signal, batch, per_series):
             y = y * k
             f = Forecaster(level=level)
-            fc = f.forecast(batch.timestamps, y, horizon)
+            try:
+                fc = f.forecast(batch.timestamps, y, horizon)
+            except ValueError as exc:  # name the series: with --csv-dir, which of the files
+                raise ValueError(f"{signal} ({name}): {exc}") from None
             j = int(np.argmax(fc.yhat))
             upper = float(fc.upper.max())
             rows.append(CapacityRow(signal, name, f.last_value_, float(fc.yhat[j]), int(fc.timestamps[j]), upper,

@@ -28,7 +28,7 @@ import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sentinel.config import WatchConfig
-from sentinel.series import Batch, Labels, format_labels
+from sentinel.series import Batch, Labels, first_repeat, format_labels
 from sentinel.sources.base import SourceError
 from sentinel.sources.counters import is_raw_counter_query, repair_counter_resets
 from sentinel.sources.metrics import source_metrics
@@ -117,6 +117,9 @@ class MatrixDecoder:
             if key is None:
                 key = cache[raw] = tuple(sorted((str(k), str(v)) for k, v in raw))
             keys.append(key)
+        if (dup := first_repeat(keys)) is not None:  # one model state for two series; Prometheus never sends this
+            raise SourceError(f"watch {watch_name!r}: the answer has two series labelled {format_labels(dup)} "
+                              "(a proxy that does not deduplicate?); they cannot be told apart")
         self._last_keys[watch_name] = (metrics, keys)
         return keys
 
