@@ -51,3 +51,22 @@ def sweep_stale_temps(path: Path, older_than: float = 3600.0) -> None:
                 tmp.unlink()
         except OSError:
             pass
+
+
+def ensure_writable_dir(path: Path) -> None:
+    """Create ``path`` if needed and prove a file can be written in it, now rather than at the first checkpoint.
+
+    The daemon calls it at start for ``store.models_dir``: a directory under a
+    regular file or without write permission used to surface as a warning at
+    the first checkpoint, after hours of learning that a restart then lost.
+    Raises :class:`OSError` whose message names the directory.
+
+    >>> import tempfile
+    >>> ensure_writable_dir(Path(tempfile.mkdtemp()) / "models" / "deep")
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise OSError(f"store.models_dir {path}: not a writable directory ({exc.strerror or exc})") from None

@@ -42,6 +42,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from sentinel.alerting.console import ConsoleOutput
 from sentinel.alerting.notifier import Notifier
 from sentinel.alerting.outbox import rfc3339
+from sentinel.atomic import ensure_writable_dir
 from sentinel.checkpoint import fingerprint
 from sentinel.clock import SimulatedClock, WallClock
 from sentinel.config import Config, ConfigError, load_config
@@ -86,6 +87,7 @@ class Daemon:
         self.config_path = Path(config_path) if config_path else None
         self.registry = registry if registry is not None else new_registry()
         self.metrics = self_metrics(self.registry)
+        ensure_writable_dir(config.store.models_dir)  # before learning anything a checkpoint could not keep
         self.store = Store(config.store.path, config.store.models_dir)
         self.sources = SourceSet(config, self.registry)
         self.clock = clock if clock is not None else self._default_clock()

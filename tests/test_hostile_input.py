@@ -254,3 +254,12 @@ def test_a_reload_with_an_unknown_detector_kind_is_refused_and_the_daemon_keeps_
         assert d.slots["q"].cfg.detector is not None and d.slots["q"].cfg.detector.kind == "default"
     finally:
         d.stop()
+
+
+def test_run_refuses_a_models_dir_it_cannot_write_before_learning(tmp_path: Path) -> None:
+    """A models_dir under a regular file used to warn only at the first checkpoint: hours of learning lost."""
+    (tmp_path / "file").write_text("x")
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(json.dumps(watch_config() | {"store": {"path": str(tmp_path / "s.db"),
+                                                          "models_dir": str(tmp_path / "file" / "models")}}))
+    one_error(invoke("run", "--config", str(cfg)), "not a writable directory")
