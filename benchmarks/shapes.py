@@ -70,7 +70,7 @@ OUT = Path(__file__).parent / "results" / "shapes.json"
 WARMUP_DAYS = 8
 SCORED_DAYS = 2
 THRESHOLD = 0.99
-ALERT_KINDS = ("anomaly", "stuck")
+ALERT_KINDS = ("anomaly", "stuck", "drift")
 """The policy's alerts on a series' values (``absent`` is off here: these series never go silent)."""
 
 

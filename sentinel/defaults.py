@@ -66,6 +66,7 @@ def _watch(sig: Signal) -> dict[str, Any]:
     alert: dict[str, Any] = {
         "threshold": 0.99, "for": "2m", "direction": sig.direction,
         "min_deviation": _MIN_DEVIATION[sig.kind], "severity": "warning", "stuck": True,
+        "drift": "15m",
     }
     alert.update(_OVERRIDES.get(sig.name, {}))
     return {"name": sig.name, "query": sig.name, "every": "1m", "alert": alert}

@@ -116,7 +116,7 @@ class WatchSlot:
         if kind == "new_pattern":  # open new-pattern alerts live in the log watch (persisted with its miner)
             patterns = self.runner.patterns
             return patterns is not None and patterns.confirms(series, starts_at)
-        if kind not in ("anomaly", "absent", "stuck"):
+        if kind not in ("anomaly", "absent", "stuck", "drift"):
             return True  # kinds decided elsewhere resolve through their own events
         if not pol.cfg.enabled or series not in pol.index_:
             return False
@@ -126,6 +126,8 @@ class WatchSlot:
             return bool(st["firing"][row]) and int(st["started_at"][row]) == starts_at
         if kind == "stuck":
             return bool(st["stuck"][row]) and int(st["stuck_at"][row]) == starts_at
+        if kind == "drift":
+            return bool(st["drift"][row]) and int(st["drift_at"][row]) == starts_at
         return bool(st["absent"][row]) and int(st["absent_at"][row]) == starts_at
 
     def checkpoint_due(self, every: float) -> bool:

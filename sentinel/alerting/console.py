@@ -74,6 +74,9 @@ class ConsoleOutput:
         elif e.kind == "stuck":  # a condition, as absent is: the band and a calm score say nothing about it
             status = "STUCK" if e.status == "firing" else "MOVING"
             band, value, score = "unchanged", _num(e.value), "-"
+        elif e.kind == "drift":  # a condition too: the band follows a slow drift
+            status = "DRIFT" if e.status == "firing" else "SETTLED"
+            band, value, score = "new level", _num(e.value), "-"
         else:
             status = e.status.upper()
             band = f"{_num(e.expected)} ({_num(e.lower)} .. {_num(e.upper)})"

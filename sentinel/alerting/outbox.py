@@ -38,7 +38,7 @@ from sentinel.config import AlertmanagerConfig, Config, WatchConfig
 from sentinel.series import Labels, labels_key
 from sentinel.store import Store
 
-RESOLUTION_TEXT = frozenset({"stuck"})
+RESOLUTION_TEXT = frozenset({"stuck", "drift"})
 """Alert kinds whose resolution replaces the ``description`` annotation with its own."""
 
 

@@ -30,6 +30,9 @@ anomaly alerts quiet:
   run once, which never lasts ``for``.  The value changing ends it for sure
   (a new run needs its own dozens of values to be stuck again), so it
   resolves at once, without ``resolve_after``; missing values hold it.
+- **drift**: a series whose recent level is beyond every level it held in
+  the past days (a slow ramp, a lost daily cycle) raises a ``drift`` alert
+  while that holds (:mod:`sentinel.alerting.drift`).
 
 State is a handful of numpy arrays over series, so 100k series cost a few
 vector operations per step.  The policy learns one thing, how long the
@@ -52,7 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sentinel.alerting import routine
+from sentinel.alerting import drift, routine
 from sentinel.config import AlertPolicyConfig, format_duration
 from sentinel.detect.base import Scores
 from sentinel.series import Batch, Labels, SeriesIndex, format_labels
@@ -71,7 +74,7 @@ class AlertEvent:
     labels: Labels
     starts_at: int
     at: int  # when this transition happened (= starts_at for firing)
-    kind: str = "anomaly"  # "anomaly" | "absent" | "stuck" | "forecast" | "new_pattern"
+    kind: str = "anomaly"  # "anomaly" | "absent" | "stuck" | "drift" | "forecast" | "new_pattern"
     severity: str = "warning"
     value: float = float("nan")
     expected: float = float("nan")
@@ -135,6 +138,7 @@ class Policy:
             "stuck_at": never.copy(),  # the firing stuck alert's start
             "run_value": np.full(n, np.nan),  # the last value seen ...
             "run_from": never.copy(),  # ... first seen at (for the alert's text)
+            **drift.init_state(n),
         }
 
     def _grow(self, n: int) -> None:
@@ -218,6 +222,8 @@ class Policy:
                 st["absent"] = gone
             if cfg.stuck and scores.stuck is not None:
                 events += self._stuck_step(st, batch, scores, j, t)
+            if cfg.drift is not None and scores.drift is not None:
+                events += self._drift_step(st, batch, scores, j, t)
         for k, v in st.items():
             self.state_[k][rows] = v
         return events
@@ -236,18 +242,42 @@ class Policy:
         st["stuck_since"] = np.where(off, _NEVER, st["stuck_since"])
         fire = on & ~st["stuck"] & (t - st["stuck_since"] >= self.cfg.for_)
         resolve = off & st["stuck"]
-        events = [self._stuck("firing", batch.labels[i], t, t, x[i], scores, i, j, x[i],
-                              f"value {x[i]:.4g} unchanged for {format_duration(t - int(st['run_from'][i]))}, a run "
-                              "of one value far longer than any this series had shown (a frozen exporter, or an "
-                              "agent re-reporting its last value?)")
+        who = [format_labels(lb) for lb in batch.labels]
+        events = [self._condition("stuck", "firing", batch, scores, i, j, t, t,
+                                  f"{self.watch}: {who[i]} is stuck at {x[i]:.4g}",
+                                  f"{who[i]}: value {x[i]:.4g} unchanged for "
+                                  f"{format_duration(t - int(st['run_from'][i]))}, a run of one value far longer "
+                                  "than any this series had shown (a frozen exporter, or an agent re-reporting its "
+                                  "last value?).")
                   for i in np.flatnonzero(fire)]
-        events += [self._stuck("resolved", batch.labels[i], int(st["stuck_at"][i]), t, x[i], scores, i, j, before[i],
-                               f"value changed from {before[i]:.4g} to {x[i]:.4g} after "
-                               f"{format_duration(t - int(was[i]))} unchanged")
+        events += [self._condition("stuck", "resolved", batch, scores, i, j, t, int(st["stuck_at"][i]),
+                                   f"{self.watch}: {who[i]} is stuck at {before[i]:.4g}",
+                                   f"{who[i]}: value changed from {before[i]:.4g} to {x[i]:.4g} after "
+                                   f"{format_duration(t - int(was[i]))} unchanged.")
                    for i in np.flatnonzero(resolve)]
         st["stuck_at"] = np.where(fire, t, st["stuck_at"])
         st["stuck"] = (st["stuck"] | fire) & ~resolve
         return events
+
+    def _drift_step(self, st: dict[str, np.ndarray], batch: Batch, scores: Scores, j: int, t: int) -> list[AlertEvent]:
+        """Advance the ``drift`` alert through column ``j`` at time ``t`` (:mod:`sentinel.alerting.drift`)."""
+        assert scores.drift is not None
+        excess, expected = scores.drift[:, j], scores.expected[:, j]
+        ok = self._harmful(excess) & self._big_enough(excess, expected)
+        fire, resolve = drift.step(st, t, excess, ok, max(self.cfg.for_, self.cfg.drift or 0))
+        return [self._condition("drift", status, batch, scores, i, j, t,
+                                *drift.texts(status, self.watch, batch.labels[i], float(excess[i]),
+                                             float(expected[i]), st, i, t))
+                for status, rows in (("firing", fire), ("resolved", resolve)) for i in rows]
+
+    def _condition(self, kind: str, status: str, batch: Batch, scores: Scores, i: int, j: int, t: int,
+                   starts_at: int, summary: str, description: str) -> AlertEvent:
+        """A ``stuck`` or ``drift`` transition of row ``i`` at column ``j`` (time ``t``): value, band, score there."""
+        return AlertEvent(status=status, watch=self.watch, labels=batch.labels[i], kind=kind, starts_at=starts_at,
+                          at=t, severity=self.cfg.severity, value=float(batch.values[i, j]),
+                          expected=float(scores.expected[i, j]), lower=float(scores.lower[i, j]),
+                          upper=float(scores.upper[i, j]), score=float(scores.score[i, j]), summary=summary,
+                          description=description)
 
     def _event(self, status: str, labels: Labels, starts_at: int, at: int, value: float,
                scores: Scores, i: int, j: int) -> AlertEvent:
@@ -267,16 +297,6 @@ class Policy:
         ev.summary = f"{self.watch}: no data from {format_labels(labels)}"
         ev.description = f"{format_labels(labels)} has sent no data for {format_duration(at - last_seen)}."
         return ev
-
-    def _stuck(self, status: str, labels: Labels, starts_at: int, at: int, value: float, scores: Scores, i: int,
-               j: int, held: float, text: str) -> AlertEvent:
-        """A ``stuck`` alert transition: the value, band and score at ``at``; ``held``, the stuck value; ``text``."""
-        who = format_labels(labels)
-        return AlertEvent(status=status, watch=self.watch, labels=labels, kind="stuck", starts_at=starts_at, at=at,
-                          severity=self.cfg.severity, value=float(value), expected=float(scores.expected[i, j]),
-                          lower=float(scores.lower[i, j]), upper=float(scores.upper[i, j]),
-                          score=float(scores.score[i, j]), summary=f"{self.watch}: {who} is stuck at {held:.4g}",
-                          description=f"{who}: {text}.")
 
     def firing(self) -> list[Labels]:
         """Series whose anomaly alert is firing now."""

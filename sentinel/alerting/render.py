@@ -45,6 +45,7 @@ _ALERTNAMES = {
     "anomaly": "SentinelAnomaly",
     "absent": "SentinelAbsent",
     "stuck": "SentinelStuck",
+    "drift": "SentinelDrift",
     "forecast": "SentinelCapacity",
     "new_pattern": "SentinelNewLogPattern",
 }

@@ -29,6 +29,9 @@ class AlertPolicyConfig(StrictModel):
     absent_for: Duration | None = Field(None, description="alert when a known series sends no data this long")
     stuck: bool = Field(False, description="alert (kind stuck) while a series repeats one value far longer than it "
                                            "ever has, for `for` (a frozen exporter); needs the default detector")
+    drift: Duration | None = Field(None, description="alert (kind drift) once a series' recent level has been beyond "
+                                                    "every level it held in the past days this long (and `for`): a "
+                                                    "slow ramp, a lost daily cycle; needs the default detector")
     enabled: bool = True
 
 

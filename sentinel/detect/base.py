@@ -34,7 +34,7 @@ from sentinel.series import Batch, Labels, SeriesIndex
 
 @dataclass
 class StepScores:
-    """Scores of one time step, one entry per series (``members``, ``stuck``: as in :class:`Scores`)."""
+    """Scores of one time step, one entry per series (``members``, ``stuck``, ``drift``: as in :class:`Scores`)."""
 
     score: np.ndarray
     expected: np.ndarray
@@ -42,6 +42,7 @@ class StepScores:
     upper: np.ndarray
     members: dict[str, np.ndarray] | None = None
     stuck: np.ndarray | None = None
+    drift: np.ndarray | None = None
 
 
 @dataclass
@@ -54,7 +55,12 @@ class Scores:
     a run of one value past its stuck limit (:mod:`sentinel.detect.stuck`),
     0.0 otherwise and NaN where the value was missing; ``None`` from a
     detector without the stuck check.  It is a condition, not a report: the
-    alert policy's ``stuck`` alert holds while it does.
+    alert policy's ``stuck`` alert holds while it does.  ``drift`` is, per
+    point, the signed excess of the series' recent de-seasonalised level
+    beyond every level it held over the past days, where that is a drift
+    (:mod:`sentinel.detect.drift`), 0.0 otherwise and NaN where the value was
+    missing; ``None`` without the drift check.  A condition too: the policy's
+    ``drift`` alert holds while it does.
     """
 
     score: np.ndarray
@@ -63,6 +69,7 @@ class Scores:
     upper: np.ndarray
     members: dict[str, np.ndarray] | None = None
     stuck: np.ndarray | None = None
+    drift: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n_series: int, n_steps: int) -> Scores:
@@ -86,6 +93,10 @@ class Scores:
             if self.stuck is None:
                 self.stuck = np.full(self.score.shape, np.nan, order="F")
             self.stuck[:, t] = step.stuck
+        if step.drift is not None:
+            if self.drift is None:
+                self.drift = np.full(self.score.shape, np.nan, order="F")
+            self.drift[:, t] = step.drift
 
 
 class _Replay:
@@ -99,7 +110,8 @@ class _Replay:
         s, j = self.scores, self.column[t]
         members = {k: v[:, j] for k, v in s.members.items()} if s.members else None
         stuck = None if s.stuck is None else s.stuck[:, j]
-        return StepScores(s.score[:, j], s.expected[:, j], s.lower[:, j], s.upper[:, j], members, stuck)
+        drift = None if s.drift is None else s.drift[:, j]
+        return StepScores(s.score[:, j], s.expected[:, j], s.lower[:, j], s.upper[:, j], members, stuck, drift)
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         """The inner detector has learned the batch already."""

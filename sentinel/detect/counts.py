@@ -144,7 +144,7 @@ class CountFloor(OnlineDetector):
         upper = np.maximum(out.upper, mu + self.band_z * sd)
         state["cf.score"] = np.nan_to_num(score, nan=0.0)
         state["cf.t"][:] = t
-        return StepScores(score, out.expected, lower, upper, out.members, out.stuck)
+        return StepScores(score, out.expected, lower, upper, out.members, out.stuck, out.drift)
 
     def _learn_own(self, state: dict[str, np.ndarray], x: np.ndarray, weight: np.ndarray) -> None:
         seen = np.isfinite(x)

@@ -18,7 +18,12 @@ and a list of members (:mod:`sentinel.detect.members`).  Per step it
    lasts, so a policy that should stay firing for the whole event needs
    ``resolve_after``,
 6. reports ``score = 1 - p``, each member's own score (``Scores.members``: the
-   alert says which fired) and the band ``expected +- band * scale``.
+   alert says which fired) and the band ``expected +- band * scale``,
+7. and, with ``drift`` (on by default), the drift check's condition
+   (``Scores.drift``, :mod:`sentinel.detect.drift`): whether the series'
+   recent level, its daily cycle taken out, is beyond every level it held
+   over the past days; its memories are durations, turned into rates at the
+   sampling step (:meth:`Ensemble._drift_params`).
 
 Learning (``_learn_step``) is gated by a per-series weight: the guard
 (:mod:`sentinel.detect.guard`) decides what the baseline and the members may
@@ -55,7 +60,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sentinel.detect import fused, pipeline
+from sentinel.detect import drift, fused, pipeline
 from sentinel.detect import guard as gd
 from sentinel.detect import members as mb
 from sentinel.detect.base import OnlineDetector, Scores, StepScores
@@ -90,6 +95,7 @@ class Ensemble(OnlineDetector):
         episode_floor: float = 2.5,
         prior: tuple[float, float, float] = (50.0, 2.0, 4.0),
         tail_power: float = 0.5,
+        drift: bool = True,
     ) -> None:
         super().__init__()
         unknown = [m for m in members if m not in MEMBERS]
@@ -107,6 +113,7 @@ class Ensemble(OnlineDetector):
         self._members: list[Member] = [MEMBERS[m]() for m in self.members]
         self.prior = tuple(prior)
         self.tail_power = tail_power
+        self.drift = bool(drift)
         self._cal = TailCalibrator(prefix="cal", half_life=half_life, stride=stride, prior_weight=prior[0],
                                    prior_scale=prior[1], prior_power=prior[2], tail_power=tail_power)
         self.base_: SeasonalBaseline | None = None if step is None else SeasonalBaseline(step, **self.baseline)
@@ -118,7 +125,7 @@ class Ensemble(OnlineDetector):
             "step": self.step, "members": self.members, "band": self.band, "half_life": self.half_life,
             "cal_floor": self.cal_floor, "stride": self.stride, "baseline": self.baseline,
             "refractory": self.refractory, "episode_floor": self.episode_floor, "prior": self.prior,
-            "tail_power": self.tail_power,
+            "tail_power": self.tail_power, "drift": self.drift,
         }
 
     # -- OnlineDetector hooks ---------------------------------------------------------
@@ -135,6 +142,8 @@ class Ensemble(OnlineDetector):
         st.update(self._cal.init_state(n, len(self._members)))
         if self.refractory:
             st["e.peak"] = np.zeros(n)
+        if self.drift:
+            st.update(drift.init_state(n))
         return st
 
     def _fill_missing(self, state: dict[str, np.ndarray]) -> None:
@@ -142,6 +151,9 @@ class Ensemble(OnlineDetector):
         if self.base_ is not None and "b.n" in state:
             for k, v in self.base_.init_state(len(state["b.n"])).items():
                 state.setdefault(k, v)
+            if self.drift:  # the drift check's memories (a checkpoint from before it): it starts fresh
+                for k, v in drift.init_state(len(state["b.n"])).items():
+                    state.setdefault(k, v)
 
     @property
     def fusable(self) -> bool:
@@ -158,8 +170,18 @@ class Ensemble(OnlineDetector):
         codes = np.array([getattr(m, "kernel", -1) for m in self._members], dtype=np.int64)
         mps = np.array([m.kernel_params(self.base_) if hasattr(m, "kernel") else np.zeros(mb.N_PARAMS)
                         for m in self._members])
+        da = drift.arrays(st) if self.drift else drift.empty()
         return (self.base_.arrays(st), self.base_.params, codes, mps, mb.arrays(st), self._cal.arrays(st),
-                self._cal.consts, self._params(), st.get("e.peak", np.zeros(0)))
+                self._cal.consts, self._params(), st.get("e.peak", np.zeros(0)), da, self._drift_params())
+
+    def _drift_params(self) -> drift.Params:
+        """The drift check's constants at this sampling step (:mod:`sentinel.detect.drift`; its memories are times)."""
+        assert self.base_ is not None
+        step = float(self.base_.step)
+        return drift.Params(min(1.0, step / 1800), min(1.0, step / 21600), min(1.0, step / 86400),
+                            min(0.01, 2e-6 * step / 60), 5.0, 0.2, 1.0, 0.5, int(2 * DAY / step),
+                            int(8 * DAY / step), int(step),
+                            self.drift)
 
     def _evidence(self, st: dict[str, np.ndarray], t: int, x: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step outputs (series x [score, expected, lower, upper, members...]), member statistics, combined p."""
@@ -168,7 +190,7 @@ class Ensemble(OnlineDetector):
             return self._cache[2:]
         xc = np.ascontiguousarray(x, dtype=np.float64)
         n, k = len(xc), len(self._members)
-        out, praw = np.empty((n, 4 + k), order="F"), np.empty(n)
+        out, praw = np.empty((n, 5 + k), order="F"), np.empty(n)  # the last column: the drift condition
         if self.fusable:
             stats = np.empty((n, k))
             fused.score_step(*self._kernel_args(st), t, xc, *self.base_.slots(t), out, stats, praw, np.empty(k))
@@ -178,13 +200,14 @@ class Ensemble(OnlineDetector):
             pvals = np.ascontiguousarray(self._cal.pvalue(st, stats))
             fused.finish_step(self._params(), st.get("e.peak", np.zeros(0)), xc, expected, self.base_.scale(st),
                               pvals, out, praw)
+            out[:, 4 + k] = np.nan  # no drift check without the compiled step
         self._cache = (t, x, out, stats, praw)
         return out, stats, praw
 
     def _score_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray) -> StepScores:
         out, _, _ = self._evidence(state, t, x)
         members = {m: out[:, 4 + i] for i, m in enumerate(self.members)}
-        return StepScores(out[:, 0], out[:, 1], out[:, 2], out[:, 3], members)
+        return StepScores(out[:, 0], out[:, 1], out[:, 2], out[:, 3], members, drift=self._drift_out(out[:, -1]))
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         assert self.base_ is not None
@@ -224,7 +247,7 @@ class Ensemble(OnlineDetector):
         base = self.base_
         d_slots = (ts % DAY) * base.n_daily // DAY
         w_slots = (ts % WEEK) * base.n_weekly // WEEK
-        out = np.empty((n, T, 4 + k), order="F")
+        out = np.empty((n, T, 5 + k), order="F")  # the last column: the drift condition
         g = guard.params if guard is not None else _NO_GUARD
         g_arrays = (state["g.run"], state["g.last"], state["g.t"]) if guard is not None else _NO_GUARD_STATE
         values = np.ascontiguousarray(batch.values, dtype=np.float64)
@@ -236,7 +259,12 @@ class Ensemble(OnlineDetector):
                             out, np.empty(k), np.empty(k))
         self._cache = None
         members = {m: out[:, :, 4 + i] for i, m in enumerate(self.members)}
-        return Scores(out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 3], members)
+        return Scores(out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 3], members,
+                      drift=self._drift_out(out[:, :, -1]))
+
+    def _drift_out(self, column: np.ndarray) -> np.ndarray | None:
+        """The drift condition for :class:`~sentinel.detect.base.Scores` (None without the check or its kernels)."""
+        return column if self.drift and self.fusable else None
 
     def _rebase(self, state: dict[str, np.ndarray], mask: np.ndarray) -> None:
         assert self.base_ is not None

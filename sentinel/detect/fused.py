@@ -27,6 +27,7 @@ import numpy as np
 
 from sentinel.detect import baseline_kernels as bl
 from sentinel.detect import calibrate as cal
+from sentinel.detect import drift as dr
 from sentinel.detect import guard as gd
 from sentinel.detect import members as mb
 from sentinel.detect.jit import kernel
@@ -129,42 +130,61 @@ def learn_one(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
 
 
 @kernel
-def score_step(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
-               cc: cal.Consts, e: Params, peak: np.ndarray, t: int, x: np.ndarray, d_slot: int, w_slot: int,
-               out: np.ndarray, stats: np.ndarray, praw: np.ndarray, pv: np.ndarray) -> None:
-    """Score one step of every series into ``out`` (series x (4 + members)); keep the evidence for learning.
+def drift_one(b: bl.Arrays, bp: bl.Params, e: Params, da: dr.Arrays, dp: dr.Params, i: int, t: int, x: float,
+              learn: bool) -> float:
+    """The drift condition of value ``x`` of series ``i`` at ``t`` (:func:`sentinel.detect.drift.step`); learn it.
 
-    ``pv`` is scratch space, one float per member (the kernels allocate nothing).
+    Learns only if asked; called before the baseline learns ``x`` (its count and scale are the step's).
+    """
+    if not dp.on:
+        return 0.0
+    return dr.step(da, dp, i, t, x, e.band * bl.scale_one(b, bp, i), b.n[i], learn)
+
+
+@kernel
+def score_step(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
+               cc: cal.Consts, e: Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, t: int, x: np.ndarray,
+               d_slot: int, w_slot: int, out: np.ndarray, stats: np.ndarray, praw: np.ndarray,
+               pv: np.ndarray) -> None:
+    """Score one step of every series into ``out`` (series x (5 + members)); keep the evidence for learning.
+
+    The last column is the drift condition.  ``pv`` is scratch space, one
+    float per member (the kernels allocate nothing).
     """
     for i in range(len(x)):
         p, expected, scale, _, _, _, _, _ = score_one(b, bp, codes, mps, m, ca, cc, i, t, x[i], d_slot, w_slot,
                                                       stats[i], pv)
         praw[i] = p
         emit(out[i], e, p, peak[i] if e.refractory else 0.0, expected, scale, pv)
+        out[i, 4 + len(pv)] = drift_one(b, bp, e, da, dp, i, t, x[i], False)
 
 
 @kernel
 def learn_step(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
-               cc: cal.Consts, e: Params, peak: np.ndarray, t: int, x: np.ndarray, w: np.ndarray, d_slot: int,
-               w_slot: int, stats: np.ndarray, praw: np.ndarray) -> None:
+               cc: cal.Consts, e: Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, t: int, x: np.ndarray,
+               w: np.ndarray, d_slot: int, w_slot: int, stats: np.ndarray, praw: np.ndarray) -> None:
     """Learn one step of every series from the evidence :func:`score_step` kept."""
     for i in range(len(x)):
         daily, weekly, model, ds, ws = bl.components(b, bp, i, t, d_slot, w_slot)
+        if x[i] == x[i]:
+            drift_one(b, bp, e, da, dp, i, t, x[i], True)
         learn_one(b, bp, codes, mps, m, ca, cc, e, peak, i, x[i], w[i], praw[i], stats[i], daily, weekly, model,
                   ds, ws)
 
 
 @kernel
 def run_series(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
-               cc: cal.Consts, e: Params, peak: np.ndarray, i: int, ts: np.ndarray, x: np.ndarray,
-               d_slots: np.ndarray, w_slots: np.ndarray, guarded: bool, g: gd.Params, g_run: np.ndarray,
-               g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray, stats: np.ndarray, pv: np.ndarray) -> None:
-    """Score then learn every step of series ``i`` (values ``x``, outputs ``out``: steps x (4 + members))."""
+               cc: cal.Consts, e: Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, i: int, ts: np.ndarray,
+               x: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, guarded: bool, g: gd.Params,
+               g_run: np.ndarray, g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray, stats: np.ndarray,
+               pv: np.ndarray) -> None:
+    """Score then learn every step of series ``i`` (values ``x``, outputs ``out``: steps x (5 + members))."""
     for j in range(len(ts)):
         t, xj = ts[j], x[j]
         p, expected, scale, daily, weekly, model, ds, ws = score_one(b, bp, codes, mps, m, ca, cc, i, t, xj,
                                                                      d_slots[j], w_slots[j], stats, pv)
         score = emit(out[j], e, p, peak[i] if e.refractory else 0.0, expected, scale, pv)
+        out[j, 4 + len(pv)] = drift_one(b, bp, e, da, dp, i, t, xj, True)
         w = 1.0
         if guarded:
             last = 0.0 if score != score else score
@@ -177,18 +197,20 @@ def run_series(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, 
 
 @kernel
 def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
-              cc: cal.Consts, e: Params, peak: np.ndarray, ts: np.ndarray, values: np.ndarray, d_slots: np.ndarray,
-              w_slots: np.ndarray, guarded: bool, g: gd.Params, g_run: np.ndarray, g_last: np.ndarray,
-              g_t: np.ndarray, out: np.ndarray, stats: np.ndarray, pv: np.ndarray) -> None:
+              cc: cal.Consts, e: Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, ts: np.ndarray,
+              values: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, guarded: bool, g: gd.Params,
+              g_run: np.ndarray, g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray, stats: np.ndarray,
+              pv: np.ndarray) -> None:
     """Score then learn every step of every series (series outer, time inner), guarded if asked.
 
-    ``out`` is (series, steps, 4 + members); the guard's weight, run length
-    and rebase are the same as :class:`~sentinel.detect.guard.Guard` applies
-    step by step.  ``stats`` and ``pv`` are scratch space, one float per member.
+    ``out`` is (series, steps, 5 + members), the last column the drift
+    condition; the guard's weight, run length and rebase are the same as
+    :class:`~sentinel.detect.guard.Guard` applies step by step.  ``stats``
+    and ``pv`` are scratch space, one float per member.
     """
     for i in range(values.shape[0]):
-        run_series(b, bp, codes, mps, m, ca, cc, e, peak, i, ts, values[i], d_slots, w_slots, guarded, g, g_run,
-                   g_last, g_t, out[i], stats, pv)
+        run_series(b, bp, codes, mps, m, ca, cc, e, peak, da, dp, i, ts, values[i], d_slots, w_slots, guarded, g,
+                   g_run, g_last, g_t, out[i], stats, pv)
 
 
 @kernel

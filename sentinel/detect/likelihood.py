@@ -247,7 +247,7 @@ class Likelihood(OnlineDetector):
                           np.ascontiguousarray(out.score, dtype=np.float64),
                           np.ascontiguousarray(out.expected, dtype=np.float64), score, held)
         return StepScores(score, out.expected, out.lower, out.upper, out.members,
-                          held if self.params.stuck else None)
+                          held if self.params.stuck else None, out.drift)
 
     def _learn_step(self, state: dict[str, np.ndarray], t: int, x: np.ndarray, weight: np.ndarray) -> None:
         if (state["lk.t"] != t).any():  # learn() without score(): judge the point first

@@ -1,0 +1,253 @@
+"""The drift check: has the de-seasonalised level moved, slowly, to where it has not been for days?
+
+Why: a slow ramp (a latency creeping up over hours) or a daily cycle that
+stops (a fleet that stopped following its traffic) holds no surprising
+point.  The baseline's local level follows it within an hour, the guard
+rebases it after a run of high scores, and the range member and the
+novelty channel's ranges widen by each step's small increment, so one
+episode gives a few isolated reports and never a run that outlasts the
+alert policy's ``for`` (``benchmarks/shapes.py`` before this check: ramps of
+2-12 noise sd over 6 h alerted on 0.00-0.01 of series, cycle loss on 0.00).
+What is new is the *level*: its recent mean is beyond every level the series
+held over the past days, and stays there.  That is a condition, as a
+stuck run is, not a report: the detector says per point whether it holds
+(:attr:`sentinel.detect.base.Scores.drift`) and the alert policy raises a
+``drift`` alert once it has held a while (:mod:`sentinel.alerting.drift`).
+
+Per series:
+
+- ``r1``, a short EW mean of the value (``alpha_short``, about 30 minutes),
+  each step's move clipped to ``clip`` half-bands of the baseline, so a
+  routine spike of a few samples barely moves it;
+- a daily profile of ``r1`` (24 hourly points, interpolated; one signed
+  byte each in units of ``pu``, about 1 % of the profile's largest value,
+  rounded with a dither that changes by the day, so a step smaller than the
+  unit still counts on average): at the first value of each hour the point
+  learns how far ``r1`` was from the long mean (a running mean over the
+  first days, then ``alpha_profile`` per day).  The baseline's own daily profile cannot serve: its local level
+  follows a smooth cycle within the hour, so its profile holds only the
+  part the level misses.  ``m1 = r1 - profile`` is the short level with the
+  day's cycle taken out, so a cycle that stops is a drift of ``m1``;
+- ``m2``, a long EW mean of ``m1`` (``alpha_long``, about 6 hours): where
+  the level has been lately, lagging a ramp by its slope times its memory;
+- ``[lo, hi]``, the forgetting range (:func:`sentinel.detect.ranges.widened`,
+  ``forget`` of its width per value: about 4 % a week) of ``m2`` from
+  ``n_range`` values on (the first days' levels, before the profile has
+  seen them, are not the series' own): the levels held over the past days
+  (a weekend's lower level is in it a week later);
+- ``s``, the mean distance ``|m1 - m2|`` (``alpha_s``, about a day; each
+  distance capped at 3 ``s``, so a weekend's edge, hours of large distance
+  twice a week, does not drag it far): how far the short level strays on
+  its own (an AR(1) wander strays far, a smooth seasonal series barely).
+
+A drift holds where ``m1`` is beyond the range by more than ``k`` times
+``s`` and more than ``tol`` of the range's width, after ``n_warm`` values
+(the ensemble's: 8 days, so a weekly series' first weekend, lower than
+anything before it, is learned, not paged: ``benchmarks/simulator.py``,
+whose agents' task rates dip at weekends, raised 15 false alarms in one
+week with 3 days);
+the profile and ``s`` do not learn while it holds.  It ends when the level
+returns, or when it has held long enough that the long mean, and with it
+the range, has caught up (a new normal): after the ramp stops, about
+``ln(gap / margin)`` long memories.  If it ends that way (the long mean
+within half a margin of the bound it passed), the range takes the short
+level in (the sign of ``s`` says a drift held): the long mean approaches a
+held level slowly, and the short one's noise would otherwise cross the
+margin again and again for hours (measured: a 3-sd ramp's alert fired
+three more times in the 6 hours after it first resolved).  Taking it in
+after every drift, however short, widened the ranges of clean series with
+their brief excursions (``benchmarks/shapes.py``: ramps of 2 sd alerted
+0.43 instead of 0.51, cycle loss 0.84 instead of 0.93); a half-margin
+hysteresis instead doubled the clean ``spiky`` twins' false alerts.  A sudden lasting shift holds it too: a
+level not seen for days, lasting, is worth a page whichever way it came
+(the anomaly alert, whose baseline the guard re-anchors, resolves earlier).
+The value is the signed excess of ``m1`` beyond the bound (0: none; NaN:
+missing), in the value's units.
+
+>>> import numpy as np
+>>> p = Params(1 / 30, 1 / 360, 1 / 1440, 2e-6, 5.0, 0.2, 1.0, 0.5, 960, 1440, 60)  # the shipped, in values
+>>> a = arrays(init_state(1))
+>>> rng = np.random.default_rng(0)
+>>> z = np.r_[rng.normal(0, 1, 3000), rng.normal(0, 1, 600) + np.linspace(0, 8, 600)]
+>>> out = np.array([step(a, p, 0, 60 * n, v, 4.0, n, True) for n, v in enumerate(z)])
+>>> bool((out[:3000] == 0).all()), bool((out[3000:] > 0).any())
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from sentinel.detect import ranges
+from sentinel.detect.jit import kernel
+
+HOURS = 24
+DAY = 86_400
+GOLDEN = 0.6180339887498949
+"""The dither of the profile's rounding steps by this per day (a low-discrepancy sequence)."""
+KEYS = ("dr.r1", "dr.m2", "dr.lo", "dr.hi", "dr.s", "dr.pu", "dr.pf")
+"""State arrays in ``state_`` (a checkpoint from before the check lacks them: they start fresh)."""
+
+
+class Arrays(NamedTuple):
+    """The check's state (views into ``state_``; module docstring)."""
+
+    r1: np.ndarray
+    m2: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    s: np.ndarray  # float32: a scale, precision enough; negative while a drift holds (its end is news)
+    pu: np.ndarray  # float32: the profile's unit
+    pf: np.ndarray  # int8 (series x 24): the profile in units of pu
+
+
+class Params(NamedTuple):
+    """The check's constants (module docstring); the alphas per value."""
+
+    alpha_short: float
+    alpha_long: float
+    alpha_s: float
+    forget: float
+    k: float
+    tol: float
+    clip: float  # half-bands
+    alpha_profile: float  # per visit of a profile point (once a day)
+    n_range: int  # values before the range learns (the profile has seen a day or two)
+    n_warm: int  # values before the check judges (a week: a weekend has been seen)
+    step: int  # seconds: the first value of an hour is the one less than a step past it
+    on: bool = True  # off: the kernels do nothing, the condition is 0
+
+
+def init_state(n: int) -> dict[str, np.ndarray]:
+    """State of ``n`` new series (or of series a checkpoint from before the check held): nothing learned."""
+    st = {k: np.full(n, np.nan) for k in KEYS[:4]}
+    st["dr.s"] = np.full(n, np.nan, dtype=np.float32)
+    st["dr.pu"] = np.zeros(n, dtype=np.float32)
+    st["dr.pf"] = np.zeros((n, HOURS), dtype=np.int8)
+    return st
+
+
+def arrays(st: dict[str, np.ndarray]) -> Arrays:
+    """The kernels' view of the state."""
+    return Arrays(*(st[k] for k in KEYS))
+
+
+def empty() -> Arrays:
+    """Zero-series arrays for a detector without the check (the kernels never index them)."""
+    return arrays(init_state(0))
+
+
+@kernel
+def profile_at(a: Arrays, i: int, t: int) -> float:
+    """Series ``i``'s daily profile at time ``t`` (UTC): a Catmull-Rom spline through its hourly points.
+
+    A straight line between hours would miss a smooth cycle by about 2 % of
+    its amplitude at every peak; the spline, by far less.
+    """
+    sec = t % DAY
+    h = sec // 3600
+    f = (sec - h * 3600) / 3600.0
+    p0 = np.float64(a.pf[i, (h + HOURS - 1) % HOURS])
+    p1 = np.float64(a.pf[i, h])
+    p2 = np.float64(a.pf[i, (h + 1) % HOURS])
+    p3 = np.float64(a.pf[i, (h + 2) % HOURS])
+    v = p1 + 0.5 * f * (p2 - p0 + f * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + f * (3.0 * (p1 - p2) + p3 - p0)))
+    return v * np.float64(a.pu[i])
+
+
+@kernel
+def short_mean(a: Arrays, p: Params, i: int, x: float, half: float) -> float:
+    """``r1`` after taking ``x`` (its move clipped to ``clip`` half-bands; the first value starts it)."""
+    m = a.r1[i]
+    if m != m:
+        return x
+    lim = p.clip * half
+    step = x - m
+    if lim == lim and lim > 0.0:
+        step = min(max(step, -lim), lim)
+    return m + p.alpha_short * step
+
+
+@kernel
+def excess(a: Arrays, p: Params, i: int, m1: float, n: float) -> float:
+    """The signed excess of the short level ``m1`` beyond series ``i``'s range, where that is a drift (else 0)."""
+    if n < p.n_warm:
+        return 0.0
+    lo, hi, s = a.lo[i], a.hi[i], np.float64(a.s[i])
+    if lo != lo or s != s:  # nothing learned yet
+        return 0.0
+    margin = max(p.k * abs(s), p.tol * (hi - lo))
+    if m1 > hi + margin:
+        return m1 - hi
+    if m1 < lo - margin:
+        return m1 - lo
+    return 0.0
+
+
+@kernel
+def learn_profile(a: Arrays, p: Params, i: int, t: int, n: float) -> None:
+    """At the first value of an hour: the hour's point learns ``r1 - m2`` (rescaling the bytes if it outgrows them)."""
+    r1, m2 = a.r1[i], a.m2[i]
+    if r1 != r1 or m2 != m2:
+        return
+    h = (t % DAY) // 3600
+    u = np.float64(a.pu[i])
+    old = np.float64(a.pf[i, h]) * u
+    days = math.floor(n * p.step / DAY)
+    v = old + max(p.alpha_profile, 1.0 / (days + 1.0)) * (r1 - m2 - old)
+    if abs(v) > 127.0 * u:  # a wider profile: a coarser unit for every point
+        nu = abs(v) / 100.0
+        for k in range(HOURS):
+            a.pf[i, k] = np.int8(round(np.float64(a.pf[i, k]) * u / nu))
+        a.pu[i] = np.float32(nu)
+        u = np.float64(a.pu[i])
+    if u > 0.0:  # rounded with a dither that changes by the day, so the byte's rounding does not stick
+        dither = (days * GOLDEN) % 1.0 - 0.5
+        a.pf[i, h] = np.int8(max(-127.0, min(127.0, math.floor(v / u + 0.5 + dither))))
+
+
+@kernel
+def step(a: Arrays, p: Params, i: int, t: int, x: float, half: float, n: float, learn: bool) -> float:
+    """The drift condition of value ``x`` of series ``i`` at ``t`` (signed excess, 0: none, NaN: no value).
+
+    Judged on the state before ``x``; then, if ``learn``, ``x`` goes into the
+    means, the range, the stray and the profile (the last two only while no
+    drift holds).  ``half`` is the baseline's half-band, ``n`` the count of
+    values the baseline has learned before ``x``.  One function for both, so
+    the short level and the profile are computed once per value.
+    """
+    if x != x:
+        return math.nan
+    if not p.on:
+        return 0.0
+    r1 = short_mean(a, p, i, x, half)
+    m1 = r1 - profile_at(a, i, t)
+    cond = excess(a, p, i, m1, n)
+    if not learn:
+        return cond
+    drifting = cond != 0.0
+    if not drifting and t % 3600 < p.step:  # the first value of an hour: its point learns (from r1 before x)
+        learn_profile(a, p, i, t, n)
+        m1 = r1 - profile_at(a, i, t)
+    a.r1[i] = r1
+    m2 = a.m2[i]
+    m2 = m1 if m2 != m2 else m2 + p.alpha_long * (m1 - m2)
+    a.m2[i] = m2
+    if n >= p.n_range:  # not the first days' levels, before the profile has seen them
+        a.lo[i], a.hi[i] = ranges.widened(a.lo[i], a.hi[i], m2, p.forget)
+    if a.s[i] < 0.0 and not drifting:  # a drift just ended: if by the long mean catching up, a held level
+        lo, hi = a.lo[i], a.hi[i]
+        near = 0.5 * max(p.k * abs(np.float64(a.s[i])), p.tol * (hi - lo))
+        if (m1 > hi and hi - m2 < near) or (m1 < lo and m2 - lo < near):
+            a.lo[i], a.hi[i] = ranges.widened(lo, hi, m1, 0.0)
+    s = abs(np.float64(a.s[i]))
+    if not drifting:  # each distance capped at 3 s: a weekend's edge does not drag it far
+        g = abs(m1 - m2)
+        if s > 0.0:  # (NaN: none yet; 0: only the first value, where m2 is m1)
+            g = min(g, 3.0 * s)
+        s = g if s != s else s + max(p.alpha_s, 1.0 / (n + 1.0)) * (g - s)
+    a.s[i] = np.float32(-s if drifting else s)  # the sign: a drift holds (no byte to spare for a flag)
+    return cond
