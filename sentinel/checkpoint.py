@@ -59,6 +59,7 @@ import hashlib
 import json
 import logging
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,9 @@ def restore(directory: Path, runner: WatchRunner) -> tuple[int | None, str]:
     result = "restored"
     try:
         pointer = json.loads(pointer_path.read_text())
+        if not isinstance(pointer, dict):
+            raise ValueError(f"{POINTER} holds {type(pointer).__name__}, not an object")
+        cursor = int(pointer["cursor"])
         if _config_changed(pointer, cfg):
             log.warning("watch %s: checkpoint was made for a different query/step/detector; starting fresh", cfg.name)
             return None, "config_changed"
@@ -232,9 +236,10 @@ def restore(directory: Path, runner: WatchRunner) -> tuple[int | None, str]:
             log.info("watch %s: checkpoint restored into this version's detector parameters", cfg.name)
             detector, result = adopted, "params_changed"
         _restore_state(runner, directory / pointer["state"])
-    except (OSError, ValueError, KeyError, EOFError, persist.CheckpointError) as exc:
+    # a truncated state file is a broken zip (BadZipFile), a hand-edited pointer a wrong type: re-learn, never crash
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, persist.CheckpointError) as exc:
         log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, one_line(exc))
         return None, "unreadable"
     runner.detector = detector
-    runner.cursor = int(pointer["cursor"])
+    runner.cursor = cursor
     return runner.cursor, result

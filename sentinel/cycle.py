@@ -63,6 +63,7 @@ class CycleDriver:
         name = slot.name
         with slot.lock, self.tracing.span("sentinel.cycle", watch=name) as span:
             t0, start_ns = time.perf_counter(), time.time_ns()
+            slot.running_since = time.monotonic()
             try:
                 result = slot.cycle(self.clock.now() if now is None else now)
                 if result is not None:
@@ -75,6 +76,8 @@ class CycleDriver:
                 log.warning("watch %s: cycle failed (%s): %s", name, reason, one_line(exc))
                 log.debug("watch %s: cycle failure detail", name, exc_info=True)
                 return None
+            finally:
+                slot.running_since = None
             outcome = "ok" if result is not None else "idle"
             self.metrics.cycle_done(name, outcome, time.perf_counter() - t0)
             if not slot.ready:
@@ -93,6 +96,7 @@ class CycleDriver:
         t0 = time.perf_counter()
         self.exporter.update(result)
         self.notifier.observe(slot.cfg, result.events, self.clock.wall_interval(slot.cfg.every))
+        slot.published()
         if self.console is not None:
             self.console.emit(result.events)
         slot.commit()

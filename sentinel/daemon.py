@@ -61,6 +61,20 @@ log = logging.getLogger(__name__)
 logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
+STUCK_MIN_SECONDS = 600.0
+"""A cycle may run long (a catch-up after an outage, a source's timeouts and retries: 4 x 30 s by default);
+one that has run this long, and 10 intervals, is stuck, and ``/-/ready`` says so."""
+
+
+def stuck_after(interval: float) -> float:
+    """Seconds after which a running cycle of a watch scheduled every ``interval`` (wall) seconds counts as stuck.
+
+    >>> stuck_after(60), stuck_after(3600)
+    (600.0, 36000.0)
+    """
+    return max(STUCK_MIN_SECONDS, 10.0 * interval)
+
+
 def new_registry() -> CollectorRegistry:
     """A registry with the process and platform collectors (one per daemon, so tests can run several)."""
     reg = CollectorRegistry()
@@ -205,6 +219,8 @@ class Daemon:
             return False
         try:
             new = load_config(self.config_path)
+            if not new.watches:  # as `sentinel run` refuses it; here mostly a file caught half-written
+                raise ConfigError([f"{self.config_path}: no watches configured (an empty or half-written file?)"])
         except ConfigError as exc:
             self.metrics.config_reload_errors.inc()
             log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
@@ -265,9 +281,16 @@ class Daemon:
         return True, "sentinel is healthy"
 
     def ready(self) -> tuple[bool, str]:
+        """Ready once every watch completed its first cycle and none is stuck in one (:func:`stuck_after`)."""
         pending = sorted(n for n, s in self.slots.items() if not s.ready)
         if pending:
             return False, "waiting for the first cycle of: " + ", ".join(pending)
+        now = time.monotonic()
+        stuck = sorted(f"{n} (for {now - s.running_since:.0f}s)" for n, s in self.slots.items()
+                       if s.running_since is not None
+                       and now - s.running_since > stuck_after(self.clock.wall_interval(s.cfg.every)))
+        if stuck:
+            return False, "cycle running far longer than its interval: " + ", ".join(stuck)
         return True, "sentinel is ready"
 
     def alerts_json(self, watch: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:

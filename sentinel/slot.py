@@ -11,7 +11,13 @@ the daemon adds around a cycle:
   event log are dropped, so a crash never repeats an episode;
 - **reconcile**: once caught up, any firing alert in the outbox that the
   policy no longer confirms is resolved, so a crash never strands one;
-- **checkpoint** every ``store.checkpoint_every`` (wall clock) and at stop.
+- **carry**: transitions of a cycle that failed after deciding them (the
+  store locked or full while writing the event log or the outbox) are
+  written and handed out again by the next cycle -- the runner's cursor has
+  moved past their data, so no replay would decide them again;
+- **checkpoint** every ``store.checkpoint_every`` (wall clock) and at stop,
+  but not while transitions are carried (a restart then replays them from
+  the older checkpoint instead of losing them).
 
 A log watch's slot also builds its pattern stage
 (:class:`~sentinel.logs.watch.LogWatch`, miner state under
@@ -58,9 +64,12 @@ class WatchSlot:
     restored_from: int | None = None
     restore_result: str = "missing"  # how the checkpoint restore went (sentinel.checkpoint.restore)
     ready: bool = False
+    running_since: float | None = None  # time.monotonic() when the cycle now running started (readiness)
     last_checkpoint: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _logged: set[_EventId] = field(default_factory=set)
+    _unlogged: list[AlertEvent] = field(default_factory=list)  # decided, not yet in the event log
+    _unpublished: list[AlertEvent] = field(default_factory=list)  # decided, not yet in the outbox
 
     @classmethod
     def create(cls, cfg: WatchConfig, source: Source, store: Store, warmup: int) -> WatchSlot:
@@ -95,9 +104,16 @@ class WatchSlot:
         muted = self.store.muted(self.name)
         if muted:
             events = [e for e in events if e.labels not in muted or e.status == "resolved"]
-        result.events = events
-        self.store.add_events(events)
+        self._unlogged += events
+        self._unpublished += events
+        self.store.add_events(self._unlogged)  # may raise: kept for the next cycle (module doc: carry)
+        self._unlogged = []
+        result.events = list(self._unpublished)
         return result
+
+    def published(self) -> None:
+        """The outbox holds every transition handed out so far (the daemon calls it after ``observe``)."""
+        self._unpublished = []
 
     def commit(self) -> None:
         """Persist the cursor (after the outbox has the cycle's transitions)."""
@@ -136,6 +152,10 @@ class WatchSlot:
     def save(self) -> float:
         """Write a checkpoint now; returns its wall time in seconds (no-op before the first cycle)."""
         if self.runner.cursor is None:
+            return 0.0
+        if self._unpublished:  # holds every unlogged transition too (logged first, then published)
+            log.warning("watch %s: checkpoint deferred, %d alert transition(s) not yet stored", self.name,
+                        len(self._unpublished))
             return 0.0
         t0 = time.perf_counter()
         checkpoint.save(self.store.checkpoint_dir(self.name), self.runner)

@@ -209,3 +209,4 @@ class Notifier:
         self.metrics.sent.inc(len(batch))
         self.metrics.notify_last_success.set(time.time())
         self.outbox.delivered(((k, s) for k, s, _ in batch), self.clock())
+        self._gauges()  # a delivered resolution leaves resolved_pending now, not at the next flush (up to resend_delay)

@@ -136,13 +136,22 @@ class Outbox:
         self.deliver = deliver
         self._lock = threading.Lock()
         self._alerts: dict[str, OutboxAlert] = {k: OutboxAlert(**doc) for k, doc, _ in store.alerts()}
+        self._dirty: dict[str, OutboxAlert] = {}  # changed in memory, store write failed: retried with the next
 
     @property
     def am(self) -> AlertmanagerConfig:
         return self.config.alertmanager or AlertmanagerConfig()
 
     def _persist(self, alerts: Iterable[OutboxAlert]) -> None:
-        self.store.put_alerts([a.store_row() for a in alerts])
+        """Write ``alerts`` and any whose earlier write failed (a locked or full store): a replayed transition
+        finds its episode already held in memory and changes nothing, so only this retry gets it to disk."""
+        rows = {**self._dirty, **{a.key: a for a in alerts}}
+        try:
+            self.store.put_alerts([a.store_row() for a in rows.values()])
+        except Exception:
+            self._dirty = rows
+            raise
+        self._dirty = {}
 
     def observe(
         self, watch: WatchConfig, events: Iterable[AlertEvent], interval: float, now: float
