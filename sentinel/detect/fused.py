@@ -130,15 +130,16 @@ def learn_one(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
 
 
 @kernel
-def drift_one(b: bl.Arrays, bp: bl.Params, e: Params, da: dr.Arrays, dp: dr.Params, i: int, t: int, x: float,
-              learn: bool) -> float:
-    """The drift condition of value ``x`` of series ``i`` at ``t`` (:func:`sentinel.detect.drift.step`); learn it.
+def drift_one(b: bl.Arrays, e: Params, da: dr.Arrays, dp: dr.Params, i: int, hour: int, into: int, x: float,
+              scale: float, learn: bool) -> float:
+    """The drift condition of value ``x`` of series ``i`` (:func:`sentinel.detect.drift.step_at`); learn it.
 
-    Learns only if asked; called before the baseline learns ``x`` (its count and scale are the step's).
+    Learns only if asked; called before the baseline learns ``x`` (its count and ``scale``, the one
+    :func:`score_one` returned, are the step's: passed in, not computed twice).
     """
     if not dp.on:
         return 0.0
-    return dr.step(da, dp, i, t, x, e.band * bl.scale_one(b, bp, i), b.n[i], learn)
+    return dr.step_at(da, dp, i, hour, into, x, e.band * scale, b.n[i], learn)
 
 
 @kernel
@@ -151,12 +152,13 @@ def score_step(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, 
     The last column is the drift condition.  ``pv`` is scratch space, one
     float per member (the kernels allocate nothing).
     """
+    hour, into = dr.clock(t)
     for i in range(len(x)):
         p, expected, scale, _, _, _, _, _ = score_one(b, bp, codes, mps, m, ca, cc, i, t, x[i], d_slot, w_slot,
                                                       stats[i], pv)
         praw[i] = p
         emit(out[i], e, p, peak[i] if e.refractory else 0.0, expected, scale, pv)
-        out[i, 4 + len(pv)] = drift_one(b, bp, e, da, dp, i, t, x[i], False)
+        out[i, 4 + len(pv)] = drift_one(b, e, da, dp, i, hour, into, x[i], scale, False)
 
 
 @kernel
@@ -164,10 +166,11 @@ def learn_step(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, 
                cc: cal.Consts, e: Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, t: int, x: np.ndarray,
                w: np.ndarray, d_slot: int, w_slot: int, stats: np.ndarray, praw: np.ndarray) -> None:
     """Learn one step of every series from the evidence :func:`score_step` kept."""
+    hour, into = dr.clock(t)
     for i in range(len(x)):
         daily, weekly, model, ds, ws = bl.components(b, bp, i, t, d_slot, w_slot)
         if x[i] == x[i]:
-            drift_one(b, bp, e, da, dp, i, t, x[i], True)
+            drift_one(b, e, da, dp, i, hour, into, x[i], bl.scale_one(b, bp, i), True)
         learn_one(b, bp, codes, mps, m, ca, cc, e, peak, i, x[i], w[i], praw[i], stats[i], daily, weekly, model,
                   ds, ws)
 
@@ -175,16 +178,19 @@ def learn_step(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, 
 @kernel
 def run_series(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
                cc: cal.Consts, e: Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, i: int, ts: np.ndarray,
-               x: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, guarded: bool, g: gd.Params,
-               g_run: np.ndarray, g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray, stats: np.ndarray,
-               pv: np.ndarray) -> None:
-    """Score then learn every step of series ``i`` (values ``x``, outputs ``out``: steps x (5 + members))."""
+               x: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, hours: np.ndarray, into: np.ndarray,
+               guarded: bool, g: gd.Params, g_run: np.ndarray, g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray,
+               stats: np.ndarray, pv: np.ndarray) -> None:
+    """Score then learn every step of series ``i`` (values ``x``, outputs ``out``: steps x (5 + members)).
+
+    ``hours`` and ``into`` are the steps' :func:`sentinel.detect.drift.clocks`.
+    """
     for j in range(len(ts)):
         t, xj = ts[j], x[j]
         p, expected, scale, daily, weekly, model, ds, ws = score_one(b, bp, codes, mps, m, ca, cc, i, t, xj,
                                                                      d_slots[j], w_slots[j], stats, pv)
         score = emit(out[j], e, p, peak[i] if e.refractory else 0.0, expected, scale, pv)
-        out[j, 4 + len(pv)] = drift_one(b, bp, e, da, dp, i, t, xj, True)
+        out[j, 4 + len(pv)] = drift_one(b, e, da, dp, i, hours[j], into[j], xj, scale, True)
         w = 1.0
         if guarded:
             last = 0.0 if score != score else score
@@ -198,9 +204,9 @@ def run_series(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, 
 @kernel
 def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
               cc: cal.Consts, e: Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, ts: np.ndarray,
-              values: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, guarded: bool, g: gd.Params,
-              g_run: np.ndarray, g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray, stats: np.ndarray,
-              pv: np.ndarray) -> None:
+              values: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, hours: np.ndarray, into: np.ndarray,
+              guarded: bool, g: gd.Params, g_run: np.ndarray, g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray,
+              stats: np.ndarray, pv: np.ndarray) -> None:
     """Score then learn every step of every series (series outer, time inner), guarded if asked.
 
     ``out`` is (series, steps, 5 + members), the last column the drift
@@ -209,8 +215,8 @@ def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
     and ``pv`` are scratch space, one float per member.
     """
     for i in range(values.shape[0]):
-        run_series(b, bp, codes, mps, m, ca, cc, e, peak, da, dp, i, ts, values[i], d_slots, w_slots, guarded, g,
-                   g_run, g_last, g_t, out[i], stats, pv)
+        run_series(b, bp, codes, mps, m, ca, cc, e, peak, da, dp, i, ts, values[i], d_slots, w_slots, hours, into,
+                   guarded, g, g_run, g_last, g_t, out[i], stats, pv)
 
 
 @kernel

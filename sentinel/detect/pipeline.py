@@ -36,9 +36,10 @@ from sentinel.detect.jit import kernel
 @kernel
 def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m: mb.Arrays, ca: cal.Arrays,
               cc: cal.Consts, e: fused.Params, peak: np.ndarray, da: dr.Arrays, dp: dr.Params, ts: np.ndarray,
-              values: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, g: gd.Params, g_run: np.ndarray,
-              g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray, stats: np.ndarray, pv: np.ndarray, la: dc.Arrays,
-              lp: dc.Params, sa: sq.Arrays, sp: sq.Params, held: np.ndarray) -> None:
+              values: np.ndarray, d_slots: np.ndarray, w_slots: np.ndarray, hours: np.ndarray, into: np.ndarray,
+              g: gd.Params, g_run: np.ndarray, g_last: np.ndarray, g_t: np.ndarray, out: np.ndarray,
+              stats: np.ndarray, pv: np.ndarray, la: dc.Arrays, lp: dc.Params, sa: sq.Arrays, sp: sq.Params,
+              held: np.ndarray) -> None:
     """Guarded ensemble then decisions for every series; ``out`` as in :func:`sentinel.detect.fused.run_batch`.
 
     The decisions replace the ensemble's scores (``out[:, :, 0]``); the rest
@@ -48,6 +49,6 @@ def run_batch(b: bl.Arrays, bp: bl.Params, codes: np.ndarray, mps: np.ndarray, m
     """
     for i in range(values.shape[0]):
         db.fetch_ahead(la, lp, sa, sp, i)  # the decisions' state arrives while the ensemble runs the series
-        fused.run_series(b, bp, codes, mps, m, ca, cc, e, peak, da, dp, i, ts, values[i], d_slots, w_slots, True, g,
-                         g_run, g_last, g_t, out[i], stats, pv)
+        fused.run_series(b, bp, codes, mps, m, ca, cc, e, peak, da, dp, i, ts, values[i], d_slots, w_slots, hours,
+                         into, True, g, g_run, g_last, g_t, out[i], stats, pv)
         db.run_series(la, lp, sa, sp, i, ts, values[i], out[i, :, 0], out[i, :, 1], held[i])
