@@ -185,6 +185,7 @@ def test_daemon_cycles_raise_template_rate_and_new_pattern_and_survive_restart(
         for h in hours:
             res = slot.cycle(t0 + h * 3600 - 1)
             assert res is not None
+            slot.published()  # as the daemon does once the outbox holds the transitions
             slot.commit()
             if not res.warmup:
                 out.extend(res.events)

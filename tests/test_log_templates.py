@@ -227,6 +227,8 @@ def _replay(runner: WatchRunner | WatchSlot, t0: int, hours: range) -> list:
     events = []
     for h in hours:
         res = runner.cycle(t0 + h * 3600 - 1)
+        if isinstance(runner, WatchSlot):
+            runner.published()  # as the daemon does once the outbox holds the transitions
         if res is not None and not res.warmup:
             events.extend(res.events)
     return events
