@@ -132,6 +132,15 @@ class ServiceError(RuntimeError):
     """A test service could not be started (the message carries its log tail)."""
 
 
+def http_get(url: str, timeout: float = 10.0) -> tuple[int, str]:
+    """Status and body of a GET, an HTTP error's included (a 503 from ``/-/ready`` is an answer, not a failure)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:

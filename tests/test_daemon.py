@@ -12,8 +12,6 @@ import json
 import logging
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sentinel.config import Config
 from sentinel.daemon import Daemon
 from sentinel.fleet import DEFAULT_START
+from tests.services import http_get
 
 T0 = DEFAULT_START
 HOUR = 3600
@@ -50,14 +49,6 @@ def _drive(d: Daemon, start: int, end: int, every: int = HOUR) -> None:
             d.run_cycle(name, now)
 
 
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def _ids(d: Daemon) -> list[tuple[str, str, str, tuple[tuple[str, str], ...], int]]:
     return [(e.watch, e.kind, e.status, e.labels, e.starts_at) for e in d.store.events()]
 
@@ -67,12 +58,12 @@ def test_cycles_serve_metrics_health_readiness_and_alerts(tmp_path: Path) -> Non
     d.start(schedule=False)
     base = f"http://127.0.0.1:{d.server.port}"
     try:
-        assert _get(base + "/-/healthy")[0] == 200
-        code, body = _get(base + "/-/ready")
+        assert http_get(base + "/-/healthy")[0] == 200
+        code, body = http_get(base + "/-/ready")
         assert code == 503 and "lat" in body and "rate" in body
         _drive(d, T0, T0 + 6 * HOUR)
-        assert _get(base + "/-/ready")[0] == 200
-        code, text = _get(base + "/metrics")
+        assert http_get(base + "/-/ready")[0] == 200
+        code, text = http_get(base + "/metrics")
         assert code == 200
         assert 'sentinel_anomaly_score{agent="agent-00",watch="lat"}' in text
         assert 'sentinel_expected_value{agent="agent-00",bound="upper",watch="lat"}' in text
@@ -81,11 +72,11 @@ def test_cycles_serve_metrics_health_readiness_and_alerts(tmp_path: Path) -> Non
         if shutil.which("promtool"):
             proc = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True)
             assert proc.returncode == 0, proc.stdout + proc.stderr
-        firing = json.loads(_get(base + "/alerts")[1])["alerts"]
+        firing = json.loads(http_get(base + "/alerts")[1])["alerts"]
         assert firing, "the touchy policy should have something firing"
         assert all(a["status"] == "firing" and a["labels"]["watch"] in ("lat", "rate") for a in firing)
-        assert len(json.loads(_get(base + "/alerts?all=1")[1])["alerts"]) >= len(firing)
-        assert all(a["watch"] == "lat" for a in json.loads(_get(base + "/alerts?watch=lat")[1])["alerts"])
+        assert len(json.loads(http_get(base + "/alerts?all=1")[1])["alerts"]) >= len(firing)
+        assert all(a["watch"] == "lat" for a in json.loads(http_get(base + "/alerts?watch=lat")[1])["alerts"])
     finally:
         d.stop()
 

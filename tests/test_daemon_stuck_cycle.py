@@ -10,8 +10,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from sentinel import daemon as daemon_module
 from sentinel.config import PrometheusConfig
 from sentinel.daemon import Daemon
 from sentinel.sources.prometheus import PrometheusSource
+from tests.services import http_get
 from tests.test_daemon import HOUR, T0, _config
 
 
@@ -33,14 +32,6 @@ def hung_server() -> Iterator[str]:
     srv.close()
 
 
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def test_a_stuck_cycle_makes_readiness_fail_and_metrics_keep_serving(
     tmp_path: Path, hung_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -51,7 +42,7 @@ def test_a_stuck_cycle_makes_readiness_fail_and_metrics_keep_serving(
     try:
         for name in ("lat", "rate"):
             d.run_cycle(name, T0)
-        assert _get(base + "/-/ready")[0] == 200
+        assert http_get(base + "/-/ready", timeout=5)[0] == 200
         slot = d.slots["lat"]
         hung = PrometheusSource(PrometheusConfig(url=hung_server, timeout="4s", retries=0), registry=d.registry)
         slot.runner.source = hung
@@ -60,18 +51,18 @@ def test_a_stuck_cycle_makes_readiness_fail_and_metrics_keep_serving(
         try:
             code, body = 200, ""
             for _ in range(30):  # the cycle waits up to 4 s for an answer; it counts as stuck after 1 s
-                code, body = _get(base + "/-/ready")
+                code, body = http_get(base + "/-/ready", timeout=5)
                 if code == 503:
                     break
                 time.sleep(0.1)
             assert code == 503 and "lat (for" in body and "rate" not in body
-            code, text = _get(base + "/metrics")
+            code, text = http_get(base + "/metrics", timeout=5)
             assert code == 200 and 'sentinel_cycles_total{outcome="ok",watch="lat"} 1.0' in text
-            assert _get(base + "/-/healthy")[0] == 200  # alive: a restart would not help a hung upstream
+            assert http_get(base + "/-/healthy", timeout=5)[0] == 200  # alive: a restart would not help a hung upstream
         finally:
             stuck.join(10)
             hung.close()
         assert d.registry.get_sample_value("sentinel_cycle_errors_total", {"watch": "lat", "reason": "source"}) == 1
-        assert _get(base + "/-/ready")[0] == 200  # the timeout ended the cycle: ready again
+        assert http_get(base + "/-/ready", timeout=5)[0] == 200  # the timeout ended the cycle: ready again
     finally:
         d.stop()
