@@ -242,7 +242,7 @@ class Policy:
         st["stuck_since"] = np.where(off, _NEVER, st["stuck_since"])
         fire = on & ~st["stuck"] & (t - st["stuck_since"] >= self.cfg.for_)
         resolve = off & st["stuck"]
-        who = [format_labels(lb) for lb in batch.labels]
+        who = {i: format_labels(batch.labels[i]) for i in (*np.flatnonzero(fire), *np.flatnonzero(resolve))}
         events = [self._condition("stuck", "firing", batch, scores, i, j, t, t,
                                   f"{self.watch}: {who[i]} is stuck at {x[i]:.4g}",
                                   f"{who[i]}: value {x[i]:.4g} unchanged for "
