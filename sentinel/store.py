@@ -80,7 +80,8 @@ class Store:
                 self._db.executemany(sql, rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite already rolled back a full disk's write: keep *that* error
+                    self._db.execute("ROLLBACK")
                 raise
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

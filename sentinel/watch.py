@@ -62,9 +62,20 @@ class PatternStage(Protocol):
 
 
 def aligned_end(now: float, watch: WatchConfig) -> int:
-    """The exclusive end of the grid a cycle at ``now`` may read: one step past the last grid point <= now."""
+    """The exclusive end of the grid a cycle at ``now`` may read: one step past the last grid point <= now.
+
+    A metric sample at ``t`` is the value *at* ``t``; a log watch's count at ``t`` counts the lines of
+    ``[t, t + step)``, so it is complete only once ``t + step`` has passed.  Reading the bucket still in
+    progress would count a few seconds of it as the whole step (a dip on every group, every cycle), and
+    the cursor would move past it for good.
+
+    >>> logs = WatchConfig(name="l", logs={"index": "x"}, every="1m")
+    >>> aligned_end(1_000_030, logs)  # the bucket at 1_000_020 runs to 1_000_080: not yet
+    1000020
+    """
     step = watch.sample_step
-    return int((now - watch.delay) // step) * step + step
+    last = int((now - watch.delay) // step) * step
+    return last if watch.logs is not None else last + step
 
 
 @dataclass

@@ -144,4 +144,3 @@ def test_alertmanager_outage_mid_run_loses_nothing_and_strands_nothing(
         assert d.notifier.outbox.counts()["resolved_pending"] == 0
     finally:
         d.stop()
-

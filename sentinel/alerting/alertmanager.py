@@ -19,11 +19,13 @@ from sentinel.config import AlertmanagerConfig
 
 
 class NotifyError(Exception):
-    """A batch was not accepted; ``reason`` is a short label for metrics (http_5xx, timeout, ...)."""
+    """A batch was not accepted; ``reason`` is a short label for metrics (http_5xx, timeout, ...), ``status``
+    the HTTP status when there was an answer."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.status = status
 
 
 def _verify(tls_verify: bool | str) -> bool | ssl.SSLContext:
@@ -73,7 +75,7 @@ class AlertmanagerClient:
         if r.status_code // 100 != 2:
             body = " ".join(r.text.split())[:200]
             reason = "http_5xx" if r.status_code >= 500 else "http_4xx"
-            raise NotifyError(reason, f"Alertmanager {self.where} answered {r.status_code}: {body}")
+            raise NotifyError(reason, f"Alertmanager {self.where} answered {r.status_code}: {body}", r.status_code)
 
     def close(self) -> None:
         self._http.close()

@@ -6,8 +6,16 @@ cycle and on its own timer) puts the alerts that are due (see
 thread takes up to ``batch_size`` alerts at a time and POSTs them.  A failed
 batch is counted and logged (one line per failure streak, one on
 recovery) and not retried on its own: the next flush re-sends the state.
+A batch refused with a 4xx (but 408/429) is halved and re-posted until the
+refused alert is alone, so one bad alert never holds back its batch-mates.
 When the queue is full the oldest alerts are dropped and counted; the
 outbox still holds them, so the next flush re-sends them too.
+
+The queue holds at most one state per Alertmanager alert (label set): a
+flush that queues a newer state of an alert still waiting replaces it in
+place (``sentinel_notifications_superseded_total``), so a slow or failing
+Alertmanager never receives an alert's older state after its newer one,
+and a backlog never repeats an alert.
 
 Without an ``alertmanager:`` section the notifier keeps the outbox (for
 ``/alerts``, the console and the store) and sends nothing.
@@ -21,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,6 +39,7 @@ from sentinel.alerting.alertmanager import AlertmanagerClient, NotifyError
 from sentinel.alerting.outbox import Outbox, OutboxAlert
 from sentinel.alerting.policy import AlertEvent
 from sentinel.config import AlertmanagerConfig, Config, WatchConfig
+from sentinel.errors import one_line
 from sentinel.publish.metrics import self_metrics
 from sentinel.series import Labels
 from sentinel.store import Store
@@ -38,6 +47,7 @@ from sentinel.store import Store
 log = logging.getLogger(__name__)
 
 _Item = tuple[str, str, dict[str, Any]]  # key, status sent, payload
+_Print = tuple[tuple[str, str], ...]  # an alert's label set: Alertmanager's identity of it
 
 
 class Notifier:
@@ -54,9 +64,10 @@ class Notifier:
         self.config = config
         self.clock = clock
         self.metrics = self_metrics(registry)
-        self.outbox = Outbox(store, config, deliver=config.alertmanager is not None)
+        self.outbox = Outbox(store, config, deliver=config.alertmanager is not None,
+                             on_superseded=self.metrics.superseded.inc)
         self._client: AlertmanagerClient | None = None
-        self._queue: deque[_Item] = deque()
+        self._queue: OrderedDict[_Print, _Item] = OrderedDict()
         self._cond = threading.Condition()
         self._busy = False
         self._stopping = False
@@ -122,29 +133,36 @@ class Notifier:
         return gone
 
     def flush(self) -> int:
-        """Queue every due alert; returns how many were queued."""
+        """Queue every due alert; returns how many of them are in the queue (not dropped for room)."""
         now = self.clock()
-        self.outbox.prune(now)
+        try:
+            self.outbox.prune(now)
+        except Exception as exc:  # locked or full store: pruning waits, sending must not
+            self._store_failed("pruning resolved alerts", exc)
         if self._client is None:
             self._gauges()
             return 0
-        items = [(a.key, a.last_attempt_status or "firing", p) for a, p in self.outbox.due(now)]
+        items = [(a.fingerprint, (a.key, a.last_attempt_status or "firing", p)) for a, p in self.outbox.due(now)]
         with self._cond:
+            replaced = 0
+            for fp, item in items:
+                replaced += fp in self._queue
+                self._queue[fp] = item  # a waiting older state of the alert is replaced where it waits
+            if replaced:
+                self.metrics.superseded.inc(replaced)
             cap = self.am.queue_capacity
-            overflow = len(self._queue) + len(items) - cap
+            overflow = len(self._queue) - cap
             if overflow > 0:
-                from_queue = min(overflow, len(self._queue))
-                for _ in range(from_queue):
-                    self._queue.popleft()
-                items = items[overflow - from_queue:]
+                for _ in range(overflow):
+                    self._queue.popitem(last=False)
                 self.metrics.dropped.inc(overflow)
                 log.warning("notifier queue full (%d): dropped %d oldest alert(s); the next flush re-sends them",
                             cap, overflow)
-            self._queue.extend(items)
             self.metrics.queue_length.set(len(self._queue))
             self._cond.notify_all()
+            queued = sum(fp in self._queue for fp, _ in items)
         self._gauges()
-        return len(items)
+        return queued
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until the queue is empty and no batch is in flight (tests, shutdown)."""
@@ -177,13 +195,15 @@ class Notifier:
                 if self._stopping and not self._queue:
                     return
                 n = min(self.am.batch_size, len(self._queue))
-                batch = [self._queue.popleft() for _ in range(n)]
+                batch = [self._queue.popitem(last=False)[1] for _ in range(n)]
                 self.metrics.queue_length.set(len(self._queue))
                 self._busy = True
                 client = self._client
             try:
                 if client is not None:
                     self._send(client, batch)
+            except Exception as exc:  # a dead sender would silently stop every notification for good
+                log.error("notify: sending a batch failed unexpectedly: %s (re-sent next cycle)", one_line(exc))
             finally:
                 with self._cond:
                     self._busy = False
@@ -194,6 +214,13 @@ class Notifier:
         try:
             client.post([p for _, _, p in batch])
         except NotifyError as exc:
+            if len(batch) > 1 and exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
+                # one alert it refuses (Alertmanager's 400, a proxy's 413) fails the whole batch, every re-send:
+                # halve it until the refused alert is alone, so the others are delivered and known to be
+                half = len(batch) // 2
+                self._send(client, batch[:half])
+                self._send(client, batch[half:])
+                return
             self.metrics.failed.labels(reason=exc.reason).inc(len(batch))
             now = time.monotonic()
             if not self._failing or now - self._last_fail_log >= 60:
@@ -208,5 +235,12 @@ class Notifier:
             self._failing = False
         self.metrics.sent.inc(len(batch))
         self.metrics.notify_last_success.set(time.time())
-        self.outbox.delivered(((k, s) for k, s, _ in batch), self.clock())
+        try:
+            self.outbox.delivered(((k, s) for k, s, _ in batch), self.clock())
+        except Exception as exc:  # store locked or disk full: the outbox keeps the marks, writes them with the next
+            self._store_failed(f"recording {len(batch)} delivered alert(s)", exc)
         self._gauges()  # a delivered resolution leaves resolved_pending now, not at the next flush (up to resend_delay)
+
+    def _store_failed(self, what: str, exc: Exception) -> None:
+        self.metrics.outbox_write_errors.inc()
+        log.warning("notify: the store refused %s (%s); retried with the next store write", what, one_line(exc))

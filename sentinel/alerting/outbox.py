@@ -16,6 +16,12 @@ Two rules go beyond Prometheus so that an outage loses no episode:
 - its resolution is held back until ``resend_delay`` after the firing state
   was first accepted, so Alertmanager's ``group_wait`` can notify it first.
 
+Only one episode per Alertmanager label set is ever sent (see
+:mod:`sentinel.alerting.episode`): when a series fires again, its older
+episodes are ``superseded`` and their owed states are never sent, so an old
+resolution cannot land after the newer firing and resolve it.  Each
+supersession that drops an owed state is counted.
+
 Wall-clock time (``now``) drives sending and retention; the data's own time
 (``starts_at``/``ends_at``, which may be a backfill's past or the accelerated
 simulator's future) is what the alert reports, clamped so ``startsAt`` and a
@@ -24,119 +30,39 @@ resolved ``endsAt`` are never later than the wall clock.
 
 from __future__ import annotations
 
-import json
-import math
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sentinel.alerting import render
+from sentinel.alerting.episode import OutboxAlert, episode_key, rfc3339, speaker
 from sentinel.alerting.policy import AlertEvent
 from sentinel.config import AlertmanagerConfig, Config, WatchConfig
-from sentinel.series import Labels, labels_key
+from sentinel.series import Labels
 from sentinel.store import Store
+
+__all__ = ["RESOLUTION_TEXT", "Outbox", "OutboxAlert", "episode_key", "rfc3339"]
 
 RESOLUTION_TEXT = frozenset({"stuck", "drift"})
 """Alert kinds whose resolution replaces the ``description`` annotation with its own."""
 
 
-def rfc3339(t: float) -> str:
-    """Alertmanager's time format (UTC, seconds).
-
-    >>> rfc3339(0)
-    '1970-01-01T00:00:00Z'
-    """
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
-
-
-def _finite_or_none(v: Any) -> Any:
-    """NaN / Inf are not JSON: an absent series has no value, so it shows as null."""
-    return None if isinstance(v, float) and not math.isfinite(v) else v
-
-
-def episode_key(watch: str, kind: str, series: Labels, starts_at: int, severity: str) -> str:
-    """The store key of one alert episode at one severity (a capacity alert escalating from
-    warning to critical is a new Alertmanager alert: the severity is a label)."""
-    return f"{watch}|{kind}|{json.dumps(dict(series), sort_keys=True)}|{starts_at}|{severity}"
-
-
-@dataclass
-class OutboxAlert:
-    """One alert episode and its delivery bookkeeping (wall-clock ``*_at`` floats)."""
-
-    key: str
-    watch: str
-    kind: str
-    series: list[list[str]]
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    generator_url: str
-    severity: str
-    starts_at: int
-    ends_at: int | None
-    interval: float
-    evidence: dict[str, Any] = field(default_factory=dict)
-    learned_at: float = 0.0
-    firing_delivered_at: float | None = None
-    resolved_delivered_at: float | None = None
-    last_attempt: float | None = None
-    last_attempt_status: str | None = None
-
-    @property
-    def resolved(self) -> bool:
-        return self.ends_at is not None
-
-    @property
-    def series_key(self) -> Labels:
-        return labels_key(tuple((k, v) for k, v in self.series))
-
-    def send_as(self, now: float, resend_delay: float) -> str:
-        """The status to send now (``firing`` until the firing state was accepted long enough)."""
-        if not self.resolved or self.firing_delivered_at is None:
-            return "firing"
-        return "resolved" if now - self.firing_delivered_at >= resend_delay else "firing"
-
-    def payload(self, now: float, resend_delay: float) -> dict[str, Any]:
-        """The Alertmanager API v2 ``postableAlert``."""
-        status = self.send_as(now, resend_delay)
-        firing = status == "firing"
-        end = now + 4 * max(self.interval, resend_delay) if firing else min(float(self.ends_at or now), now)
-        start = min(float(self.starts_at), end, now)
-        return {
-            "labels": self.labels, "annotations": self.annotations, "generatorURL": self.generator_url,
-            "startsAt": rfc3339(start), "endsAt": rfc3339(end),
-        }
-
-    def as_json(self) -> dict[str, Any]:
-        """The alert as ``/alerts`` shows it (data times, evidence, delivery state)."""
-        return {
-            "status": "resolved" if self.resolved else "firing", "watch": self.watch, "kind": self.kind,
-            "labels": self.labels, "annotations": self.annotations, "generatorURL": self.generator_url,
-            "startsAt": rfc3339(self.starts_at), "endsAt": rfc3339(self.ends_at) if self.ends_at is not None else None,
-            "evidence": {k: _finite_or_none(v) for k, v in self.evidence.items()},
-            "delivered": {"firing": self.firing_delivered_at is not None,
-                          "resolved": self.resolved_delivered_at is not None},
-        }
-
-    def store_row(self) -> tuple[str, dict[str, Any], int | None]:
-        """``(key, doc, drop_after)``: the store's ``ends_at`` column holds the wall time the
-        retention starts counting from, set only once the resolution was delivered."""
-        drop = int(self.learned_at) if self.resolved and self.resolved_delivered_at is not None else None
-        return self.key, asdict(self), drop
-
-
 class Outbox:
     """The persisted desired alert state of every watch (thread-safe)."""
 
-    def __init__(self, store: Store, config: Config, *, deliver: bool = True) -> None:
+    def __init__(
+        self, store: Store, config: Config, *, deliver: bool = True,
+        on_superseded: Callable[[int], None] = lambda n: None,
+    ) -> None:
         self.store = store
         self.config = config
         self.deliver = deliver
+        self.on_superseded = on_superseded  # how many owed states a newer episode made moot (a metric)
         self._lock = threading.Lock()
         self._alerts: dict[str, OutboxAlert] = {k: OutboxAlert(**doc) for k, doc, _ in store.alerts()}
-        self._dirty: dict[str, OutboxAlert] = {}  # changed in memory, store write failed: retried with the next
+        # changed in memory, store write failed: retried with the next; a store written before supersession
+        # existed gets its marks with the first write
+        self._dirty: dict[str, OutboxAlert] = {a.key: a for a in speaker(self._alerts.values(), self._alerts.values())}
 
     @property
     def am(self) -> AlertmanagerConfig:
@@ -152,6 +78,14 @@ class Outbox:
             self._dirty = rows
             raise
         self._dirty = {}
+
+    def _mark(self, touched: list[OutboxAlert]) -> list[OutboxAlert]:
+        """``touched`` and the episodes of the same alerts whose ``superseded`` mark changed with them
+        (only a new episode or a resolution can change which episode speaks for an alert)."""
+        moot = speaker(self._alerts.values(), touched)
+        if dropped := sum(a.superseded and a.owes for a in moot):
+            self.on_superseded(dropped)
+        return touched + moot
 
     def observe(
         self, watch: WatchConfig, events: Iterable[AlertEvent], interval: float, now: float
@@ -181,7 +115,7 @@ class Outbox:
                     if not self.deliver:
                         a.firing_delivered_at = a.resolved_delivered_at = now
                 changed.extend(touched)
-            self._persist(changed)
+            self._persist(self._mark(changed))
         return changed
 
     def _resolve(self, a: OutboxAlert, watch: WatchConfig, e: AlertEvent, now: float) -> None:
@@ -224,7 +158,7 @@ class Outbox:
                 a.evidence["reconciled"] = True
                 if not self.deliver:
                     a.firing_delivered_at = a.resolved_delivered_at = now
-            self._persist(gone)
+            self._persist(self._mark(gone))
         return gone
 
     def due(self, now: float) -> list[tuple[OutboxAlert, dict[str, Any]]]:
@@ -233,12 +167,14 @@ class Outbox:
         out = []
         with self._lock:
             for a in sorted(self._alerts.values(), key=lambda x: (x.key.rsplit("|", 1)[0], x.starts_at)):
+                if a.superseded:
+                    continue
                 status = a.send_as(now, am.resend_delay)
                 if a.resolved and status == "resolved" and a.resolved_delivered_at is not None \
                         and now - a.learned_at >= am.resolved_retention:
                     continue
                 fresh = a.last_attempt is None or a.last_attempt_status != status
-                if fresh or now - a.last_attempt >= am.resend_delay:
+                if fresh or not 0 <= now - a.last_attempt < am.resend_delay:  # < 0: the clock was stepped back
                     a.last_attempt, a.last_attempt_status = now, status
                     out.append((a, a.payload(now, am.resend_delay)))
         return out
@@ -260,11 +196,11 @@ class Outbox:
             self._persist(changed)
 
     def prune(self, now: float) -> int:
-        """Forget delivered resolutions older than the retention; returns how many remain."""
+        """Forget delivered (or superseded) resolutions older than the retention; returns how many remain."""
         cutoff = now - self.am.resolved_retention
         with self._lock:
             drop = [k for k, a in self._alerts.items()
-                    if a.resolved and a.resolved_delivered_at is not None and a.learned_at < cutoff]
+                    if a.resolved and (not a.owes or a.superseded) and a.learned_at < cutoff]
             for k in drop:
                 del self._alerts[k]
             self.store.drop_alerts(int(cutoff))
@@ -277,10 +213,12 @@ class Outbox:
                     if (watch is None or a.watch == watch) and not (firing_only and a.resolved)]
 
     def counts(self) -> dict[str, int]:
-        """Alerts by delivery state: ``firing``, ``resolved_pending`` (resolution not yet accepted), ``resolved``."""
+        """Alerts by delivery state: ``firing``, ``resolved_pending`` (resolution not yet accepted), ``resolved``
+        (accepted, or superseded by a newer episode of the same alert: nothing more is owed)."""
         out = {"firing": 0, "resolved_pending": 0, "resolved": 0}
         with self._lock:
             for a in self._alerts.values():
-                state = "firing" if not a.resolved else "resolved" if a.resolved_delivered_at else "resolved_pending"
+                state = "firing" if not a.resolved else "resolved_pending" if a.owes and not a.superseded \
+                    else "resolved"
                 out[state] += 1
         return out

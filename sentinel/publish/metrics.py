@@ -74,6 +74,8 @@ OUTBOX_ALERTS = "sentinel_outbox_alerts"
 NOTIFICATIONS_SENT = "sentinel_notifications_sent_total"
 NOTIFICATIONS_FAILED = "sentinel_notifications_failed_total"
 NOTIFICATIONS_DROPPED = "sentinel_notifications_dropped_total"
+NOTIFICATIONS_SUPERSEDED = "sentinel_notifications_superseded_total"
+OUTBOX_WRITE_ERRORS = "sentinel_outbox_write_errors_total"
 NOTIFICATION_LATENCY = "sentinel_notification_latency_seconds"
 NOTIFICATIONS_QUEUE_LENGTH = "sentinel_notifications_queue_length"
 NOTIFICATIONS_QUEUE_CAPACITY = "sentinel_notifications_queue_capacity"
@@ -110,6 +112,8 @@ class SelfMetrics:
     sent: Counter
     failed: Counter
     dropped: Counter
+    superseded: Counter
+    outbox_write_errors: Counter
     latency: Histogram
     queue_length: Gauge
     queue_capacity: Gauge
@@ -202,6 +206,14 @@ def self_metrics(registry: CollectorRegistry = REGISTRY) -> SelfMetrics:
         ),
         dropped=Counter(
             _plain(NOTIFICATIONS_DROPPED), "Alerts dropped because the send queue was full.", **r
+        ),
+        superseded=Counter(
+            _plain(NOTIFICATIONS_SUPERSEDED), "Owed alert states never sent because a newer state of the same "
+            "Alertmanager alert replaced them (an older episode of the series, or a queued state).", **r
+        ),
+        outbox_write_errors=Counter(
+            _plain(OUTBOX_WRITE_ERRORS), "Notifier writes the store refused (locked or full): delivery marks kept "
+            "in memory and written with the next store write, prunes done by the next flush.", **r
         ),
         latency=Histogram(
             NOTIFICATION_LATENCY, "Wall time of one batch POST to Alertmanager.", buckets=_SECONDS, **r

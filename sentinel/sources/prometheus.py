@@ -25,6 +25,13 @@ What this module guarantees (DESIGN §3), and why:
   prefer them.  A watch whose query is a bare counter selector (``*_total``
   etc.) gets a monotonic repair, carried across fetches
   (:mod:`sentinel.sources.counters`).
+- **Its clock, not ours.** A grid point more than one step past the time in
+  Prometheus' ``Date`` header is the future: this host's clock is ahead
+  (stepped by NTP, a VM resumed with a wrong clock).  Reading it would count
+  every series as missing there (absent alerts on all of them) and move the
+  cursor past data that does not exist yet, which no later cycle reads again.
+  The fetch fails instead (``reason="clock_ahead"``), and the cycle after the
+  clock is right again catches up from the cursor.
 - **Failures.** Connection errors, timeouts, 5xx and 429 are retried
   ``prometheus.retries`` times with exponential backoff; then, like a 4xx
   (bad PromQL) or a response that is not the Prometheus API, they raise
@@ -43,6 +50,7 @@ split of the last fetch for benchmarks.
 from __future__ import annotations
 
 import ast
+import email.utils
 import json
 import logging
 import re
@@ -96,6 +104,8 @@ class PrometheusSource:
         self._where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         session = requests.Session()
         session.verify = cfg.tls_verify
+        self._server_now: float | None = None  # Prometheus' clock at its last answer (its Date header)
+        session.hooks["response"].append(self._note_date)
         headers = dict(cfg.headers)
         try:
             token, auth = cfg.token(), cfg.basic_auth()
@@ -132,6 +142,7 @@ class PrometheusSource:
             t0 = time.perf_counter()
             parts.append(self._query(watch, int(timestamps[c0]), int(timestamps[c1 - 1]), step))
             query_s += time.perf_counter() - t0
+        self._check_clock(watch, int(timestamps[-1]) if len(timestamps) else first, step)
         t0 = time.perf_counter()
         batch = self._decoder.decode(watch, parts, timestamps)
         self.last_timings = {"query": query_s, "decode": time.perf_counter() - t0}
@@ -142,6 +153,22 @@ class PrometheusSource:
         self._client.close()
 
     # -- HTTP -----------------------------------------------------------------
+
+    def _note_date(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        date = response.headers.get("Date")
+        parsed = email.utils.parsedate_tz(date) if date else None
+        self._server_now = float(email.utils.mktime_tz(parsed)) if parsed else None
+
+    def _check_clock(self, watch: WatchConfig, last: int, step: int) -> None:
+        """Refuse grid points past Prometheus' own now (see the module docstring: its clock, not ours)."""
+        if self._server_now is None or last <= self._server_now + step:
+            return
+        self._metrics.errors.labels(SOURCE, watch.name, "clock_ahead").inc()
+        raise SourceError(
+            f"watch {watch.name!r}: asked for samples up to {datetime.fromtimestamp(last, UTC):%Y-%m-%dT%H:%M:%SZ}, "
+            f"{last - self._server_now:.0f}s past {self._where}'s clock: is this host's clock ahead? "
+            "Nothing is read until it is right again"
+        )
 
     def _query(self, watch: WatchConfig, qstart: int, qend: int, step: int) -> Result:
         """One ``query_range`` with retries; returns Prometheus' ``data.result``."""
