@@ -26,6 +26,8 @@ import numpy as np
 
 Labels = tuple[tuple[str, str], ...]
 """A series identity: its labels as sorted ``(name, value)`` pairs (hashable)."""
+MAX_UNIX_SECONDS = 10**11
+"""Timestamps and steps beyond this (about 3,000 years either side of 1970) are not Unix seconds."""
 
 
 def labels_key(labels: Mapping[str, str] | Labels) -> Labels:
@@ -65,6 +67,14 @@ def first_repeat(keys: Sequence[Labels]) -> Labels | None:
         return None
     seen: set[Labels] = set()
     return next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+
+
+def _whole_seconds(step: object) -> bool:
+    """Whether ``step`` is a whole number of seconds in 1..:data:`MAX_UNIX_SECONDS` (not a bool)."""
+    try:
+        return not isinstance(step, bool) and float(step).is_integer() and 0 < float(step) <= MAX_UNIX_SECONDS  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,13 @@ class Batch:
         raw = np.asarray(timestamps)
         if raw.dtype.kind == "f" and not (np.isfinite(raw) & (raw == np.floor(raw))).all():
             raise ValueError("timestamps must be whole Unix seconds (got fractional, NaN or infinite ones)")
+        try:  # beyond the bound, int64 wraps (1e20 became -2**63) and grid arithmetic overflows
+            far = raw.size and not (np.abs(raw.astype(np.float64)) <= MAX_UNIX_SECONDS).all()
+        except (TypeError, ValueError):
+            far = False  # not numbers: the int64 conversion below says so
+        if far:
+            raise ValueError(f"timestamps must be Unix seconds within ±{MAX_UNIX_SECONDS:.0e} (about 3,000 years of "
+                             "1970): milliseconds or nanoseconds?")
         ts = np.asarray(raw, dtype=np.int64)
         vals = np.asarray(values, dtype=np.float64)
         if vals.ndim == 1:
@@ -126,6 +143,8 @@ class Batch:
             if not len(diffs):
                 raise ValueError("a single-step batch needs an explicit step")
             step = int(diffs[0])
+        elif not _whole_seconds(step):  # 60.5 was truncated to 60, True read as 1, 1e30 overflowed later
+            raise ValueError(f"step must be a whole number of seconds in 1..{MAX_UNIX_SECONDS:.0e}, got {step!r}")
         if len(diffs) and (diffs != step).any():
             raise ValueError(f"timestamps are not on a regular {step}s grid")
         vals = np.where(np.isfinite(vals), vals, np.nan)

@@ -3,9 +3,10 @@
 - a watch with ``logs:`` reads Elasticsearch (:mod:`sentinel.sources.elasticsearch`),
   or the simulated fleet's own logs when the config has only a ``simulator:``
   section (:mod:`sentinel.sources.simulated_logs`);
-- otherwise, with a ``prometheus:`` section -- or with neither
-  ``prometheus:`` nor ``simulator:`` (then Prometheus' defaults, 127.0.0.1:9090) --
-  the watch's ``query`` is PromQL for :mod:`sentinel.sources.prometheus`;
+- otherwise, with a ``prometheus:`` section, the watch's ``query`` is PromQL
+  for :mod:`sentinel.sources.prometheus` (a config with PromQL watches and
+  neither ``prometheus:`` nor ``simulator:`` is refused, as log watches
+  without ``elasticsearch:`` are: sentinel never guesses where to read);
 - with only a ``simulator:`` section, ``query`` names a simulated fleet
   signal (:mod:`sentinel.sources.simulated`).
 
@@ -69,7 +70,8 @@ class SourceSet:
         if kind == "prometheus":
             from sentinel.sources.prometheus import PrometheusSource
 
-            return PrometheusSource(self.config.prometheus or PrometheusConfig(), registry=self.registry)
+            assert self.config.prometheus is not None, "Config refuses PromQL watches without a prometheus section"
+            return PrometheusSource(self.config.prometheus, registry=self.registry)
         if kind == "simulated":
             from sentinel.sources.simulated import SimulatedSource
 

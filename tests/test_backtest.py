@@ -52,7 +52,8 @@ def test_csv_end_to_end(csv_case: tuple[Path, Path], tmp_path: Path) -> None:
 def test_csv_with_a_watch_from_config(csv_case: tuple[Path, Path], tmp_path: Path) -> None:
     f, _ = csv_case
     cfg = tmp_path / "sentinel.yaml"
-    cfg.write_text("watches:\n  - {name: cpu, query: up, every: 5m, alert: {threshold: 0.9999, for: 30m}}\n")
+    cfg.write_text("prometheus: {}\n"
+                   "watches:\n  - {name: cpu, query: up, every: 5m, alert: {threshold: 0.9999, for: 30m}}\n")
     res = CliRunner().invoke(app, ["backtest", "--config", str(cfg), "--csv", str(f), "--plot", "",
                                    "--json", str(tmp_path / "r.json"), "-q", "--detector", "ensemble"])
     assert res.exit_code == 0, res.output

@@ -12,13 +12,13 @@ from sentinel.config import ConfigError, load_config, parse_config, parse_durati
 
 
 def test_minimal_watch_defaults() -> None:
-    cfg = parse_config({"watches": [{"name": "lat", "query": "up", "every": "5m"}]})
+    cfg = parse_config({"prometheus": {}, "watches": [{"name": "lat", "query": "up", "every": "5m"}]})
     w = cfg.watches[0]
     assert (w.every, w.sample_step, w.alert.threshold, w.alert.for_) == (300, 300, 0.99, 0)
 
 
 def test_alert_policy_fields_parse() -> None:
-    cfg = parse_config({"watches": [{"name": "w", "query": "up", "alert": {
+    cfg = parse_config({"prometheus": {}, "watches": [{"name": "w", "query": "up", "alert": {
         "threshold": 0.995, "for": "5m", "direction": "up", "min_deviation": "20%", "severity": "critical"}}]})
     a = cfg.watches[0].alert
     assert (a.for_, a.direction, a.min_deviation.value, a.min_deviation.relative) == (300, "up", 0.2, True)

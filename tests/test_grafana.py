@@ -271,7 +271,7 @@ def test_dashboard_uid_is_always_valid_and_deterministic(name: str) -> None:
 
 @given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True), st.text(max_size=30), max_size=5))
 def test_dashboard_url_encodes_any_label_values(labels: dict[str, str]) -> None:
-    cfg = Config.model_validate({"watches": [{"name": "w", "query": "up"}]})
+    cfg = Config.model_validate({"prometheus": {}, "watches": [{"name": "w", "query": "up"}]})
     q = parse_qs(urlparse(dashboard_url("w", labels, 0, 60, config=cfg)).query, keep_blank_values=True)
     expected = sorted(f"{k}|=|{v}" for k, v in labels.items() if k not in ("agent", "watch"))
     assert sorted(q.get("var-filters", [])) == expected

@@ -133,7 +133,7 @@ def test_alertmanager_example_inhibits_warning_by_critical_of_the_same_watch() -
 
 def test_resolve_after_keeps_the_alert_firing_and_is_tested(tmp_path: Path) -> None:
     """``resolve_after`` becomes ``keep_firing_for``; the generated test checks it (and fails without it)."""
-    cfg = Config.model_validate({"watches": [
+    cfg = Config.model_validate({"prometheus": {}, "watches": [
         {"name": "q", "query": "agent_queue_depth", "alert": {"for": "3m", "resolve_after": "10m"}}]})
     for rel, text in render(cfg).items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def test_other_kinds_keep_their_words(kind: str, words: list[str]) -> None:
 
 
 def outbox(tmp_path: Path) -> tuple[Outbox, Config]:
-    cfg = Config.model_validate({"alertmanager": {"url": "http://127.0.0.1:9"},
+    cfg = Config.model_validate({"alertmanager": {"url": "http://127.0.0.1:9"}, "prometheus": {},
                                  "watches": [{"name": "w", "query": "up", "alert": {"stuck": True}}]})
     return Outbox(Store(tmp_path / "s.db"), cfg), cfg
 

@@ -34,6 +34,7 @@ from sentinel.cli.app import app, fail
 from sentinel.cli.backtest_report import build_report, pick_series, plot_replay, print_report, truth_from_windows
 from sentinel.config import Config, WatchConfig, parse_duration
 from sentinel.series import Batch, SeriesIndex
+from sentinel.sources.base import MAX_FETCH_STEPS
 
 if TYPE_CHECKING:  # imports stay lazy so `sentinel --help` is fast
     from sentinel.alerting.policy import AlertEvent
@@ -254,6 +255,10 @@ def backtest(
                     raise ValueError("--from is required when replaying from Prometheus")
                 t_from, t_to = parse_time(start), parse_time(end) if end else int(time.time())
             truth = None
+        span, most = (t_to - t_from + learn) // wcfg.sample_step, MAX_FETCH_STEPS
+        if span > max(most, data.n_steps if csv is not None else 0):  # the report holds every step of every series
+            raise ValueError(f"the replay spans {span:,} steps of {wcfg.sample_step}s (--warmup, --from to --to), "
+                             f"more than {most:,}: replay a shorter range")
         if detector is not None:
             from sentinel.config import DetectorConfig
             from sentinel.detect import KINDS

@@ -35,7 +35,6 @@ import typer
 
 from sentinel.cli.app import app, fail
 
-_MAX_STEPS = 100_000
 _OFFSET = re.compile(r"([+-]\d{2}:?\d{2})$")
 
 
@@ -73,6 +72,7 @@ def forecast_cmd(
 ) -> None:
     """Forecast a timestamp,value CSV and the time until a limit is crossed."""
     from sentinel.config import format_duration, parse_duration
+    from sentinel.config.watches import MAX_HORIZON_STEPS
     from sentinel.detect.csvio import CSVError, read_series_csv
     from sentinel.forecast import Forecaster
 
@@ -94,8 +94,9 @@ def forecast_cmd(
         fail(str(exc))
     for w in data.warnings:
         typer.echo(f"sentinel: warning: {file}: {w}", err=True)
-    if seconds // data.step > _MAX_STEPS:
-        fail(f"--horizon {horizon} is {seconds // data.step} steps of {data.step}s; at most {_MAX_STEPS} are allowed")
+    if seconds // data.step > MAX_HORIZON_STEPS:
+        fail(f"--horizon {horizon} is {seconds // data.step} steps of {data.step}s; "
+             f"at most {MAX_HORIZON_STEPS} are allowed")
     try:
         f = Forecaster(method, level=level)
         fc = f.forecast(data.grid, data.grid_values, seconds)
@@ -139,6 +140,7 @@ def capacity_report_cmd(
 ) -> None:
     """Capacity plan: expected peak over the next week with headroom (queue depth, tokens per hour)."""
     from sentinel.config import parse_duration
+    from sentinel.config.watches import MAX_HORIZON_STEPS
     from sentinel.detect.csvio import CSVError, read_series_csv
     from sentinel.forecast.report import capacity_table, markdown_table, plot
     from sentinel.series import Batch
@@ -164,12 +166,22 @@ def capacity_report_cmd(
             batches[p.stem] = Batch.from_rows([{}], d.grid, d.grid_values[None, :], step=d.step)
     else:
         from sentinel.fleet import Fleet
+        from sentinel.sources.base import MAX_FETCH_STEPS
 
-        fleet = Fleet(agents=agents, seed=seed, step=step_s)
+        if days * 86400 // step_s > MAX_FETCH_STEPS:  # the fleet's history is built in memory
+            fail(f"--days {days} is {days * 86400 // step_s:,} steps of {step_s}s; at most {MAX_FETCH_STEPS:,}")
+        try:
+            fleet = Fleet(agents=agents, seed=seed, step=step_s)
+        except ValueError as exc:
+            fail(f"bad option: {exc}")
         raw = fleet.signals(fleet.start, fleet.start + days * 86400,
                             names=["agent_queue_depth", "gen_ai_tokens_per_second"])
         batches = {"queue_depth": raw["agent_queue_depth"], "tokens_per_hour": raw["gen_ai_tokens_per_second"]}
         scale = {"tokens_per_hour": 3600.0}
+    finest = min(b.step for b in batches.values())
+    if seconds // finest > MAX_HORIZON_STEPS:  # 1000w at 5m needed 4.9 GB, then a MemoryError traceback
+        fail(f"--horizon {horizon} is {seconds // finest} steps of {finest}s; "
+             f"at most {MAX_HORIZON_STEPS} are allowed")
     try:
         rows = capacity_table(batches, horizon=seconds, headroom=room, per_series=per_agent, scale=scale)
     except ValueError as exc:

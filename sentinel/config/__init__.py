@@ -18,7 +18,7 @@ below is re-exported here):
 - :mod:`~sentinel.config.loader`: the top-level :class:`Config`, loading and
   :class:`ConfigError`.
 
->>> cfg = Config.model_validate({"watches": [{"name": "w", "query": "up", "every": "1m"}]})
+>>> cfg = Config.model_validate({"prometheus": {}, "watches": [{"name": "w", "query": "up", "every": "1m"}]})
 >>> cfg.watches[0].every
 60
 >>> cfg.watches[0].alert.threshold

@@ -45,6 +45,12 @@ class Config(StrictModel):
         simulated_logs = self.simulator is not None and self.prometheus is None  # the fleet's own logs
         if any(w.logs for w in self.watches) and self.elasticsearch is None and not simulated_logs:
             raise ValueError("log watches need an `elasticsearch:` section")
+        promql = [w.name for w in self.watches if w.query is not None]
+        if promql and self.prometheus is None and self.simulator is None:  # as log watches need elasticsearch
+            more = f" (and {len(promql) - 1} more)" if len(promql) > 1 else ""
+            raise ValueError(f"watch {promql[0]!r}{more} has a PromQL `query` but there is no `prometheus:` section: "
+                             "add one saying where to read it, e.g. `prometheus: {url: http://127.0.0.1:9090}` "
+                             "(or a `simulator:` section to watch the embedded fleet)")
         return self
 
     def advisories(self) -> list[str]:
@@ -141,10 +147,32 @@ def parse_config(data: Any) -> Config:
             where = where or "(top level)"
             problems.append(f"{where}: {_hint(err, _fields_at(loc))}")
         raise ConfigError(problems) from None
-    problems = _detector_problems(cfg)
+    problems = _detector_problems(cfg) + _warmup_problems(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _warmup_problems(cfg: Config) -> list[str]:
+    """Refuse a warm-up longer than one fetch may span (:data:`sentinel.sources.base.MAX_FETCH_STEPS`).
+
+    A fresh watch's first cycle fetches its whole warm-up at once; over the
+    cap that fetch would fail on every cycle and the watch never start.
+    """
+    from prometheus_client import CollectorRegistry
+
+    from sentinel.sources.base import MAX_FETCH_STEPS
+    from sentinel.sourceset import SourceSet
+
+    sources, problems = SourceSet(cfg, CollectorRegistry()), []
+    for i, watch in enumerate(cfg.watches):
+        steps = -(-sources.warmup(watch) // watch.sample_step)
+        if steps > MAX_FETCH_STEPS:
+            field = "simulator.warmup" if sources.kind(watch) == "simulated" else "prometheus.backfill"
+            problems.append(f"watches[{i}] ({watch.name}): the warm-up ({field}) is {steps:,} steps of "
+                            f"{watch.sample_step}s, more than one fetch may span ({MAX_FETCH_STEPS:,}): shorten "
+                            f"{field} or sample with a longer step")
+    return problems
 
 
 def _detector_problems(cfg: Config) -> list[str]:

@@ -56,6 +56,11 @@ class DetectorConfig(StrictModel):
         return self
 
 
+MAX_HORIZON_STEPS = 100_000
+"""Forecast horizons longer than this many sample steps are refused: every member's path is this long per
+validation origin (10**12 s at 300 s asked for 24.8 GiB, then raised MemoryError)."""
+
+
 class ForecastConfig(StrictModel):
     horizon: Duration = Field(48 * 3600, gt=0)
     limit: float | None = Field(None, allow_inf_nan=False, description="NaN would never be crossed: refused")
@@ -101,6 +106,14 @@ class WatchConfig(StrictModel):
             raise ValueError("`every` must be positive")
         if self.step is not None and self.step <= 0:  # `step or every` would silently sample at `every`
             raise ValueError("`step` must be positive (leave it out to sample every `every`)")
+        return self
+
+    @model_validator(mode="after")
+    def _forecast_fits(self) -> WatchConfig:
+        if self.forecast is not None and self.forecast.horizon // self.sample_step > MAX_HORIZON_STEPS:
+            raise ValueError(f"forecast.horizon {format_duration(self.forecast.horizon)} is "
+                             f"{self.forecast.horizon // self.sample_step:,} steps of {self.sample_step}s; at most "
+                             f"{MAX_HORIZON_STEPS:,} (every forecast failed on it)")
         return self
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sentinel.detect import stream
 from sentinel.series import Batch, Labels, SeriesIndex
 
 
@@ -122,14 +123,19 @@ class OnlineDetector:
 
     Subclasses define ``_init_state(n)`` (fresh state arrays for n series),
     ``_score_step`` and ``_learn_step``.  Everything learned lives in
-    ``state_`` so that checkpointing is ``dict(state_)`` plus the params.
+    ``state_`` so that checkpointing is ``dict(state_)`` plus the params,
+    and ``end_t_``: the last time learned, which keeps the stream on one
+    step and grid, moving forward (:mod:`sentinel.detect.stream`).
     """
 
     name: ClassVar[str] = "online"
+    checkpoint_attrs: ClassVar[tuple[str, ...]] = ("end_t_",)
+    """Learned attributes besides ``state_`` that checkpoints hold (see :mod:`sentinel.detect.persist`)."""
 
     def __init__(self) -> None:
         self.index_ = SeriesIndex()
         self.state_: dict[str, np.ndarray] = {}
+        self.end_t_: int | None = None
 
     # -- to implement ---------------------------------------------------------
     def _init_state(self, n: int) -> dict[str, np.ndarray]:
@@ -184,18 +190,40 @@ class OnlineDetector:
     def n_series(self) -> int:
         return len(self.index_)
 
+    def sampling_step(self) -> int | None:
+        """The step this detector learns at: given when it was built, else its first batch's (None before)."""
+        step = getattr(self, "step", None)
+        inner = getattr(self, "inner", None)
+        if step is None and isinstance(inner, OnlineDetector):
+            return inner.sampling_step()
+        return None if step is None else int(step)
+
+    def _new_part(self, batch: Batch) -> tuple[int, Batch]:
+        """``(skipped, rest)``: the columns of ``batch`` learned already and the batch after them
+        (:func:`sentinel.detect.stream.new_columns`: another step or grid is refused)."""
+        j = stream.new_columns(batch, self.sampling_step(), self.end_t_, self.name)
+        return j, batch.window(j) if j else batch
+
     def process(self, batch: Batch) -> Scores:
-        """Score every column, then learn it (causal: row t sees rows < t)."""
-        if batch.n_series == 0:  # an empty query result: nothing to score or learn
-            return Scores.empty(0, batch.n_steps)
-        self._on_batch(batch)
-        rows, state = self._gather(batch)
-        out = self._process_state(state, batch)
+        """Score every column, then learn it (causal: row t sees rows < t).
+
+        The batch must continue the stream on the detector's step and grid;
+        columns at or before the last time learned are skipped, NaN in the
+        scores (:mod:`sentinel.detect.stream`).
+        """
+        skipped, part = self._new_part(batch)
+        if batch.n_series == 0 or part.n_steps == 0:  # an empty query result, or nothing new: nothing to learn
+            return Scores.empty(batch.n_series, batch.n_steps)
+        self._on_batch(part)
+        rows, state = self._gather(part)
+        out = self._process_state(state, part)
         self._scatter(rows, state)
-        return out
+        self.end_t_ = part.end
+        return stream.behind(out, skipped) if skipped else out
 
     def score(self, batch: Batch) -> Scores:
-        """Score every column against the current state, learning nothing."""
+        """Score every column against the current state, learning nothing (any time range, the detector's step)."""
+        stream.check_step(batch, self.sampling_step())
         self._on_batch(batch)
         _, state = self._gather(batch)
         out = Scores.empty(batch.n_series, batch.n_steps)
@@ -204,13 +232,17 @@ class OnlineDetector:
         return out
 
     def learn(self, batch: Batch) -> None:
-        """Learn every column without scoring."""
+        """Learn every column without scoring (the same stream rules as :meth:`process`)."""
+        _, batch = self._new_part(batch)
+        if batch.n_series == 0 or batch.n_steps == 0:
+            return
         self._on_batch(batch)
         rows, state = self._gather(batch)
         ones = np.ones(batch.n_series)
         for j, t in enumerate(batch.timestamps.tolist()):
             self._learn_step(state, t, batch.values[:, j], ones)
         self._scatter(rows, state)
+        self.end_t_ = batch.end
 
     def set_state(self, labels: Labels, key: str, value: float) -> None:
         """Set one state value of one series, creating the series if new.

@@ -30,8 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-MAX_UNIX_SECONDS = 1e11
-"""Numeric timestamps beyond this are an error: they are not seconds, and their differences would overflow."""
+from sentinel.series import MAX_UNIX_SECONDS  # beyond it a number is not seconds, and differences would overflow
 
 
 class CSVError(ValueError):
@@ -125,9 +124,10 @@ def read_series_csv(path: str | Path) -> SeriesCSV:
     group = np.cumsum(np.r_[0, last[:-1]])  # unique-timestamp index of every row
     if (diffs % step == 0).all():  # also one timestamp: a grid of one step, not "irregular"
         cell = (uts - uts[0]) // step
-        grid = uts[0] + np.arange(int(cell[-1]) + 1, dtype=np.int64) * step
-        if len(grid) > 20 * len(uts) + 1000:
-            raise CSVError(f"{p}: gaps too large for a {step}s step (the series would span {len(grid)} steps)")
+        span = int(cell[-1]) + 1
+        if span > 20 * len(uts) + 1000:  # checked before the grid is built: 0, 60, 120, 1e11 would need 12 GiB
+            raise CSVError(f"{p}: gaps too large for a {step}s step (the series would span {span} steps)")
+        grid = uts[0] + np.arange(span, dtype=np.int64) * step
     else:
         warnings.append(f"irregular time steps: scored as a sequence at the median step of {step}s")
         cell = np.arange(len(uts))

@@ -64,6 +64,7 @@ from typing import Any, ClassVar
 import numpy as np
 from prometheus_client import Counter
 
+from sentinel.detect import stream
 from sentinel.detect.base import OnlineDetector, Scores
 from sentinel.detect.multivariate import AgentMultivariateDetector
 from sentinel.detect.retrain_params import WRAPPER_DEFAULTS, check_params, check_step
@@ -78,8 +79,6 @@ log = logging.getLogger(__name__)
 FITS = Counter("sentinel_retrain_fits", "Refits of periodically retrained detectors, by model and result "
                "(ok; skipped: no series had enough history; error: the model refused the window)",
                ["model", "result"])
-STALE = Counter("sentinel_retrain_stale_points", "Points a retrained detector ignored because they were at or "
-                "before the last time it processed (a stream only moves forward)", ["model"])
 
 class Retrained(OnlineDetector):
     """A batch model refitted on a rolling window every ``retrain`` seconds (see the module docstring)."""
@@ -200,6 +199,7 @@ class Retrained(OnlineDetector):
     # -- the online protocol ---------------------------------------------------------------
     def process(self, batch: Batch) -> Scores:
         """Score every column with the last fit before it, add it to the window, refit when due (causal)."""
+        j = stream.new_columns(batch, self.step, self.end_t_, self.model)  # skips what was learned (stream.py)
         if batch.n_series == 0:
             return Scores.empty(0, batch.n_steps)
         self._on_batch(batch)
@@ -207,9 +207,6 @@ class Retrained(OnlineDetector):
         self._grow(len(self.index_))
         out = Scores.empty(batch.n_series, batch.n_steps)
         ts = batch.timestamps
-        j = 0 if self.end_t_ is None else int(np.searchsorted(ts, self.end_t_, side="right"))
-        if j:
-            STALE.labels(self.model).inc(j * batch.n_series)
         while j < batch.n_steps:
             due = self._due_time(batch, j)
             if ts[j] >= due:

@@ -21,6 +21,7 @@ from typing import Literal, Self
 
 import numpy as np
 
+from sentinel.config.watches import MAX_HORIZON_STEPS
 from sentinel.forecast.intervals import ErrorModel
 from sentinel.forecast.members import candidates
 from sentinel.forecast.seasonal import seasonal_periods
@@ -131,6 +132,8 @@ class Forecaster:
                              "rescale the series (e.g. to larger units)")
         if horizon < step:
             raise ValueError(f"horizon {horizon}s is shorter than the sampling step {step}s")
+        if horizon // step > MAX_HORIZON_STEPS:
+            raise ValueError(f"horizon {horizon}s is {horizon // step} steps of {step}s; at most {MAX_HORIZON_STEPS}")
         h = int(horizon // step)
         idx = np.arange(len(observed))
         ok = np.isfinite(observed)

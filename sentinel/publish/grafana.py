@@ -9,7 +9,7 @@ updates in place) and writes anomaly annotations tagged ``sentinel``,
 ``watch:NAME`` and ``severity:LEVEL`` on the watch's panel.
 
 >>> from sentinel.config import Config
->>> cfg = Config.model_validate({"grafana": {"url": "http://grafana:3000/"},
+>>> cfg = Config.model_validate({"grafana": {"url": "http://grafana:3000/"}, "prometheus": {},
 ...     "watches": [{"name": "lat", "query": "up"}]})
 >>> dashboard_url("lat", {"agent": "a1", "tool": "search"}, 1_700_000_000, 1_700_003_600, config=cfg)
 'http://grafana:3000/d/sentinel-watches-anomalies/sentinel-watches-anomalies?orgId=1&from=1700000000000&to=1700003600000&viewPanel=4503321&var-agent=a1&var-filters=tool%7C%3D%7Csearch'

@@ -24,6 +24,32 @@ class SourceError(Exception):
     """
 
 
+MAX_FETCH_STEPS = 1_000_000
+"""The most grid steps one fetch may span: 11.6 days at 1 s, 1.9 years at 60 s, 9.5 years at 5 m.
+
+Beyond it a range is a mistake (seconds read as milliseconds, a start of 0),
+and building its grid alone would take gigabytes (317 years at 60 s: 1.3 GB
+of timestamps before any series).  The daemon's warm-up fetch is the
+longest it makes, so a config whose warm-up exceeds this is refused;
+``sentinel backtest`` replays in chunks, and refuses ranges over it too.
+"""
+
+
+def check_span(watch: WatchConfig, first: int, stop: int) -> None:
+    """Refuse a fetch of more than :data:`MAX_FETCH_STEPS` steps with a one-line :class:`SourceError`.
+
+    >>> from sentinel.config import WatchConfig
+    >>> check_span(WatchConfig(name="w", query="up"), 0, 10_000_000_000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sentinel.sources.base.SourceError: watch 'w': [0, 10000000000) is 166,666,666 steps of 60s, more than one ...
+    """
+    steps = (stop - first) // watch.sample_step
+    if steps > MAX_FETCH_STEPS:
+        raise SourceError(f"watch {watch.name!r}: [{first}, {stop}) is {steps:,} steps of {watch.sample_step}s, more "
+                          f"than one fetch may span ({MAX_FETCH_STEPS:,}): fetch a shorter range")
+
+
 def grid(start: int, end: int, step: int) -> tuple[int, int]:
     """First and one-past-last grid timestamps of ``[start, end)`` on the absolute ``step`` grid.
 

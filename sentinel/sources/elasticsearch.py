@@ -39,7 +39,7 @@ from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
 from sentinel.logs.metrics import logs_metrics
 from sentinel.logs.records import LogRecord, Sample, field_value, label_name
 from sentinel.series import Batch, Labels, labels_key
-from sentinel.sources.base import grid
+from sentinel.sources.base import check_span, grid
 from sentinel.sources.elasticsearch_requests import SOURCE, Requests, connect
 from sentinel.sources.metrics import source_metrics
 
@@ -76,6 +76,7 @@ class ElasticsearchSource:
         q = _logs(watch)
         step = watch.sample_step
         first, stop = grid(start, end, step)
+        check_span(watch, first, stop)
         timestamps = np.arange(first, stop, step, dtype=np.int64)
         cap = min(q.max_groups, watch.max_series or q.max_groups)
         counts: dict[Labels, np.ndarray] = {}

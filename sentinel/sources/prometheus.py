@@ -68,7 +68,7 @@ from urllib3.util.retry import Retry
 from sentinel.config import PrometheusConfig, WatchConfig
 from sentinel.errors import one_line
 from sentinel.series import Batch
-from sentinel.sources.base import SourceError, grid
+from sentinel.sources.base import SourceError, check_span, grid
 from sentinel.sources.metrics import source_metrics
 from sentinel.sources.prometheus_decode import SOURCE, MatrixDecoder, Result
 
@@ -133,6 +133,7 @@ class PrometheusSource:
             raise SourceError(f"watch {watch.name!r}: not a PromQL watch (it has no `query`)")
         step = watch.sample_step
         first, stop = grid(int(start), int(end), step)
+        check_span(watch, first, stop)
         timestamps = np.arange(first, stop, step, dtype=np.int64)
         query_s = 0.0
         parts: list[Result] = []

@@ -42,7 +42,7 @@ from sentinel.config import WatchConfig
 from sentinel.fleet import SIGNALS, Fleet
 from sentinel.logs.records import Sample
 from sentinel.series import Batch, concat_time
-from sentinel.sources.base import SourceError, grid
+from sentinel.sources.base import SourceError, check_span, grid
 from sentinel.sources.metrics import source_metrics
 from sentinel.sources.simulated_logs import SimulatedLogs
 
@@ -165,6 +165,7 @@ class SimulatedSource:
             raise
         step = watch.sample_step
         first, stop = grid(int(start), int(end), step)
+        check_span(watch, first, stop)
         labels = self.fleet.labels(name)
         rows = [i for i, lb in enumerate(labels) if _matches(dict(lb), matchers)]
         if watch.max_series is not None and len(rows) > watch.max_series:

@@ -56,7 +56,7 @@ from sentinel.fleet.logs import LINE_TEMPLATES, agent_lines, render_lines
 from sentinel.fleet.model import Fleet
 from sentinel.logs.records import LogRecord, Sample, label_name
 from sentinel.series import Batch, Labels, labels_key
-from sentinel.sources.base import SourceError, grid
+from sentinel.sources.base import SourceError, check_span, grid
 
 BLOCK = 86400
 """Seconds of fleet logs generated together (one day)."""
@@ -199,6 +199,7 @@ class SimulatedLogs:
         q = _logs(watch)
         step = watch.sample_step
         first, stop = grid(int(start), int(end), step)
+        check_span(watch, first, stop)
         timestamps = np.arange(first, stop, step, dtype=np.int64)
         lines = self._lines(q, first, stop)
         cols = (lines.ts // 1000 - first) // step
