@@ -102,9 +102,10 @@ def run_demo(
 def at_step(cfg: Config, step: int) -> Config:
     """``cfg`` replayed at samples of at least ``step`` seconds, its alert policies asking for the same evidence.
 
-    Each watch's interval becomes at least ``step``, and a ``for`` grows by
-    the same factor, so an alert still needs as many consecutive breaching
-    samples as at the watch's own interval.  Kept as it was, the embedded
+    Each watch's interval becomes at least ``step``, and a ``for`` (and a
+    density window) grows by the same factor, so an alert still needs as many
+    consecutive breaching samples (or excursions in as many samples) as at the
+    watch's own interval.  Kept as it was, the embedded
     default's ``for: 2m`` (chosen at 1-minute samples: a report and two more
     minutes outside the band) would mean *the next sample* at 5-minute ones:
     one report and one point outside the band fire.  Seed 7's week at 5
@@ -119,7 +120,11 @@ def at_step(cfg: Config, step: int) -> Config:
     watches = []
     for w in cfg.watches:
         every = max(w.every, step)
-        alert = w.alert.model_copy(update={"for_": w.alert.for_ * every // w.every}) if every > w.every else w.alert
+        alert = w.alert
+        if every > w.every:
+            dense = alert.density
+            scaled = None if dense is None else dense.model_copy(update={"within": dense.within * every // w.every})
+            alert = alert.model_copy(update={"for_": alert.for_ * every // w.every, "density": scaled})
         watches.append(w.model_copy(update={"every": every, "alert": alert}))
     return cfg.model_copy(update={"watches": watches})
 

@@ -17,7 +17,10 @@ def test_for_asks_for_the_same_number_of_samples_at_a_coarser_step(step: int) ->
     for b, c in zip(base.watches, coarse.watches, strict=True):
         assert c.every == max(b.every, step)
         assert c.alert.for_ * b.every == b.alert.for_ * c.every  # same for / every ratio
-        assert c.alert.model_copy(update={"for_": b.alert.for_}) == b.alert  # nothing else changes
+        if b.alert.density is not None:  # the density window scales as `for` does
+            assert c.alert.density is not None and c.alert.density.count == b.alert.density.count
+            assert c.alert.density.within * b.every == b.alert.density.within * c.every
+        assert c.alert.model_copy(update={"for_": b.alert.for_, "density": b.alert.density}) == b.alert  # nothing else
         assert c.model_copy(update={"every": b.every, "alert": b.alert}) == b
 
 

@@ -16,6 +16,11 @@ anomaly alerts quiet:
   outlast the series' own routine runs outside the band
   (:mod:`sentinel.alerting.routine`: a report at a routine burst's first
   sample, held by the band, is not an event);
+- **density**: the alert also fires once ``count`` separate excursions
+  outside the band began ``within`` a window with a report among them
+  (:mod:`sentinel.alerting.density`: noise that turns erratic breaches
+  every few minutes, and no breach lasts ``for``), and then resolves only
+  once the window holds no excursion;
 - **hysteresis** / **resolve_after**: a firing alert resolves only once the
   score has stayed below ``threshold - hysteresis`` and the value inside the
   band for ``resolve_after``;
@@ -51,11 +56,10 @@ series' routine excursions last, and never reaches back into the detector.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from sentinel.alerting import drift, routine
+from sentinel.alerting import density, drift, routine
+from sentinel.alerting.event import AlertEvent, describe
 from sentinel.config import AlertPolicyConfig, format_duration
 from sentinel.detect.base import Scores
 from sentinel.series import Batch, Labels, SeriesIndex, format_labels
@@ -63,53 +67,6 @@ from sentinel.series import Batch, Labels, SeriesIndex, format_labels
 _NEVER = np.iinfo(np.int64).min
 STUCK_STATE = ("stuck", "stuck_since", "stuck_at", "run_value", "run_from")
 """State of the ``stuck`` alert (a checkpoint from before it lacks them: they start fresh)."""
-
-
-@dataclass
-class AlertEvent:
-    """One alert transition, with the evidence a person needs to judge it."""
-
-    status: str  # "firing" | "resolved"
-    watch: str
-    labels: Labels
-    starts_at: int
-    at: int  # when this transition happened (= starts_at for firing)
-    kind: str = "anomaly"  # "anomaly" | "absent" | "stuck" | "drift" | "forecast" | "new_pattern"
-    severity: str = "warning"
-    value: float = float("nan")
-    expected: float = float("nan")
-    lower: float = float("nan")
-    upper: float = float("nan")
-    score: float = float("nan")
-    members: list[str] = field(default_factory=list)
-    summary: str = ""
-    description: str = ""
-
-    @property
-    def ends_at(self) -> int | None:
-        return self.at if self.status == "resolved" else None
-
-    @property
-    def key(self) -> tuple[str, str, Labels]:
-        """Identity of the alert episode's series (watch, kind, labels)."""
-        return (self.watch, self.kind, self.labels)
-
-
-def describe(event: AlertEvent) -> tuple[str, str]:
-    """A one-line summary and a description with value, band and score."""
-    who = format_labels(event.labels)
-    direction = "above" if event.value > event.upper else "below" if event.value < event.lower else "outside"
-    summary = f"{event.watch}: {who} is {direction} its expected range"
-    deviation = event.value - event.expected
-    half_band = (event.upper - event.lower) / 2
-    widths = f" = {abs(deviation) / half_band:.1f} half-bands" if half_band > 0 else ""
-    desc = (
-        f"value {event.value:.4g}, expected {event.expected:.4g} "
-        f"(band {event.lower:.4g} .. {event.upper:.4g}), deviation {deviation:+.4g}{widths}, score {event.score:.4f}"
-    )
-    if event.members:
-        desc += f"; flagged by {', '.join(event.members)}"
-    return summary, desc
 
 
 class Policy:
@@ -139,6 +96,7 @@ class Policy:
             "run_value": np.full(n, np.nan),  # the last value seen ...
             "run_from": never.copy(),  # ... first seen at (for the alert's text)
             **drift.init_state(n),
+            **density.init_state(n),
         }
 
     def _grow(self, n: int) -> None:
@@ -192,14 +150,26 @@ class Policy:
             big = self._big_enough(dev, scores.expected[:, j])
             fire = ~st["firing"] & breach & big & (t - st["pending_since"] >= cfg.for_)
             fire = routine.outlasted(st, t, fire, dev, st["pending_since"])
+            dense = None
+            if cfg.density is not None:  # or intermittent breaches, dense enough (sentinel.alerting.density)
+                deep = harmful & big & density.deep(dev, scores.lower[:, j], scores.upper[:, j])
+                out = np.stack([deep & above, deep & below], axis=1)
+                report = harmful & (s >= cfg.threshold)
+                dense = density.step(st, t, out, seen, report, cfg.density.count, cfg.density.within)
+                dense &= ~st["firing"] & ~fire
+                fire |= dense
             # firing -> resolved after hysteresis + resolve_after (missing data holds state)
             calm = st["firing"] & seen & ~still_bad
             st["below_since"] = np.where(calm & (st["below_since"] == _NEVER), t, st["below_since"])
             st["below_since"] = np.where(st["firing"] & still_bad, _NEVER, st["below_since"])
             resolve = calm & (t - st["below_since"] >= cfg.resolve_after)
+            if cfg.density is not None:  # not while excursions go on: an erratic series would flap
+                resolve &= ~density.held(st, t, cfg.density.within)
 
             for i in np.flatnonzero(fire):
                 events.append(self._event("firing", batch.labels[i], t, t, x[i], scores, i, j))
+                if dense is not None and dense[i]:
+                    events[-1].description += f"; {density.MARK}{density.summary_of(st, i, t, cfg.density)}"
             for i in np.flatnonzero(resolve):
                 events.append(self._event("resolved", batch.labels[i], int(st["started_at"][i]), t, x[i], scores, i, j))
             st["started_at"] = np.where(fire, t, st["started_at"])
@@ -207,6 +177,8 @@ class Policy:
             st["below_since"] = np.where(resolve, _NEVER, st["below_since"])
             st["pending_since"] = np.where(resolve, _NEVER, st["pending_since"])
             routine.track(st, t, seen, harmful & above, harmful & below, st["firing"], routine.CAP * cfg.for_)
+            if cfg.density is not None:
+                density.end(st, t, st["firing"], cfg.density.within)
 
             # absent: seen before, silent for `absent_for`
             st["last_seen"] = np.where(~np.isnan(x), t, st["last_seen"])

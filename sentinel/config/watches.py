@@ -15,6 +15,16 @@ from pydantic import Field, model_validator
 
 from sentinel.config.values import Deviation, Duration, StrictModel, format_duration
 
+DENSITY_MAX_COUNT = 8
+"""The most excursions a density condition may ask for (the policy keeps this many start times per series)."""
+
+
+class DensityConfig(StrictModel):
+    """The anomaly alert's density condition: ``count`` excursions ``within`` (:mod:`sentinel.alerting.density`)."""
+
+    count: int = Field(ge=2, le=DENSITY_MAX_COUNT, description="separate excursions outside the band (2 .. 8)")
+    within: Duration = Field(gt=0, description="the window they must begin in, e.g. 20m")
+
 
 class AlertPolicyConfig(StrictModel):
     """When scores become alerts (see :mod:`sentinel.alerting.policy`)."""
@@ -32,6 +42,10 @@ class AlertPolicyConfig(StrictModel):
     drift: Duration | None = Field(None, description="alert (kind drift) once a series' recent level has been beyond "
                                                     "every level it held in the past days this long (and `for`): a "
                                                     "slow ramp, a lost daily cycle; needs the default detector")
+    density: DensityConfig | None = Field(None, description="also fire the anomaly alert once `count` separate "
+                                                            "excursions outside the band began `within` a window, "
+                                                            "with a report among them: intermittent breaches that "
+                                                            "never last `for` (a latency turning erratic)")
     enabled: bool = True
 
 
@@ -146,10 +160,20 @@ class WatchConfig(StrictModel):
         alert.for 2m is under the sample step 5m, so it acts as for 5m (the sample after a report fires)
         >>> WatchConfig(name="w", query="up", every=60, alert={"for": 120}).advisories()
         []
+
+        A density condition whose window cannot hold ``count`` separate
+        excursions (each needs a sample back inside the band before the
+        next) never fires.
         """
-        step, wait = self.sample_step, self.alert.for_
-        if not 0 < wait < step:
-            return []
-        every, step_for = format_duration(step), format_duration(2 * step)
-        return [f"alert.for {format_duration(wait)} is under the sample step {every}, so it acts as for {every} "
-                f"(the sample after a report fires); give for in samples (e.g. {step_for} for three)"]
+        step, wait, out = self.sample_step, self.alert.for_, []
+        every = format_duration(step)
+        if 0 < wait < step:
+            out.append(f"alert.for {format_duration(wait)} is under the sample step {every}, so it acts as for "
+                       f"{every} (the sample after a report fires); give for in samples (e.g. "
+                       f"{format_duration(2 * step)} for three)")
+        dense = self.alert.density
+        if dense is not None and dense.within <= 2 * (dense.count - 1) * step:  # in, out, in, ...: 2 samples apart
+            out.append(f"alert.density asks for {dense.count} separate excursions within "
+                       f"{format_duration(dense.within)}, but at the sample step {every} they span at least "
+                       f"{format_duration(2 * (dense.count - 1) * step)}: it can never fire; widen within")
+        return out
