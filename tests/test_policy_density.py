@@ -69,6 +69,17 @@ def test_intermittent_breaches_page_and_say_why() -> None:
     assert steps(run(x, s, density=None)) == []  # `for: 2m` alone: no breach lasts
 
 
+def test_a_long_run_hovering_about_the_depth_is_one_excursion() -> None:
+    # band 9 .. 11 (half-band 1): 11.4 is outside but shallow, 11.6 is deep; the run never re-enters the band
+    x, s = np.full(300, 10.0), np.full(300, 0.1)
+    x[100:112] = [11.6, 11.4] * 6
+    s[100] = 0.999
+    assert steps(run(x, s, **{"for": "1h"})) == []  # one excursion (the old rule counted six)
+    x[112] = 10.0
+    x[114] = x[118] = 11.6  # two more separate deep excursions: three in 20 minutes
+    assert steps(run(x, s, **{"for": "1h"}))[0] == ("firing", 118)
+
+
 def test_only_separate_excursions_on_the_harmful_side_count() -> None:
     x, s = erratic(300, [100, 104], reported=[100])
     x[108] = 0.0  # the third excursion is a drop
@@ -203,7 +214,7 @@ def test_it_never_fires_with_fewer_excursions_or_without_a_report(values: list[f
     x = np.array(values)
     s = np.where(np.isnan(x), np.nan, np.where(np.array(reported[:len(x)]), 0.999, 0.1))
     cfg = {"for": "5m", "direction": direction, "density": {"count": count, "within": within * STEP}}
-    harmful = {"up": x > 10, "down": x < 10, "both": x != 10}[direction]
+    harmful = {"up": x > 10, "down": x < 10, "both": np.ones(len(x), dtype=bool)}[direction]  # as Policy._harmful
     for e in run(x, s, **cfg):
         if e.status != "firing" or "intermittent" not in e.description:
             continue

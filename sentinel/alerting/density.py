@@ -11,14 +11,15 @@ Elastic's bucket scores page on the density of anomalous points instead;
 this is that condition, in units an SRE can check on the chart:
 
 - an *excursion* is a run of seen values outside the band on the harmful
-  side, with a deviation of at least ``min_deviation`` (the rules of the
-  ``for`` path) and of :data:`DEPTH` half-bands: well past the band's edge,
-  not just over it (a value just over the edge is what a calibrated band
+  side that reaches a deviation of at least ``min_deviation`` (the rules of
+  the ``for`` path) and of :data:`DEPTH` half-bands: well past the band's
+  edge, not just over it (a value just over the edge is what a calibrated band
   shows routinely; in the fleet simulator such shallow excursions, 1.0-1.4
   half-bands, made every false alarm of a version without the depth: 6 in
   three simulated weeks, and 2 in the demo's); one side at a time (up and
   down are separate runs), and a missing value holds a run.  It counts
-  once, at its first sample: separate excursions are what tells an
+  once, at its first sample that deep (a long run hovering about the depth
+  is one excursion, not several): separate excursions are what tells an
   erratic series from one long breach, which is ``for``'s to judge
   (counting *samples* outside the band let AR(1) wanders, whose
   excursions are long runs, page: +0.7 false alerts per series-week on
@@ -43,8 +44,8 @@ this is that condition, in units an SRE can check on the chart:
 
 State: the start times of the last :data:`MAX_COUNT` excursions, per series
 (the window count is exact, so the alert can say "4 excursions in 13m");
-the run flags, the last report, the current cluster's peak and the learned
-routine: 98 bytes per series, whatever ``count`` is, so a reload that
+the run flags (outside the band, counted yet), the last report, the current
+cluster's peak and the learned routine: 100 bytes per series, whatever ``count`` is, so a reload that
 changes it keeps the state.  Per step, only series with an excursion
 starting, a report or a cluster ending are written.
 
@@ -52,7 +53,8 @@ starting, a report or a cluster ending are written.
 >>> out = np.array([[True, False]])
 >>> fired = []
 >>> for t, x in enumerate([1, 0, 1, 0, 1]):
-...     fired.append(step(st, t * 60, out * bool(x), np.array([True]), np.array([t == 0]), 3, 1200).tolist())
+...     fired.append(step(st, t * 60, out * bool(x), out * bool(x), np.array([True]), np.array([t == 0]), 3,
+...                           1200).tolist())
 ...     end(st, t * 60, np.array([False]), 1200)
 >>> fired
 [[False], [False], [False], [False], [True]]
@@ -74,7 +76,7 @@ DEPTH = 1.5
 """Half-bands an excursion must reach to count (see the module docstring)."""
 MARK = "intermittent: "
 """Opens the density part of a firing alert's description (the console prints such an alert as ERRATIC)."""
-STATE = ("dense_starts", "dense_side", "dense_report", "dense_peak", "dense_fired", "dense_routine",
+STATE = ("dense_starts", "dense_side", "dense_counted", "dense_report", "dense_peak", "dense_fired", "dense_routine",
          "dense_routine_at")
 """The policy state this module keeps (a checkpoint from before it lacks them: they start fresh)."""
 
@@ -83,7 +85,8 @@ def init_state(n: int) -> dict[str, np.ndarray]:
     """State of ``n`` new series: no excursion, no report, nothing learned."""
     return {
         "dense_starts": np.full((n, MAX_COUNT), NEVER, dtype=np.int64),  # excursion start times, newest first
-        "dense_side": np.zeros((n, 2), dtype=bool),  # the last seen value was an excursion above / below
+        "dense_side": np.zeros((n, 2), dtype=bool),  # the last seen value was outside the band above / below
+        "dense_counted": np.zeros((n, 2), dtype=bool),  # ... and that run has counted as an excursion
         "dense_report": np.full(n, NEVER, dtype=np.int64),  # the last harmful report
         "dense_peak": np.zeros(n, dtype=np.int8),  # the current cluster's highest window count (0: no cluster)
         "dense_fired": np.zeros(n, dtype=bool),  # an alert fired during the current cluster (not routine)
@@ -92,17 +95,20 @@ def init_state(n: int) -> dict[str, np.ndarray]:
     }
 
 
-def step(st: dict[str, np.ndarray], t: int, out: np.ndarray, seen: np.ndarray, report: np.ndarray,
-         count: int, within: int) -> np.ndarray:
+def step(st: dict[str, np.ndarray], t: int, out: np.ndarray, deep: np.ndarray, seen: np.ndarray,
+         report: np.ndarray, count: int, within: int) -> np.ndarray:
     """Advance the excursions through one step at ``t``; the series whose density condition holds now.
 
-    ``out``: (series, 2) harmful, big-enough values at least :data:`DEPTH`
-    half-bands out, above / below; ``seen``: the value is there (a missing one holds the runs);
+    ``out``: (series, 2) harmful values outside the band, above / below;
+    ``deep``: those of them big enough and at least :data:`DEPTH` half-bands
+    out; ``seen``: the value is there (a missing one holds the runs);
     ``report``: a harmful report (score >= threshold).  The caller fires
     the rows that are not firing yet, then calls :func:`end`.
     """
     st["dense_report"][report] = t
-    begins = out & ~st["dense_side"]
+    counted = st["dense_counted"] & st["dense_side"]  # a run that ended has not counted yet
+    begins = deep & ~counted
+    st["dense_counted"] = np.where(seen[:, None], out & (counted | begins), st["dense_counted"])
     st["dense_side"] = np.where(seen[:, None], out, st["dense_side"])
     new = np.flatnonzero(begins.any(axis=1))  # both sides at once cannot happen: one value, one side
     if new.size:

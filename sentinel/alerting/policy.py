@@ -152,10 +152,10 @@ class Policy:
             fire = routine.outlasted(st, t, fire, dev, st["pending_since"])
             dense = None
             if cfg.density is not None:  # or intermittent breaches, dense enough (sentinel.alerting.density)
-                deep = harmful & big & density.deep(dev, scores.lower[:, j], scores.upper[:, j])
-                out = np.stack([deep & above, deep & below], axis=1)
+                out = np.stack([harmful & above, harmful & below], axis=1)
+                deep = out & (big & density.deep(dev, scores.lower[:, j], scores.upper[:, j]))[:, None]
                 report = harmful & (s >= cfg.threshold)
-                dense = density.step(st, t, out, seen, report, cfg.density.count, cfg.density.within)
+                dense = density.step(st, t, out, deep, seen, report, cfg.density.count, cfg.density.within)
                 dense &= ~st["firing"] & ~fire
                 fire |= dense
             # firing -> resolved after hysteresis + resolve_after (missing data holds state)
