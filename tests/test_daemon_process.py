@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,28 @@ def _write_config(tmp: Path, am_url: str, port: int) -> Path:
     return path
 
 
+_SPAWNED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_outlives_its_test() -> Iterator[None]:
+    """A test that fails mid-way must not leave its daemon running (two such orphans once held a core each)."""
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def _spawn(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-c", "from sentinel.cli import main; main()", "run", "--config", str(config)],
             stdout=out, stderr=subprocess.STDOUT, cwd=config.parent, start_new_session=True,
         )
+    _SPAWNED.append(proc)
+    return proc
 
 
 def _ready(port: int) -> bool:

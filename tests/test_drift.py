@@ -12,7 +12,6 @@ check (detector or policy) must restore.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from prometheus_client import CollectorRegistry
 from scipy.signal import lfilter
 
-from sentinel import checkpoint
 from sentinel.alerting import drift as policy_drift
 from sentinel.alerting.policy import Policy
 from sentinel.alerting.render import alert_labels
@@ -33,10 +30,8 @@ from sentinel.defaults import embedded_config
 from sentinel.detect import drift, persist
 from sentinel.detect.base import OnlineDetector, Scores
 from sentinel.detect.registry import build_detector
-from sentinel.fleet import Fleet
 from sentinel.series import Batch
-from sentinel.sources.simulated import SimulatedSource
-from sentinel.watch import WatchRunner
+from tests.older_checkpoint import restored_without
 
 STEP = 60
 DAY = 1440  # steps
@@ -178,18 +173,8 @@ def test_a_detector_checkpoint_from_before_the_check_restores_and_starts_it_fres
 
 
 def test_a_policy_checkpoint_from_before_the_drift_alert_restores(tmp_path: Path) -> None:
-    fleet = Fleet(agents=2, seed=3, incident_rate=0.0)
-    src = SimulatedSource(fleet, registry=CollectorRegistry())
     w = WatchConfig(name="tasks", query="agent_task_rate", every=300, alert={"drift": "15m"})
-    runner = WatchRunner(w, src, warmup=86400)
-    runner.cycle(fleet.start + 86400)
-    checkpoint.save(tmp_path, runner)
-    state = tmp_path / json.loads((tmp_path / checkpoint.POINTER).read_text())["state"]
-    with np.load(state) as z:
-        older = {k: z[k] for k in z.files if k.removeprefix("policy/") not in policy_drift.STATE}
-    np.savez(state, **older)  # what a version without the drift alert wrote
-    fresh = WatchRunner(w, src, warmup=86400)
-    assert checkpoint.restore(tmp_path, fresh) == (runner.cursor, "restored")
+    fresh = restored_without(tmp_path, w, policy_drift.STATE)
     assert set(policy_drift.STATE) <= set(fresh.policy.state_) and not fresh.policy.state_["drift"].any()
 
 

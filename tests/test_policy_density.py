@@ -11,7 +11,6 @@ them, and holds a firing alert while they go on.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from sentinel.fleet import Fleet
 from sentinel.series import Batch
 from sentinel.sources.simulated import SimulatedSource
 from sentinel.watch import WatchRunner
+from tests.older_checkpoint import restored_without
 
 STEP = 60
 DENSE = {"for": "2m", "density": {"count": 3, "within": "20m"}}
@@ -277,17 +277,7 @@ def test_the_state_survives_a_checkpoint_and_a_reload_that_changes_the_count(tmp
 
 
 def test_a_policy_checkpoint_from_before_the_density_condition_restores(tmp_path: Path) -> None:
-    fleet = Fleet(agents=2, seed=3, incident_rate=0.0)
-    src = SimulatedSource(fleet, registry=CollectorRegistry())
-    w = WatchConfig(name="lat", query="agent_task_latency_p95", every=300, alert=DENSE)
-    runner = WatchRunner(w, src, warmup=86400)
-    runner.cycle(fleet.start + 86400)
-    checkpoint.save(tmp_path, runner)
-    state = tmp_path / json.loads((tmp_path / checkpoint.POINTER).read_text())["state"]
-    with np.load(state) as z:
-        older = {k: z[k] for k in z.files if k.removeprefix("policy/") not in density.STATE}
-    np.savez(state, **older)  # what a version without the density condition wrote
-    fresh = WatchRunner(w, src, warmup=86400)
-    assert checkpoint.restore(tmp_path, fresh) == (runner.cursor, "restored")
+    fresh = restored_without(tmp_path, WatchConfig(name="lat", query="agent_task_latency_p95", every=300,
+                                                   alert=DENSE), density.STATE)
     assert set(density.STATE) <= set(fresh.policy.state_)
     assert (fresh.policy.state_["dense_starts"] == density.NEVER).all()

@@ -13,19 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from prometheus_client import CollectorRegistry
 
-from sentinel import checkpoint
 from sentinel.alerting.policy import Policy
 from sentinel.alerting.routine import CAP as ROUTINE_CAP
 from sentinel.alerting.routine import HALF_LIFE as ROUTINE_HALF_LIFE
 from sentinel.alerting.routine import STATE
 from sentinel.config import AlertPolicyConfig, WatchConfig
 from sentinel.detect.base import Scores
-from sentinel.fleet import Fleet
 from sentinel.series import Batch
-from sentinel.sources.simulated import SimulatedSource
-from sentinel.watch import WatchRunner
+from tests.older_checkpoint import restored_without
 
 STEP = 60
 BURST = 3  # samples of a routine burst
@@ -117,17 +113,6 @@ def test_for_zero_is_unchanged() -> None:
 
 def test_a_checkpoint_from_before_routine_runs_restores_with_them_fresh(tmp_path: Path) -> None:
     """Upgrading keeps firing alerts: the policy state a checkpoint lacks starts fresh instead of being refused."""
-    fleet = Fleet(agents=2, seed=3, incident_rate=0.0)
-    src = SimulatedSource(fleet, registry=CollectorRegistry())
-    w = WatchConfig(name="tasks", query="agent_task_rate", every=300)
-    runner = WatchRunner(w, src, warmup=86400)
-    runner.cycle(fleet.start + 86400)
-    checkpoint.save(tmp_path, runner)
-    [state] = tmp_path.glob("state-*.npz")
-    with np.load(state) as z:
-        arrays = {k: z[k] for k in z.files if k.removeprefix("policy/") not in STATE}
-    np.savez(state, **arrays)  # as a version without routine runs wrote it
-    fresh = WatchRunner(w, src, warmup=86400)
-    assert checkpoint.restore(tmp_path, fresh) == (runner.cursor, "restored")
+    fresh = restored_without(tmp_path, WatchConfig(name="tasks", query="agent_task_rate", every=300), STATE)
     assert set(STATE) <= set(fresh.policy.state_)
     assert (fresh.policy.state_["routine"] == 0).all() and not fresh.policy.state_["in_run"].any()

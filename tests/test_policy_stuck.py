@@ -8,27 +8,22 @@ the alert existed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from sentinel import checkpoint
 from sentinel.alerting.policy import STUCK_STATE, AlertEvent, Policy
 from sentinel.alerting.render import alert_labels
 from sentinel.config import AlertPolicyConfig, DetectorConfig, WatchConfig
 from sentinel.defaults import embedded_config
 from sentinel.detect.base import Scores
 from sentinel.detect.registry import build_detector
-from sentinel.fleet import Fleet
 from sentinel.series import Batch
-from sentinel.sources.simulated import SimulatedSource
-from sentinel.watch import WatchRunner
+from tests.older_checkpoint import restored_without
 
 STEP = 60
 ON = {"for": "2m", "stuck": True}
@@ -142,16 +137,6 @@ def test_the_default_detector_and_policy_alert_on_a_flatline() -> None:
 
 
 def test_a_checkpoint_from_before_the_stuck_alert_restores(tmp_path: Path) -> None:
-    fleet = Fleet(agents=2, seed=3, incident_rate=0.0)
-    src = SimulatedSource(fleet, registry=CollectorRegistry())
     w = WatchConfig(name="tasks", query="agent_task_rate", every=300, alert={"stuck": True})
-    runner = WatchRunner(w, src, warmup=86400)
-    runner.cycle(fleet.start + 86400)
-    checkpoint.save(tmp_path, runner)
-    state = tmp_path / json.loads((tmp_path / checkpoint.POINTER).read_text())["state"]
-    with np.load(state) as z:
-        older = {k: z[k] for k in z.files if k.removeprefix("policy/") not in STUCK_STATE}
-    np.savez(state, **older)  # what a version without the stuck alert wrote
-    fresh = WatchRunner(w, src, warmup=86400)
-    assert checkpoint.restore(tmp_path, fresh) == (runner.cursor, "restored")
+    fresh = restored_without(tmp_path, w, STUCK_STATE)
     assert set(STUCK_STATE) <= set(fresh.policy.state_) and not fresh.policy.state_["stuck"].any()
