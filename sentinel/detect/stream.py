@@ -30,9 +30,6 @@ built with one.
 
 >>> import numpy as np
 >>> from sentinel.series import Batch
-
-if TYPE_CHECKING:
-    from sentinel.detect.base import Scores
 >>> b = Batch.from_rows([{}], [600, 660, 720], [[1.0, 2.0, 3.0]])
 >>> new_columns(b, step=60, end=660, label="doc")  # 600 and 660 were learned: skip two columns
 2
