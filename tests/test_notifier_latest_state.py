@@ -34,6 +34,7 @@ def _config(url: str | None = None, **am: object) -> Config:
     return Config.model_validate({
         "alertmanager": {"url": url or f"http://127.0.0.1:{free_port()}", "resend_delay": "1s",
                          "resolved_retention": "15m", **am},
+        "prometheus": {},
         "watches": [{"name": "lat", "query": "up", "every": "1m"}],
     })
 

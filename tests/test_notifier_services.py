@@ -22,6 +22,7 @@ pytestmark = pytest.mark.services
 def _cfg(am_url: str) -> Config:
     return Config.model_validate({
         "alertmanager": {"url": am_url, "resend_delay": "1s", "batch_size": 2},
+        "prometheus": {},
         "watches": [{"name": "lat", "query": "up", "every": "1m", "runbook_url": "https://rb.example/lat"}],
     })
 
@@ -63,7 +64,7 @@ def test_firing_and_resolved_reach_the_receiver_with_labels_and_annotations(
     assert a["labels"] == {"agent": "a1", "alertname": "SentinelAnomaly", "severity": "warning", "watch": "lat"}
     assert a["annotations"]["summary"] == "lat: a1 up"
     assert a["annotations"]["runbook_url"] == "https://rb.example/lat"
-    assert a["generatorURL"].endswith("/alerts?watch=lat")
+    assert "/graph?g0.expr=up" in a["generatorURL"]  # a PromQL watch links to its query in Prometheus
     n.observe(cfg.watches[0], [_episode("a1", now - 300, now - 5)[1]], interval=1)
     _pump(n, lambda: _seen(am.webhook.alerts(), "a1", "resolved"))
     assert not [x for x in am.alerts() if x["labels"].get("agent") == "a1"]  # nothing left active
