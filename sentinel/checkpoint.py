@@ -65,8 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from sentinel.alerting import density, drift, routine
-from sentinel.alerting.policy import STUCK_STATE
+from sentinel.alerting.policy import LATER_STATE
 from sentinel.atomic import atomic_write
 from sentinel.config import WatchConfig
 from sentinel.detect import persist
@@ -162,9 +161,7 @@ def _restore_state(runner: WatchRunner, path: Path) -> None:
     keys = _keys(arrays, "policy/__keys__")
     state = {k.removeprefix("policy/"): v for k, v in arrays.items() if k.startswith("policy/") and "__" not in k}
     fresh = pol._init_state(len(keys))
-    # a checkpoint from before the stuck alert, the routine runs, the drift alert or the density condition lacks
-    # their state: it starts fresh
-    state = {**{k: fresh[k] for k in (*STUCK_STATE, *routine.STATE, *drift.STATE, *density.STATE)}, **state}
+    state = {**{k: fresh[k] for k in LATER_STATE}, **state}  # a checkpoint from before them lacks these: fresh
     if set(state) != set(fresh) or any(len(v) != len(keys) for v in state.values()):
         raise ValueError(f"{path.name} does not match this version's policy state")
     fp = runner.forecast_policy

@@ -172,6 +172,7 @@ class WatchRunner:
                 events += predicted
         if self.patterns is not None and found is not None:
             events = self.patterns.annotate(events) + found.events
+        events.sort(key=lambda e: e.at)  # each stage's transitions are in time order; the cycle's are too (stable)
         if warmup:
             events = _still_firing(events)
         if self.store is not None:

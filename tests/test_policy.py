@@ -8,10 +8,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sentinel.alerting import peak
 from sentinel.alerting.policy import Policy
-from sentinel.config import AlertPolicyConfig
+from sentinel.config import AlertPolicyConfig, WatchConfig
 from sentinel.detect.base import Scores
 from sentinel.series import Batch
+from tests.older_checkpoint import restored_without
 
 STEP = 60
 
@@ -105,6 +107,32 @@ def test_event_carries_evidence() -> None:
     ev = policy.update(b, sc)[0]
     assert (ev.value, ev.expected, ev.lower, ev.upper, ev.members) == (25.0, 10.0, 8.0, 12.0, ["seasonal"])
     assert "above its expected range" in ev.summary and "band 8 .. 12" in ev.description
+
+
+def test_events_carry_the_episodes_peak_score_and_its_members() -> None:
+    """The detector reports a shift at its start, then lowers the score while the value stays above the band:
+    the alert fires after `for` and resolves later, both carrying the report's score and members, not the
+    calm score at those moments."""
+    values = [10, 25, 25, 25, 25, 10, 10]
+    score = [0.1, 0.9995, 0.4, 0.0, 0.0, 0.0, 0.0]
+    seasonal = [0.1, 0.9995, 0.2, 0.0, 0.0, 0.0, 0.0]
+    change = [0.1, 0.3, 0.9999, 0.0, 0.0, 0.0, 0.0]  # above the threshold after the peak: not the peak's member
+    n = len(values)
+    b = Batch.from_rows([{"agent": "a"}], timestamps=np.arange(n) * STEP, values=[values], step=STEP)
+    sc = Scores(np.array([score]), np.full((1, n), 10.0), np.full((1, n), 8.0), np.full((1, n), 12.0),
+                members={"seasonal": np.array([seasonal]), "change": np.array([change])})
+    policy = Policy(AlertPolicyConfig.model_validate({"for": "2m"}), watch="w")
+    fired, resolved = policy.update(b, sc)
+    assert (fired.status, fired.at // STEP, resolved.status, resolved.at // STEP) == ("firing", 3, "resolved", 5)
+    assert (fired.score, fired.members) == (0.9995, ["seasonal"])
+    assert (resolved.score, resolved.members) == (0.9995, ["seasonal"])
+    assert "peak score 0.9995" in fired.description and "flagged by seasonal" in fired.description
+
+
+def test_a_policy_checkpoint_from_before_the_episode_peak_restores(tmp_path) -> None:
+    fresh = restored_without(tmp_path, WatchConfig(name="lat", query="agent_task_latency_p95", every=300),
+                             peak.STATE)
+    assert np.isnan(fresh.policy.state_["peak_score"]).all() and (fresh.policy.state_["peak_members"] == 0).all()
 
 
 @settings(max_examples=60, deadline=None)

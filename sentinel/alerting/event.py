@@ -43,7 +43,11 @@ class AlertEvent:
 
 
 def describe(event: AlertEvent) -> tuple[str, str]:
-    """A one-line summary and a description with value, band and score."""
+    """A one-line summary and a description: value and band at the transition, the episode's peak score.
+
+    The score is the episode's highest (:mod:`sentinel.alerting.peak`): the detector lowers the score
+    of an event's rest, so the score at the moment of firing says little.
+    """
     who = format_labels(event.labels)
     direction = "above" if event.value > event.upper else "below" if event.value < event.lower else "outside"
     summary = f"{event.watch}: {who} is {direction} its expected range"
@@ -52,7 +56,8 @@ def describe(event: AlertEvent) -> tuple[str, str]:
     widths = f" = {abs(deviation) / half_band:.1f} half-bands" if half_band > 0 else ""
     desc = (
         f"value {event.value:.4g}, expected {event.expected:.4g} "
-        f"(band {event.lower:.4g} .. {event.upper:.4g}), deviation {deviation:+.4g}{widths}, score {event.score:.4f}"
+        f"(band {event.lower:.4g} .. {event.upper:.4g}), deviation {deviation:+.4g}{widths}, "
+        f"peak score {event.score:.4f}"
     )
     if event.members:
         desc += f"; flagged by {', '.join(event.members)}"

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sentinel.alerting import density, drift, routine
+from sentinel.alerting import density, drift, peak, routine
 from sentinel.alerting.event import AlertEvent, describe
 from sentinel.config import AlertPolicyConfig, format_duration
 from sentinel.detect.base import Scores
@@ -67,6 +67,9 @@ from sentinel.series import Batch, Labels, SeriesIndex, format_labels
 _NEVER = np.iinfo(np.int64).min
 STUCK_STATE = ("stuck", "stuck_since", "stuck_at", "run_value", "run_from")
 """State of the ``stuck`` alert (a checkpoint from before it lacks them: they start fresh)."""
+LATER_STATE = (*STUCK_STATE, *routine.STATE, *drift.STATE, *density.STATE, *peak.STATE)
+"""State added after the first checkpoint format: the stuck alert, routine runs, drift alert, density
+condition and episode peak.  A checkpoint written before one of them lacks its arrays; they start fresh."""
 
 
 class Policy:
@@ -97,6 +100,7 @@ class Policy:
             "run_from": never.copy(),  # ... first seen at (for the alert's text)
             **drift.init_state(n),
             **density.init_state(n),
+            **peak.init_state(n),
         }
 
     def _grow(self, n: int) -> None:
@@ -142,6 +146,8 @@ class Policy:
             open_ = st["firing"] | (st["pending_since"] != _NEVER)
             breach = harmful & ((s >= cfg.threshold) | (open_ & outside))
             still_bad = harmful & ((s >= resolve_level) | outside)
+            members = {k: v[:, j] for k, v in scores.members.items()} if scores.members else None
+            peak.track(st, breach & ~open_, breach | st["firing"], s, members, cfg.threshold)
 
             # pending -> firing after `for`, once the deviation is big enough (a detector often
             # flags a change before it has grown past min_deviation)
@@ -167,11 +173,12 @@ class Policy:
                 resolve &= ~density.held(st, t, cfg.density.within)
 
             for i in np.flatnonzero(fire):
-                events.append(self._event("firing", batch.labels[i], t, t, x[i], scores, i, j))
+                events.append(self._event("firing", batch.labels[i], t, t, x[i], scores, st, i, j))
                 if dense is not None and dense[i]:
                     events[-1].description += f"; {density.MARK}{density.summary_of(st, i, t, cfg.density)}"
             for i in np.flatnonzero(resolve):
-                events.append(self._event("resolved", batch.labels[i], int(st["started_at"][i]), t, x[i], scores, i, j))
+                events.append(self._event("resolved", batch.labels[i], int(st["started_at"][i]), t, x[i], scores, st,
+                                          i, j))
             st["started_at"] = np.where(fire, t, st["started_at"])
             st["firing"] = (st["firing"] | fire) & ~resolve
             st["below_since"] = np.where(resolve, _NEVER, st["below_since"])
@@ -252,13 +259,16 @@ class Policy:
                           description=description)
 
     def _event(self, status: str, labels: Labels, starts_at: int, at: int, value: float,
-               scores: Scores, i: int, j: int) -> AlertEvent:
-        members = [name for name, m in (scores.members or {}).items() if m[i, j] >= self.cfg.threshold]
+               scores: Scores, st: dict[str, np.ndarray], i: int, j: int) -> AlertEvent:
+        """An anomaly transition of row ``i`` at column ``j``: value and band there, the episode's peak score
+        and the members that flagged it (:mod:`sentinel.alerting.peak`)."""
+        score = float(st["peak_score"][i])
         ev = AlertEvent(
             status=status, watch=self.watch, labels=labels, starts_at=starts_at, at=at,
             severity=self.cfg.severity, value=float(value), expected=float(scores.expected[i, j]),
             lower=float(scores.lower[i, j]), upper=float(scores.upper[i, j]),
-            score=float(scores.score[i, j]), members=members,
+            score=float(scores.score[i, j]) if np.isnan(score) else score,
+            members=peak.members_of(st, i, list(scores.members or {})),
         )
         ev.summary, ev.description = describe(ev)
         return ev
