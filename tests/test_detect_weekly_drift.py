@@ -3,8 +3,8 @@
 Why: the shapes benchmark (``benchmarks/shapes.py``) alerts shifts, dips and
 ramps on its ``weekly`` family far less often than on ``daily`` (shift down
 3 sd: 0.07 against 0.60; dip 8 sd: 0.07 against 0.80), with the same report
-rates.  The diagnosis (helper weekly11, session 11,
-``/work/team/README-weekly11.md``): on both families the anomaly alert takes
+rates.  The diagnosis (helper weekly11, session 11;
+README *Incident shapes*, "Weekly series page less"): on both families the anomaly alert takes
 few of these (the breach outside the band lasts 1-3 samples, under
 ``for``); the alerts on ``daily`` are the drift alert's.  The drift check
 takes the day's cycle out of its level but not the week's: its range of
