@@ -3,11 +3,13 @@
 A restart must neither re-learn from scratch nor lose or repeat an alert
 episode.  So a checkpoint holds, for one watch, the detector's learned state,
 the policy's alert state (firing, pending, absent, since-when per series),
-the forecast policy's state and rolling history, and the *cursor* (last
-processed sample) they all correspond to.  On start the daemon restores
-them and replays from that cursor: the replay re-derives the same
-transitions (the outbox ignores episodes it already holds) and the model
-catches up on the data it missed.
+the forecast policy's state and rolling history, when each series last had
+a value (:mod:`sentinel.retention`; a checkpoint from before that counts
+every series it holds as seen at its cursor, so a restored watch forgets
+them a ``series_retention`` later), and the *cursor* (last processed sample)
+they all correspond to.  On start the daemon restores them and replays from
+that cursor: the replay re-derives the same transitions (the outbox ignores
+episodes it already holds) and the model catches up on the data it missed.
 
 Layout under ``models_dir/<watch>/``: ``detector-<seq>.*`` (the model, with
 its card) and ``state-<seq>.npz`` (alert policy, forecast policy and the
@@ -72,6 +74,7 @@ from sentinel.detect import persist
 from sentinel.detect.base import OnlineDetector
 from sentinel.detect.codec import adopt, outline, structure
 from sentinel.errors import one_line
+from sentinel.retention import SeriesRetention
 from sentinel.series import Batch, Labels, SeriesIndex, labels_key
 from sentinel.watch import WatchRunner
 
@@ -142,7 +145,9 @@ def _keys(z: Any, name: str) -> list[Labels]:
 def _state_arrays(runner: WatchRunner) -> dict[str, np.ndarray]:
     """Everything besides the detector that a restart needs, as flat named arrays."""
     pol = runner.policy
-    out = {"policy/__keys__": _keys_json(pol.index_.keys), **{f"policy/{k}": v for k, v in pol.state_.items()}}
+    out = {"policy/__keys__": _keys_json(pol.index_.keys), **{f"policy/{k}": v for k, v in pol.state_.items()},
+           "retention/__keys__": _keys_json(runner.retention.index_.keys),
+           "retention/last_seen": runner.retention.last_seen_}
     fp = runner.forecast_policy
     if fp is not None:
         out.update({"forecast/__keys__": _keys_json(fp.index_.keys), "forecast/severity_": fp.severity_,
@@ -154,7 +159,22 @@ def _state_arrays(runner: WatchRunner) -> dict[str, np.ndarray]:
     return out
 
 
-def _restore_state(runner: WatchRunner, path: Path) -> None:
+def _restore_retention(runner: WatchRunner, arrays: dict[str, np.ndarray], detector: OnlineDetector | None,
+                       cursor: int) -> None:
+    """The last-seen times; a checkpoint from before them counts every series it holds as seen at its cursor."""
+    if "retention/__keys__" in arrays:
+        runner.retention = SeriesRetention(_keys(arrays, "retention/__keys__"), arrays["retention/last_seen"])
+        return
+    held = [*(detector.index_.keys if detector is not None else ()), *runner.policy.index_.keys]
+    if (fp := runner.forecast_policy) is not None:
+        held += fp.index_.keys
+    if runner.history is not None:
+        held += runner.history.labels
+    keys = list(dict.fromkeys(held))
+    runner.retention = SeriesRetention(keys, np.full(len(keys), cursor, dtype=np.int64))
+
+
+def _restore_state(runner: WatchRunner, path: Path, detector: OnlineDetector | None, cursor: int) -> None:
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     pol = runner.policy
@@ -173,6 +193,7 @@ def _restore_state(runner: WatchRunner, path: Path) -> None:
                                tuple(_keys(arrays, "history/__keys__")), int(arrays["history/step"]))
     pol.index_ = SeriesIndex(keys)
     pol.state_ = {k: state[k].astype(fresh[k].dtype) for k in fresh}
+    _restore_retention(runner, arrays, detector, cursor)
 
 
 def save(directory: Path, runner: WatchRunner) -> None:
@@ -233,7 +254,7 @@ def restore(directory: Path, runner: WatchRunner) -> tuple[int | None, str]:
                 return None, "structure_changed"
             log.info("watch %s: checkpoint restored into this version's detector parameters", cfg.name)
             detector, result = adopted, "params_changed"
-        _restore_state(runner, directory / pointer["state"])
+        _restore_state(runner, directory / pointer["state"], detector, cursor)
     # a truncated state file is a broken zip (BadZipFile), a hand-edited pointer a wrong type: re-learn, never crash
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, persist.CheckpointError) as exc:
         log.warning("watch %s: checkpoint unreadable (%s); starting fresh", cfg.name, one_line(exc))

@@ -102,11 +102,11 @@ class CycleDriver:
         slot.commit()
         self.notifier.reconcile(slot.name, slot.confirms, result.last if result.last >= 0 else int(self.clock.now()))
         self.notifier.flush()
-        det = slot.runner.detector
         self.metrics.published(
             slot.name, (e.status for e in result.events), result.timings, time.perf_counter() - t0,
-            det.n_series if det is not None else result.batch.n_series, slot.runner.cursor,
+            result.tracked, slot.runner.cursor,
         )
+        self.metrics.retained(slot.name, result.forgotten, result.refused)
 
     def checkpoint(self, slot: WatchSlot) -> None:
         """Checkpoint ``slot`` now (the caller holds its lock); a failure is one line and a counter."""

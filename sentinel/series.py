@@ -267,8 +267,57 @@ class SeriesIndex:
             self._last = (keys, rows.copy())
         return rows
 
+    def find(self, keys: Sequence[Labels]) -> np.ndarray:
+        """Row numbers of ``keys``, -1 for unknown ones (nothing is added).
+
+        >>> SeriesIndex([(("a", "1"),)]).find([(("a", "2"),), (("a", "1"),)]).tolist()
+        [-1, 0]
+        """
+        keys = tuple(keys)
+        if self._last is not None and self._last[0] == keys:
+            return self._last[1].copy()
+        get = self._rows.get
+        return np.fromiter((get(k, -1) for k in keys), dtype=np.intp, count=len(keys))
+
+    def forget(self, keys: Iterable[Labels]) -> np.ndarray | None:
+        """Drop ``keys`` in place; the mask of old rows kept (None when none of them was known).
+
+        The series that remain keep their order, so a state array indexed by
+        the old rows is compacted with ``array[mask]`` and stays aligned;
+        a forgotten series that comes back gets a new row at the end.
+
+        >>> idx = SeriesIndex([(("a", "1"),), (("a", "2"),), (("a", "3"),)])
+        >>> idx.forget([(("a", "2"),), (("a", "9"),)]).tolist()
+        [True, False, True]
+        >>> idx.rows([(("a", "3"),), (("a", "2"),)]).tolist()
+        [1, 2]
+        """
+        drop = [r for k in keys if (r := self._rows.get(k)) is not None]
+        if not drop:
+            return None
+        keep = np.ones(len(self.keys), dtype=bool)
+        keep[drop] = False
+        self.keys = [k for k, kept in zip(self.keys, keep.tolist(), strict=True) if kept]
+        self._rows = {k: r for r, k in enumerate(self.keys)}
+        self._last = None
+        return keep
+
     def __len__(self) -> int:
         return len(self.keys)
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows
+
+
+def drop_series(batch: Batch | None, keys: Iterable[Labels]) -> Batch | None:
+    """``batch`` without the series ``keys`` (a rolling window forgetting series that are gone).
+
+    >>> b = Batch.from_rows([{"s": "x"}, {"s": "y"}], [0, 60], [[1.0, 2.0], [3.0, 4.0]])
+    >>> drop_series(b, [(("s", "x"),)]).labels
+    ((('s', 'y'),),)
+    """
+    if batch is None:
+        return None
+    gone = set(keys)
+    keep = np.fromiter((k not in gone for k in batch.labels), dtype=bool, count=batch.n_series)
+    return batch if keep.all() else batch.select(np.flatnonzero(keep))

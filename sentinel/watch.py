@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,7 +32,8 @@ from sentinel.config import WatchConfig
 from sentinel.detect import build_detector
 from sentinel.detect.base import OnlineDetector, Scores
 from sentinel.logs.patterns import stack_series
-from sentinel.series import Batch, Labels, append_window
+from sentinel.retention import Decision, SeriesRetention, last_value_at
+from sentinel.series import Batch, Labels, append_window, drop_series, format_labels
 from sentinel.sources.base import Source
 from sentinel.store import Store
 
@@ -59,6 +61,8 @@ class PatternStage(Protocol):
     def annotate(self, events: list[AlertEvent]) -> list[AlertEvent]: ...
 
     def confirms(self, series: Labels, starts_at: int) -> bool: ...
+
+    def forget(self, labels: Iterable[Labels]) -> None: ...
 
 
 def aligned_end(now: float, watch: WatchConfig) -> int:
@@ -89,6 +93,9 @@ class CycleResult:
     warmup: bool = False
     forecast: BatchForecast | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    forgotten: dict[str, list[Labels]] = field(default_factory=dict)  # reason -> series forgotten this cycle
+    refused: int = 0  # new series not admitted this cycle (max_tracked_series)
+    tracked: int = 0  # series the watch keeps state for after this cycle
 
     @property
     def last(self) -> int:
@@ -124,6 +131,7 @@ class WatchRunner:
             self.forecaster = ForecastRunner(cfg)
         self.history: Batch | None = None
         self.patterns = patterns
+        self.retention = SeriesRetention()
         self.warmup = warmup
         self.cursor: int | None = store.cursor(cfg.name) if store else None
 
@@ -153,11 +161,15 @@ class WatchRunner:
         batch = self.source.fetch(self.cfg, start, end)
         t_fetch = time.perf_counter()
         found = None
+        seen = last_value_at(batch)
         if self.patterns is not None:  # log watch: template count series are scored with the group counts
             found = self.patterns.run(batch, start, end)
             if found.templates is not None and found.templates.n_series:
-                batch = stack_series(batch, found.templates)
+                t_seen = found.seen_at if found.seen_at is not None else last_value_at(found.templates)
+                batch, seen = stack_series(batch, found.templates), np.concatenate([seen, t_seen])
         t1 = time.perf_counter()
+        batch, decision = self._retain(batch, seen, batch.end if batch.n_steps else end - step)
+        t_prune = time.perf_counter()
         if self.detector is not None:
             scores = self.detector.process(batch)
         else:
@@ -187,8 +199,36 @@ class WatchRunner:
         return CycleResult(
             self.cfg.name, batch, scores, events, warmup, forecast,
             {"fetch": t_fetch - t0, **({"patterns": t1 - t_fetch} if found is not None else {}),
-             "score": t2 - t1, "decide": t3 - t2},
+             "prune": t_prune - t1, "score": t2 - t_prune, "decide": t3 - t2},
+            decision.forgotten, decision.refused, len(self.retention),
         )
+
+    def _retain(self, batch: Batch, seen: np.ndarray, now: int) -> tuple[Batch, Decision]:
+        """Forget series gone for ``series_retention`` (or over ``max_tracked_series``) everywhere, and drop
+        the batch's refused new series (:mod:`sentinel.retention`)."""
+        cfg = self.cfg
+        decision = self.retention.observe(batch.labels, seen, now, cfg.series_retention, cfg.max_tracked_series)
+        if decision.forgotten:
+            self.forget(decision.gone)
+        if decision.admitted is None:
+            return batch, decision
+        if decision.refused:
+            first = batch.labels[int(np.flatnonzero(~decision.admitted)[0])]
+            log.warning("watch %s tracks its max_tracked_series of %d: %d new series refused (not scored), e.g. %s; "
+                        "raise max_tracked_series, shorten series_retention or narrow the query", cfg.name,
+                        cfg.max_tracked_series, decision.refused, format_labels(first))
+        return batch.select(np.flatnonzero(decision.admitted)), decision
+
+    def forget(self, labels: Sequence[Labels]) -> None:
+        """Forget ``labels`` everywhere the watch keeps per-series state (each part compacts its own arrays)."""
+        if self.detector is not None:
+            self.detector.forget(labels)
+        self.policy.forget(labels)
+        if self.forecast_policy is not None:
+            self.forecast_policy.forget(labels)
+        self.history = drop_series(self.history, labels)
+        if self.patterns is not None:
+            self.patterns.forget(labels)
 
 
 def _still_firing(events: list[AlertEvent]) -> list[AlertEvent]:

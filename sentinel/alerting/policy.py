@@ -56,6 +56,8 @@ series' routine excursions last, and never reaches back into the detector.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from sentinel.alerting import density, drift, peak, routine
@@ -279,6 +281,13 @@ class Policy:
         ev.summary = f"{self.watch}: no data from {format_labels(labels)}"
         ev.description = f"{format_labels(labels)} has sent no data for {format_duration(at - last_seen)}."
         return ev
+
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Drop the alert state of series that are gone (:mod:`sentinel.retention`); the daemon's reconcile
+        resolves an alert left open on one, since the policy no longer confirms it."""
+        keep = self.index_.forget(labels)
+        if keep is not None:
+            self.state_ = {k: v[keep[: len(v)]] for k, v in self.state_.items()}
 
     def firing(self) -> list[Labels]:
         """Series whose anomaly alert is firing now."""

@@ -15,6 +15,14 @@ from pydantic import Field, model_validator
 
 from sentinel.config.values import Deviation, Duration, StrictModel, format_duration
 
+SERIES_RETENTION = 7 * 86400
+"""Default ``series_retention``: the detector's longest season (a week) and the warm-up replay, so a series
+that pauses for days (a weekend job, an agent parked for a holiday) keeps what it learned, and one gone longer
+would have a stale weekly profile anyway (:mod:`sentinel.retention`)."""
+MAX_TRACKED_SERIES = 50_000
+"""Default ``max_tracked_series``: five full turnovers of the largest fetch (``prometheus.max_series_per_watch``,
+10,000) within one retention window, about 200 MB of detector state; a fleet that needs more churns faster
+than a week's retention suits (shorten ``series_retention``) or belongs in several watches."""
 DENSITY_MAX_COUNT = 8
 """The most excursions a density condition may ask for (the policy keeps this many start times per series)."""
 
@@ -111,6 +119,12 @@ class WatchConfig(StrictModel):
     labels: dict[str, str] = Field(default_factory=dict, description="extra labels on every alert")
     runbook_url: str | None = None
     max_series: int | None = Field(None, gt=0)
+    series_retention: Duration = Field(
+        SERIES_RETENTION, description="forget a series (model, alert state, forecasts, /metrics rows) once it has "
+        "had no value this long; it starts fresh if it comes back")
+    max_tracked_series: int = Field(
+        MAX_TRACKED_SERIES, gt=0, description="most series the watch keeps state for: over it, the longest-absent "
+        "are forgotten first, then new series are refused (not scored; sentinel_series_refused_total)")
 
     @model_validator(mode="after")
     def _one_source(self) -> WatchConfig:
@@ -120,6 +134,9 @@ class WatchConfig(StrictModel):
             raise ValueError("`every` must be positive")
         if self.step is not None and self.step <= 0:  # `step or every` would silently sample at `every`
             raise ValueError("`step` must be positive (leave it out to sample every `every`)")
+        if self.series_retention < self.sample_step:
+            raise ValueError(f"`series_retention` {format_duration(self.series_retention)} is under the sample step "
+                             f"{format_duration(self.sample_step)}: every series would be forgotten between samples")
         return self
 
     @model_validator(mode="after")
@@ -171,6 +188,14 @@ class WatchConfig(StrictModel):
             out.append(f"alert.for {format_duration(wait)} is under the sample step {every}, so it acts as for "
                        f"{every} (the sample after a report fires); give for in samples (e.g. "
                        f"{format_duration(2 * step)} for three)")
+        absent = self.alert.absent_for
+        if absent is not None and absent >= self.series_retention:
+            out.append(f"alert.absent_for {format_duration(absent)} is not under series_retention "
+                       f"{format_duration(self.series_retention)}: a silent series is forgotten before its absent "
+                       "alert can fire; shorten absent_for or lengthen series_retention")
+        if self.max_series is not None and self.max_tracked_series < self.max_series:
+            out.append(f"max_tracked_series {self.max_tracked_series:,} is under max_series {self.max_series:,}: "
+                       "one fetch may bring more series than the watch may track, and the rest are refused")
         dense = self.alert.density
         if dense is not None and dense.within <= 2 * (dense.count - 1) * step:  # in, out, in, ...: 2 samples apart
             out.append(f"alert.density asks for {dense.count} separate excursions within "

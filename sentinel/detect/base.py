@@ -24,6 +24,7 @@ scikit-learn: parameters in ``__init__``, learned attributes end in ``_``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -256,6 +257,14 @@ class OnlineDetector:
         if key not in self.state_:
             raise KeyError(f"{type(self).__name__} has no state {key!r}")
         self.state_[key][row] = value
+
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Drop the learned state of series that are gone (:mod:`sentinel.retention`); one that comes back
+        starts fresh.  Wrappers share their inner's index and hold the whole state, so the outermost does it once.
+        """
+        keep = self.index_.forget(labels)
+        if keep is not None and self.state_:
+            self.state_ = {k: v[keep[: len(v)]] for k, v in self.state_.items()}
 
     def state_bytes(self) -> int:
         """Bytes of learned state (for the memory-per-series benchmark)."""

@@ -33,6 +33,8 @@ Events are the lead's :class:`~sentinel.alerting.policy.AlertEvent` with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from sentinel.alerting.policy import AlertEvent
@@ -99,6 +101,12 @@ class ForecastPolicy:
                 events.append(self._event("resolved", labels[i], at, str(was[i]), ttl[i], p[i], current[i], r))
         self.severity_[rows] = now
         return events
+
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Drop the state of series that are gone (:mod:`sentinel.retention`; an open alert resolves by reconcile)."""
+        keep = self.index_.forget(labels)
+        if keep is not None:
+            self.severity_, self.started_ = self.severity_[keep], self.started_[keep]
 
     def _event(self, status: str, labels: Labels, at: int, severity: str, ttl: float, p: float,
                value: float, row: int) -> AlertEvent:

@@ -50,7 +50,7 @@ survive restarts with the templates themselves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,6 +155,15 @@ class TemplateTracker:
         batch = self._counts(ids, times, groups, timestamps, step, sample.complete_until, counts)
         self.miner.meta["series"] = [list(map(list, k)) for k in self._series]
         return TemplateCycle(batch, events)
+
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Stop emitting the (group, template) series among ``labels`` (gone: :mod:`sentinel.retention`)."""
+        n = len(self._series)
+        for key in labels:
+            self._series.pop(key, None)
+        if len(self._series) < n:
+            self.miner.meta["series"] = [list(map(list, k)) for k in self._series]
+            self._metrics.template_series.labels(self.watch).set(len(self._series))
 
     def _track(self, pairs: list[Labels]) -> None:
         """Add new (group, template) series in first-seen order, up to the cap."""

@@ -31,9 +31,11 @@ Typical wiring (tests; the daemon does the same through the watch runner)::
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from prometheus_client import CollectorRegistry
 
 from sentinel.alerting.policy import AlertEvent
@@ -41,7 +43,8 @@ from sentinel.config import WatchConfig
 from sentinel.logs.miner import OVERFLOW_ID, LogMiner, StateError
 from sentinel.logs.patterns import TEMPLATE_LABEL, TemplateTracker
 from sentinel.logs.records import LogSource
-from sentinel.series import Batch, labels_key
+from sentinel.retention import last_value_at
+from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class PatternResult:
     templates: Batch | None = None
     events: list[AlertEvent] = field(default_factory=list)
     error: str | None = None
+    seen_at: np.ndarray | None = None  # when each template series last had a value (template_seen_at)
 
 
 @dataclass
@@ -120,6 +124,8 @@ class LogWatch:
             else:
                 result = self.tracker.update(sample, start, end, self.watch.sample_step, counts)
                 out.templates = result.templates
+                if counts is not None:
+                    out.seen_at = template_seen_at(counts, result.templates, last_value_at(counts))
                 for ev in result.new_patterns:
                     self._open[ev.labels] = ev
                 events.extend(result.new_patterns)
@@ -142,6 +148,10 @@ class LogWatch:
                 f"\nexample (masked): {example}" if example else "")
         return events
 
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Template series among ``labels`` are gone (:mod:`sentinel.retention`): no longer emitted."""
+        self.tracker.forget(labels)
+
     def confirms(self, series: tuple[tuple[str, str], ...], starts_at: int) -> bool:
         """Whether the new-pattern alert ``(series, starts_at)`` is still open."""
         ev = self._open.get(series)
@@ -162,6 +172,29 @@ class LogWatch:
         if res.templates is not None:
             out.template_text = self.tracker.miner.templates()
         return out
+
+
+def template_seen_at(counts: Batch, templates: Batch, seen: np.ndarray) -> np.ndarray:
+    """When each template series last had a value, for :mod:`sentinel.retention` (``seen``: the group counts').
+
+    Known pairs are emitted every cycle, zeros included, so a template series
+    always has values; it lives as long as its group does, or as long as it
+    counts lines (a group the counts do not list).
+
+    >>> c = Batch.from_rows([{"g": "a"}], [0, 60], [[3.0, 0.0]])
+    >>> t = Batch.from_rows([{"g": "a", "template_id": "1"}, {"g": "b", "template_id": "1"}], [0, 60],
+    ...                     [[1.0, 0.0], [0.0, 0.0]])
+    >>> template_seen_at(c, t, np.array([60])).tolist() == [60, np.iinfo(np.int64).min]
+    True
+    """
+    never = np.iinfo(np.int64).min
+    group = dict(zip(counts.labels, seen.tolist(), strict=True))
+    counted = templates.values > 0
+    last = templates.n_steps - 1 - np.argmax(counted[:, ::-1], axis=1) if templates.n_steps else np.zeros(0, int)
+    own = np.where(counted.any(axis=1), templates.timestamps[last] if templates.n_steps else never, never)
+    of_group = np.fromiter((group.get(tuple(kv for kv in k if kv[0] != TEMPLATE_LABEL), never)
+                            for k in templates.labels), dtype=np.int64, count=templates.n_series)
+    return np.maximum(own, of_group).astype(np.int64)
 
 
 def _event_doc(e: AlertEvent) -> dict[str, object]:

@@ -99,6 +99,16 @@ class _Table:
             done.append(",".join(f'{k}="{_escape(v)}"' for k, v in sorted(full.items())))
         return done
 
+    def forget(self, keys: Sequence[Labels]) -> None:
+        """Drop the rows of series the watch forgot (:mod:`sentinel.retention`): their label sets go too."""
+        keep = self.index.forget(keys)
+        if keep is None:
+            return
+        kept = np.flatnonzero(keep).tolist()
+        self.labels = [self.labels[r] for r in kept]
+        self.texts = {extra: [done[r] for r in kept if r < len(done)] for extra, done in self.texts.items()}
+        self.cols = {name: col[keep] for name, col in self.cols.items()}
+
     def col(self, name: str, dtype: type = np.float64) -> np.ndarray:
         if name not in self.cols:
             fill = np.iinfo(np.int64).min if dtype is np.int64 else np.nan
@@ -109,8 +119,9 @@ class _Table:
 class ResultCollector:
     """Exports the latest results of every watch (:func:`exposition` renders it with a registry).
 
-    ``update(result)`` after each cycle; ``update_forecast(...)`` when a watch
-    forecasts; ``forget(watch)`` when a watch is removed.  Thread-safe: cycles
+    ``update(result)`` after each cycle (it also drops the rows of the series
+    the cycle forgot); ``update_forecast(...)`` when a watch forecasts;
+    ``forget(watch)`` when a watch is removed.  Thread-safe: cycles
     of different watches update it while Prometheus scrapes.
     """
 
@@ -121,6 +132,10 @@ class ResultCollector:
 
     def update(self, result: CycleResult) -> None:
         """Take the newest finite score, value and band of every series in ``result``."""
+        if result.forgotten:
+            with self._lock:
+                if (table := self._tables.get(result.watch)) is not None:
+                    table.forget([k for keys in result.forgotten.values() for k in keys])
         if result.forecast is not None:
             self.update_forecast(**result.forecast.exporter_args())  # type: ignore[arg-type]
         batch = result.batch

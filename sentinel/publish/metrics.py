@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -49,6 +49,8 @@ CYCLE_DURATION = "sentinel_cycle_duration_seconds"
 CYCLE_STAGE_DURATION = "sentinel_cycle_stage_duration_seconds"
 MODEL_FIT = "sentinel_model_fit_seconds"
 SERIES_TRACKED = "sentinel_series_tracked"
+SERIES_FORGOTTEN = "sentinel_series_forgotten_total"
+SERIES_REFUSED = "sentinel_series_refused_total"
 LAST_SUCCESS = "sentinel_last_success_timestamp_seconds"
 DATA_TIMESTAMP = "sentinel_data_timestamp_seconds"
 WATCH_READY = "sentinel_watch_ready"
@@ -97,6 +99,8 @@ class SelfMetrics:
     stage_duration: Histogram
     model_fit: Histogram
     series_tracked: Gauge
+    series_forgotten: Counter
+    series_refused: Counter
     last_success: Gauge
     data_timestamp: Gauge
     watch_ready: Gauge
@@ -144,6 +148,14 @@ class SelfMetrics:
             self.data_timestamp.labels(watch=watch).set(cursor)
 
 
+    def retained(self, watch: str, forgotten: Mapping[str, Sequence[object]], refused: int) -> None:
+        """Series a cycle forgot (by reason) or refused (:mod:`sentinel.retention`)."""
+        for reason, keys in forgotten.items():
+            self.series_forgotten.labels(watch=watch, reason=reason).inc(len(keys))
+        if refused:
+            self.series_refused.labels(watch=watch, reason="limit").inc(refused)
+
+
 _SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -171,7 +183,16 @@ def self_metrics(registry: CollectorRegistry = REGISTRY) -> SelfMetrics:
             MODEL_FIT, "Wall time the watch's models spent scoring and learning in one cycle.", ["watch"],
             buckets=_SECONDS, **r,
         ),
-        series_tracked=Gauge(_plain(SERIES_TRACKED), "Series a watch's model has state for.", ["watch"], **r),
+        series_tracked=Gauge(_plain(SERIES_TRACKED), "Series a watch keeps state for (bounded by series_retention "
+                             "and max_tracked_series).", ["watch"], **r),
+        series_forgotten=Counter(
+            _plain(SERIES_FORGOTTEN), "Series a watch forgot, by reason (retention: no value for series_retention; "
+            "limit: the longest-absent, over max_tracked_series).", ["watch", "reason"], **r,
+        ),
+        series_refused=Counter(
+            _plain(SERIES_REFUSED), "New series a watch did not admit (not scored), by reason (limit: "
+            "max_tracked_series reached with no absent series to forget).", ["watch", "reason"], **r,
+        ),
         last_success=Gauge(LAST_SUCCESS, "Wall-clock time of the watch's last successful cycle.", ["watch"], **r),
         data_timestamp=Gauge(
             DATA_TIMESTAMP, "Timestamp of the newest sample a watch has processed (its cursor).", ["watch"], **r
