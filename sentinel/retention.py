@@ -19,7 +19,8 @@ scoring) and decides, per cycle at data time ``now``:
   the longest-absent series are forgotten first; if that is not enough, new
   series are refused (their points are not scored) until room frees up.
   A series with a value in this cycle's batch is never forgotten, so no
-  scored point is lost.
+  scored point is lost; a new series without one is not admitted (a source
+  may return a dead series as all NaN: it is not back).
 
 The runner then asks every stateful part to forget the same label sets
 (each has a small ``forget(labels)`` that compacts its own arrays).
@@ -102,7 +103,7 @@ class SeriesRetention:
         in_batch[rows[known & present]] = True  # a value this cycle: never forgotten now
         drop = ~in_batch & (now - last >= retention)
         expired = np.flatnonzero(drop)
-        new = np.flatnonzero(~known)
+        new = np.flatnonzero(~known & present)  # a new series without a value has nothing to score: not admitted
         over = len(last) - len(expired) + len(new) - limit
         evicted = np.zeros(0, dtype=np.intp)
         if over > 0:  # the longest-absent first
@@ -111,7 +112,7 @@ class SeriesRetention:
             drop[evicted] = True
             over -= len(evicted)
         refused = new[len(new) - over:] if over > 0 else new[:0]
-        admitted = ~known
+        admitted = ~known & present
         admitted[refused] = False
         admitted[known] = ~drop[rows[known]]  # a row forgotten now that is in the batch has no value in it
         out = Decision(admitted=None if admitted.all() else admitted, refused=len(refused))
@@ -125,6 +126,6 @@ class SeriesRetention:
         fresh = np.flatnonzero(admitted & ~known)
         if len(fresh):
             self.index_.rows([labels[i] for i in fresh.tolist()])
-            last = np.concatenate([last, np.where(present[fresh], seen_at[fresh], now)])
+            last = np.concatenate([last, seen_at[fresh]])
         self.last_seen_ = last
         return out
