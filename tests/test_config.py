@@ -94,6 +94,7 @@ def test_check_config_cli(tmp_path) -> None:
     good.write_text("prometheus: {url: http://127.0.0.1:9090}\nwatches:\n  - {name: up, query: up, every: 1m}\n")
     res = CliRunner().invoke(app, ["check-config", "--config", str(good)])
     assert res.exit_code == 0 and "ok (1 watches" in res.output
+    assert "watch up: forgets a series after 7d without a value; tracks at most 50,000 series" in res.output
     bad = tmp_path / "b.yaml"
     bad.write_text("watches:\n  - {name: up, query: up, alert: {treshold: 0.9}}\n")
     res = CliRunner().invoke(app, ["check-config", "--config", str(bad)])

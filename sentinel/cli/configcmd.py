@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from sentinel.cli.app import app
-from sentinel.config import ConfigError, load_config
+from sentinel.config import ConfigError, WatchConfig, format_duration, load_config
 
 
 @app.command("check-config")
@@ -25,3 +25,17 @@ def check_config(
         typer.echo(f"sentinel: warning: {advice}", err=True)
     sources = [name for name in ("prometheus", "elasticsearch", "simulator") if getattr(cfg, name) is not None]
     typer.echo(f"{config}: ok ({len(cfg.watches)} watches; sources: {', '.join(sources) or 'none'})")
+    for w in cfg.watches:
+        typer.echo(retention_line(w))
+
+
+def retention_line(w: WatchConfig) -> str:
+    """What the watch forgets and refuses (:mod:`sentinel.retention`), in one line.
+
+    >>> print(retention_line(WatchConfig(name="w", query="up")))
+    watch w: forgets a series after 7d without a value; tracks at most 50,000 series (over it: the longest-absent \
+are forgotten, then new series are refused, not scored: sentinel_series_refused_total and a warning per cycle)
+    """
+    return (f"watch {w.name}: forgets a series after {format_duration(w.series_retention)} without a value; tracks "
+            f"at most {w.max_tracked_series:,} series (over it: the longest-absent are forgotten, then new series are "
+            "refused, not scored: sentinel_series_refused_total and a warning per cycle)")
