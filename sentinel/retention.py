@@ -39,7 +39,7 @@ The runner then asks every stateful part to forget the same label sets
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,3 +129,17 @@ class SeriesRetention:
             last = np.concatenate([last, seen_at[fresh]])
         self.last_seen_ = last
         return out
+
+
+def drop_series(batch: Batch | None, keys: Iterable[Labels]) -> Batch | None:
+    """``batch`` without the series ``keys`` (a rolling window forgetting series that are gone).
+
+    >>> b = Batch.from_rows([{"s": "x"}, {"s": "y"}], [0, 60], [[1.0, 2.0], [3.0, 4.0]])
+    >>> drop_series(b, [(("s", "x"),)]).labels
+    ((('s', 'y'),),)
+    """
+    if batch is None:
+        return None
+    gone = set(keys)
+    keep = np.fromiter((k not in gone for k in batch.labels), dtype=bool, count=batch.n_series)
+    return batch if keep.all() else batch.select(np.flatnonzero(keep))

@@ -308,16 +308,3 @@ class SeriesIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._rows
 
-
-def drop_series(batch: Batch | None, keys: Iterable[Labels]) -> Batch | None:
-    """``batch`` without the series ``keys`` (a rolling window forgetting series that are gone).
-
-    >>> b = Batch.from_rows([{"s": "x"}, {"s": "y"}], [0, 60], [[1.0, 2.0], [3.0, 4.0]])
-    >>> drop_series(b, [(("s", "x"),)]).labels
-    ((('s', 'y'),),)
-    """
-    if batch is None:
-        return None
-    gone = set(keys)
-    keep = np.fromiter((k not in gone for k in batch.labels), dtype=bool, count=batch.n_series)
-    return batch if keep.all() else batch.select(np.flatnonzero(keep))

@@ -32,8 +32,8 @@ from sentinel.config import WatchConfig
 from sentinel.detect import build_detector
 from sentinel.detect.base import OnlineDetector, Scores
 from sentinel.logs.patterns import stack_series
-from sentinel.retention import Decision, SeriesRetention, last_value_at
-from sentinel.series import Batch, Labels, append_window, drop_series, format_labels
+from sentinel.retention import Decision, SeriesRetention, drop_series, last_value_at
+from sentinel.series import Batch, Labels, append_window, format_labels
 from sentinel.sources.base import Source
 from sentinel.store import Store
 

@@ -9,13 +9,20 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from sentinel import checkpoint
 from sentinel.config import Config, WatchConfig
 from sentinel.daemon import Daemon
-from sentinel.fleet import DEFAULT_START
+from sentinel.detect.base import Scores
+from sentinel.fleet import DEFAULT_START, Fleet
+from sentinel.logs.records import Sample
+from sentinel.logs.watch import LogWatch
 from sentinel.publish import metrics as m
+from sentinel.publish.exporter import ResultCollector
+from sentinel.series import Batch, Labels, labels_key
+from sentinel.sources.simulated import SimulatedSource
 from sentinel.watch import CycleResult, WatchRunner
 from tests.churn import ChurnSource, churning
 
@@ -196,3 +203,67 @@ def test_odd_retention_and_cap_values_are_one_line_config_errors_or_a_working_wa
     runner = WatchRunner(w, ChurnSource(lambda start: ["a", "b"]), warmup=600)
     r = runner.cycle(T0 + HOUR)
     assert r is not None and r.tracked == min(2, w.max_tracked_series) and r.refused == 2 - r.tracked
+
+
+class _Leaves(SimulatedSource):
+    """The fleet's logs, where agent ``gone`` stops logging at ``after`` (its counts and its lines)."""
+
+    def __init__(self, fleet: Fleet, gone: str, after: int) -> None:
+        super().__init__(fleet, registry=CollectorRegistry(), max_messages=3000)
+        self.gone, self.after = gone, after
+
+    def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch:
+        b = super().fetch(watch, start, end)
+        mine = np.array([dict(lb).get("service_name") == self.gone for lb in b.labels], dtype=bool)
+        values = b.values.copy()
+        values[np.ix_(mine, b.timestamps >= self.after)] = np.nan
+        keep = ~np.isnan(values).all(axis=1)
+        return Batch(b.timestamps, values[keep], tuple(lb for lb, k in zip(b.labels, keep, strict=True) if k), b.step)
+
+    def sample(self, watch: WatchConfig, start: int, end: int) -> Sample:
+        s = super().sample(watch, start, end)
+        return Sample([r for r in s.records if not (dict(r.labels).get("service_name") == self.gone
+                                                   and r.timestamp >= self.after)], s.complete_until, s.skipped)
+
+
+def test_a_log_watch_forgets_the_template_series_of_a_group_that_is_gone(tmp_path: Path) -> None:
+    fleet = Fleet(agents=3, seed=3)
+    gone = fleet.agents[0]
+    w = WatchConfig.model_validate({"name": "error_logs", "every": 300, "series_retention": "2h", "logs": {
+        "index": "agent-logs-*", "query": "log.level:error", "group_by": ["service.name", "labels.tool"]}})
+    src = _Leaves(fleet, gone, fleet.start + 4 * HOUR)
+    lw = LogWatch(w, src, state_dir=tmp_path, registry=CollectorRegistry())
+    runner = WatchRunner(w, src, warmup=HOUR, patterns=lw)
+
+    def agents(keys: list[Labels], template: bool) -> set[str]:
+        return {dict(k)["service_name"] for k in keys if ("template_id" in dict(k)) == template}
+
+    runner.cycle(fleet.start + 4 * HOUR - 1)
+    assert runner.detector is not None
+    assert gone in agents(runner.detector.index_.keys, True) and gone in agents(runner.detector.index_.keys, False)
+    forgotten = []
+    for h in range(5, 9):
+        r = runner.cycle(fleet.start + h * HOUR - 1)
+        assert r is not None
+        forgotten += r.forgotten.get("retention", [])
+    assert agents(forgotten, True) == {gone} and agents(forgotten, False) == {gone}
+    for keys in (runner.detector.index_.keys, runner.policy.index_.keys, list(lw.tracker._series)):
+        assert gone not in agents(keys, True) and agents(keys, True) == set(fleet.agents[1:])
+    assert gone not in {dict(k)["service_name"] for k in r.batch.labels}
+
+
+def test_the_exporter_drops_the_rows_of_forgotten_series() -> None:
+    col = ResultCollector()
+    keys = [labels_key({"agent": a}) for a in "abc"]
+
+    def result(labels: list[Labels], forgotten: list[Labels]) -> CycleResult:
+        b = Batch.from_rows(labels, [6000], np.ones((len(labels), 1)), step=60)
+        return CycleResult("w", b, Scores(b.values * 0.5, b.values, b.values, b.values), [],
+                           forgotten={"retention": forgotten} if forgotten else {})
+
+    col.update(result(keys, []))
+    col.update(result([keys[2]], [keys[0]]))
+    table = col._tables["w"]
+    assert table.index.keys == keys[1:] and [lb["agent"] for lb in table.labels] == ["b", "c"]
+    assert all(len(v) == 2 for v in table.cols.values()) and all(len(v) == 2 for v in table.texts.values())
+    assert 'agent="a"' not in col.render().decode() and 'agent="c"' in col.render().decode()
