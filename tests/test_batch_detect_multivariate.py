@@ -108,3 +108,19 @@ def test_degenerate_inputs_never_crash(case: str) -> None:
         _, s = AgentMultivariateDetector().fit(inputs).score_agents(later)
     assert s.score.shape == (agents, n)
     assert np.isfinite(s.score).all() and (s.score >= 0).all() and (s.score <= 1).all()
+
+
+def test_forgetting_an_agent_leaves_the_others_scores_bit_identical() -> None:
+    rng = np.random.default_rng(2)
+    ts = np.arange(600) * 60
+    labels = [{"agent": f"a{i}", "metric": m} for i in range(5) for m in ("cpu", "mem")]
+    b = Batch.from_rows(labels, ts, rng.normal(size=(10, 600)))
+    kept = b.select(np.arange(2, 10))  # a0's two series are gone
+    ref, det = AgentMultivariateDetector().fit(b.window(0, 500)), AgentMultivariateDetector().fit(b.window(0, 500))
+    det.forget(b.labels[:2])
+    assert len(det.agents_) == 4 and det.last_ewma_.shape[0] == 4 and len(det.stl_[""].index_) == 8
+    ours, theirs = det.advance(kept.window(500, None)), ref.advance(b.window(500, None))
+    for name in ("score", "expected", "lower", "upper"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name)[2:])
+    back = det.series_view(b.window(500, None).select([0]))  # a0 comes back: unknown to this fit
+    assert np.isnan(back.expected).all()

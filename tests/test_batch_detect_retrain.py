@@ -295,3 +295,14 @@ def test_watch_level_checks_name_the_watch(watch: dict[str, object], message: st
         parse_config(doc)
     (problem,) = err.value.problems
     assert problem.startswith("watches[0]: ") and message in problem
+
+
+def test_forgotten_series_leave_the_window_and_the_fit_and_the_rest_score_the_same() -> None:
+    b = stream(n=4, days=5)
+    det, ref = fresh(), fresh()
+    det.process(b.window(0, 400))
+    ref.process(b.window(0, 400).select([1, 2, 3]))
+    assert det.model_ is not None and len(det.model_.index_) == 4
+    det.forget([b.labels[0]])  # a0 is gone (sentinel.retention)
+    assert det.state_["r.window"].shape[0] == 3 and len(det.model_.index_) == 3
+    assert same(det.process(b.window(400, None).select([1, 2, 3])), ref.process(b.window(400, None).select([1, 2, 3])))

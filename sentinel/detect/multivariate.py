@@ -37,7 +37,7 @@ expected value and band, and ``members`` name the metrics that drive it.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from scipy.signal import lfilter
@@ -224,6 +224,20 @@ class AgentMultivariateDetector:
                         members=self._members(e))
         labels = tuple(k for k, kp in zip(agents.keys, keep, strict=True) if kp)
         return Batch(first.timestamps, dist, labels, first.step), scores
+
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Drop series that are gone from the per-signal fits, and the agents none of whose fitted series
+        remain (their EWMA rows): an agent that comes back starts from a fresh EWMA, as a new one does."""
+        labels = list(labels)
+        if not hasattr(self, "precision_"):
+            return
+        for det in self.stl_.values():
+            det.forget(labels)
+        named = {a for k in labels if (a := dict(k).get(self.agent_label)) is not None}
+        left = {dict(k).get(self.agent_label) for det in self.stl_.values() for k in det.index_.keys}
+        keep = self.agents_.forget([((self.agent_label, a),) for a in sorted(named - left)])
+        if keep is not None:
+            self.last_ewma_ = self.last_ewma_[keep]
 
     def advance(self, batch: Batch) -> Scores:
         """:meth:`series_view` of ``batch``, then the EWMA and level memories move past it."""

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -69,7 +70,7 @@ from sentinel.detect.base import OnlineDetector, Scores
 from sentinel.detect.multivariate import AgentMultivariateDetector
 from sentinel.detect.retrain_params import WRAPPER_DEFAULTS, check_params, check_step
 from sentinel.detect.stl import STLDetector
-from sentinel.series import Batch
+from sentinel.series import Batch, Labels
 
 __all__ = ["MODELS", "Retrained", "check_params"]
 
@@ -238,6 +239,13 @@ class Retrained(OnlineDetector):
     def learn(self, batch: Batch) -> None:
         """Add ``batch`` to the window (refitting when due) without keeping its scores."""
         self.process(batch)
+
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Drop gone series from the rolling window and from the fitted model (:mod:`sentinel.retention`)."""
+        labels = list(labels)
+        super().forget(labels)
+        if self.model_ is not None:
+            self.model_.forget(labels)
 
     def state_bytes(self) -> int:
         """Bytes of the window plus the fitted model's arrays."""

@@ -41,6 +41,7 @@ refit moves the seasonal profiles and the calibration (see
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import numpy as np
 from prometheus_client import Histogram
@@ -54,7 +55,7 @@ from sentinel.detect.decompose import (
     trailing_mean,
 )
 from sentinel.detect.tail import TailCalibration, robust_scale
-from sentinel.series import Batch, SeriesIndex
+from sentinel.series import Batch, Labels, SeriesIndex
 
 DAY = 86400
 WEEK = 7 * DAY
@@ -174,6 +175,17 @@ class STLDetector:
         self.last_t_ = int(ts[-1])
         FIT_SECONDS.labels("stl").observe(time.perf_counter() - t0)
         return resid / self.scale_[:, None]
+
+    def forget(self, labels: Iterable[Labels]) -> None:
+        """Drop fitted series that are gone (a retrained watch's retention): one that comes back is unknown to
+        this fit, as a new series is, until the next refit."""
+        keep = self.index_.forget(labels) if hasattr(self, "scale_") else None
+        if keep is None:
+            return
+        self.profiles_ = [p[keep] for p in self.profiles_]
+        self.scale_, self.last_y_, self.last_w_, self.last_w0_ = (
+            a[keep] for a in (self.scale_, self.last_y_, self.last_w_, self.last_w0_))
+        self.tail_.q_, self.tail_.beta_ = self.tail_.q_[keep], self.tail_.beta_[keep]
 
     # -- scoring ----------------------------------------------------------------
     def _check_fitted(self, batch: Batch) -> None:
