@@ -111,7 +111,7 @@ class SeriesRetention:
             evicted = candidates[np.argsort(last[candidates], kind="stable")][:over]
             drop[evicted] = True
             over -= len(evicted)
-        refused = new[len(new) - over:] if over > 0 else new[:0]
+        refused = new[max(len(new) - over, 0):] if over > 0 else new[:0]  # over may exceed the newcomers
         admitted = ~known & present
         admitted[refused] = False
         admitted[known] = ~drop[rows[known]]  # a row forgotten now that is in the batch has no value in it

@@ -21,6 +21,7 @@ from sentinel.logs.records import Sample
 from sentinel.logs.watch import LogWatch
 from sentinel.publish import metrics as m
 from sentinel.publish.exporter import ResultCollector
+from sentinel.retention import SeriesRetention
 from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.simulated import SimulatedSource
 from sentinel.watch import CycleResult, WatchRunner
@@ -267,3 +268,13 @@ def test_the_exporter_drops_the_rows_of_forgotten_series() -> None:
     assert table.index.keys == keys[1:] and [lb["agent"] for lb in table.labels] == ["b", "c"]
     assert all(len(v) == 2 for v in table.cols.values()) and all(len(v) == 2 for v in table.texts.values())
     assert 'agent="a"' not in col.render().decode() and 'agent="c"' in col.render().decode()
+
+
+def test_a_cap_lowered_under_the_series_present_refuses_every_newcomer() -> None:
+    r = SeriesRetention()
+    present = [labels_key({"a": str(i)}) for i in range(8)]
+    r.observe(present, np.full(8, 60, dtype=np.int64), now=60, retention=600, limit=100)
+    newcomers = [labels_key({"n": str(i)}) for i in range(5)]
+    d = r.observe([*present, *newcomers], np.full(13, 120, dtype=np.int64), now=120, retention=600, limit=6)
+    assert d.refused == 5 and d.admitted is not None and d.admitted.tolist() == [True] * 8 + [False] * 5
+    assert not d.forgotten and len(r) == 8  # a series with a value this cycle is never forgotten
