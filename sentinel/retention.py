@@ -48,7 +48,6 @@ from sentinel.series import Batch, Labels, SeriesIndex
 
 NEVER = np.iinfo(np.int64).min
 """``last_value_at`` of a series without a value in the batch."""
-REASONS = ("retention", "limit")
 
 
 def last_value_at(batch: Batch) -> np.ndarray:
@@ -67,6 +66,7 @@ class Decision:
     forgotten: dict[str, list[Labels]] = field(default_factory=dict)
     admitted: np.ndarray | None = None  # bool per batch row; None = every row
     refused: int = 0  # new series not admitted (the limit)
+    example: Labels | None = None  # the first of them, for the warning
 
     @property
     def gone(self) -> list[Labels]:
@@ -115,7 +115,8 @@ class SeriesRetention:
         admitted = ~known & present
         admitted[refused] = False
         admitted[known] = ~drop[rows[known]]  # a row forgotten now that is in the batch has no value in it
-        out = Decision(admitted=None if admitted.all() else admitted, refused=len(refused))
+        out = Decision(admitted=None if admitted.all() else admitted, refused=len(refused),
+                       example=labels[int(refused[0])] if len(refused) else None)
         keys = self.index_.keys
         for reason, which in (("retention", expired), ("limit", evicted)):
             if len(which):

@@ -212,11 +212,10 @@ class WatchRunner:
             self.forget(decision.gone)
         if decision.admitted is None:
             return batch, decision
-        if decision.refused:
-            first = batch.labels[int(np.flatnonzero(~decision.admitted)[0])]
+        if decision.example is not None:
             log.warning("watch %s tracks its max_tracked_series of %d: %d new series refused (not scored), e.g. %s; "
                         "raise max_tracked_series, shorten series_retention or narrow the query", cfg.name,
-                        cfg.max_tracked_series, decision.refused, format_labels(first))
+                        cfg.max_tracked_series, decision.refused, format_labels(decision.example))
         return batch.select(np.flatnonzero(decision.admitted)), decision
 
     def forget(self, labels: Sequence[Labels]) -> None:
