@@ -43,7 +43,7 @@ from sentinel.config import WatchConfig
 from sentinel.logs.miner import OVERFLOW_ID, LogMiner, StateError
 from sentinel.logs.patterns import TEMPLATE_LABEL, TemplateTracker
 from sentinel.logs.records import LogSource
-from sentinel.retention import last_value_at
+from sentinel.retention import NEVER, last_value_at
 from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError
 
@@ -184,15 +184,14 @@ def template_seen_at(counts: Batch, templates: Batch, seen: np.ndarray) -> np.nd
     >>> c = Batch.from_rows([{"g": "a"}], [0, 60], [[3.0, 0.0]])
     >>> t = Batch.from_rows([{"g": "a", "template_id": "1"}, {"g": "b", "template_id": "1"}], [0, 60],
     ...                     [[1.0, 0.0], [0.0, 0.0]])
-    >>> template_seen_at(c, t, np.array([60])).tolist() == [60, np.iinfo(np.int64).min]
+    >>> template_seen_at(c, t, np.array([60])).tolist() == [60, NEVER]
     True
     """
-    never = np.iinfo(np.int64).min
     group = dict(zip(counts.labels, seen.tolist(), strict=True))
     counted = templates.values > 0
     last = templates.n_steps - 1 - np.argmax(counted[:, ::-1], axis=1) if templates.n_steps else np.zeros(0, int)
-    own = np.where(counted.any(axis=1), templates.timestamps[last] if templates.n_steps else never, never)
-    of_group = np.fromiter((group.get(tuple(kv for kv in k if kv[0] != TEMPLATE_LABEL), never)
+    own = np.where(counted.any(axis=1), templates.timestamps[last] if templates.n_steps else NEVER, NEVER)
+    of_group = np.fromiter((group.get(tuple(kv for kv in k if kv[0] != TEMPLATE_LABEL), NEVER)
                             for k in templates.labels), dtype=np.int64, count=templates.n_series)
     return np.maximum(own, of_group).astype(np.int64)
 
