@@ -33,11 +33,18 @@ MAX_UNIX_SECONDS = 10**11
 def labels_key(labels: Mapping[str, str] | Labels) -> Labels:
     """The canonical, hashable identity of a label set.
 
+    A label whose value is None or empty is dropped, as Prometheus does
+    (``{agent=""}`` *is* ``{}``): every source builds identities here, so a
+    missing field reads the same from CSV, Prometheus and Elasticsearch, and
+    None never becomes the string ``"None"``.
+
     >>> labels_key({"b": "2", "a": "1"})
     (('a', '1'), ('b', '2'))
+    >>> labels_key({"agent": None, "zone": "", "a": 0})
+    (('a', '0'),)
     """
     items = labels.items() if isinstance(labels, Mapping) else labels
-    return tuple(sorted((str(k), str(v)) for k, v in items))
+    return tuple(sorted((str(k), str(v)) for k, v in items if v is not None and v != ""))
 
 
 def labels_dict(key: Labels) -> dict[str, str]:

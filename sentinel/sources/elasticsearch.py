@@ -8,8 +8,9 @@ Two queries per log watch and cycle (DESIGN §3):
   nested under a paged ``composite`` aggregation over the ``group_by`` fields.
   An empty bucket is a real zero (no log line is an observation: nothing was
   logged), and a group seen before that logs nothing now comes back as zeros
-  (a silent agent is news).  Documents without a group field are counted under
-  the empty label value.
+  (a silent agent is news).  Documents without a group field are counted in
+  the group without that label (an empty label value is an absent label, as
+  in Prometheus: :func:`~sentinel.series.labels_key`).
 * :meth:`ElasticsearchSource.sample` -- raw messages for template mining, paged
   with a point in time + ``search_after`` on ``(@timestamp, _shard_doc)``, at
   most ``max_messages_per_cycle``.  When a cycle has more, the sample stops at
@@ -142,7 +143,7 @@ class ElasticsearchSource:
                                 watch.name, cap)
                     return
                 seen += 1
-                key = labels_key({n: "" if v is None else str(v) for n, v in b["key"].items()})
+                key = labels_key(b["key"])  # a missing field (None) is an absent label
                 yield key, b["h"]["buckets"]
             after = agg.get("after_key")
             if not agg["buckets"] or after is None:

@@ -28,7 +28,7 @@ import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sentinel.config import WatchConfig
-from sentinel.series import Batch, Labels, first_repeat, format_labels
+from sentinel.series import Batch, Labels, first_repeat, format_labels, labels_key
 from sentinel.sources.base import SourceError
 from sentinel.sources.counters import is_raw_counter_query, repair_counter_resets
 from sentinel.sources.metrics import source_metrics
@@ -115,7 +115,7 @@ class MatrixDecoder:
             raw = tuple(m.items())
             key = cache.get(raw)
             if key is None:
-                key = cache[raw] = tuple(sorted((str(k), str(v)) for k, v in raw))
+                key = cache[raw] = labels_key(raw)
             keys.append(key)
         if (dup := first_repeat(keys)) is not None:  # one model state for two series; Prometheus never sends this
             raise SourceError(f"watch {watch_name!r}: the answer has two series labelled {format_labels(dup)} "
