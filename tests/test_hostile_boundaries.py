@@ -170,7 +170,7 @@ def test_from_rows_gives_a_batch_of_the_given_times_or_a_value_error(timestamps:
 
 @pytest.mark.parametrize("args, needle", [
     (["--agents", "0"], "agents must be an integer in 1..10000"),  # a ValueError traceback
-    (["--horizon", "1000w"], "--horizon 1000w is 2016000 steps of 300s"),  # 4.9 GB, then a MemoryError
+    (["--horizon", "1000w"], "--horizon 1000w is 2,016,000 steps of 300s"),  # 4.9 GB, then a MemoryError
     (["--days", "100000"], "--days 100000 is 28,800,000 steps of 300s"),
 ])
 def test_capacity_report_refuses_absurd_options_in_one_line(args: list[str], needle: str, tmp_path: Path) -> None:

@@ -60,6 +60,17 @@ def format_like(sample: str, ts: np.ndarray) -> list[str]:
     return [f"{d}{suffix}" for d in when.strftime(f"%Y-%m-%d{sep}%H:%M:%S")]
 
 
+def check_horizon(horizon: str, seconds: int, step: int) -> None:
+    """Refuse a ``--horizon`` of more than ``MAX_HORIZON_STEPS`` steps before any work.
+
+    1000w at 5m needed 4.9 GB, then a MemoryError traceback.
+    """
+    from sentinel.config.watches import MAX_HORIZON_STEPS
+
+    if seconds // step > MAX_HORIZON_STEPS:
+        fail(f"--horizon {horizon} is {seconds // step:,} steps of {step}s; at most {MAX_HORIZON_STEPS:,} are allowed")
+
+
 @app.command("forecast")
 def forecast_cmd(
     file: Path = typer.Argument(..., help="CSV with columns timestamp,value"),
@@ -72,7 +83,6 @@ def forecast_cmd(
 ) -> None:
     """Forecast a timestamp,value CSV and the time until a limit is crossed."""
     from sentinel.config import format_duration, parse_duration
-    from sentinel.config.watches import MAX_HORIZON_STEPS
     from sentinel.detect.csvio import CSVError, read_series_csv
     from sentinel.forecast import Forecaster
 
@@ -94,12 +104,10 @@ def forecast_cmd(
         fail(str(exc))
     for w in data.warnings:
         typer.echo(f"sentinel: warning: {file}: {w}", err=True)
-    if seconds // data.step > MAX_HORIZON_STEPS:
-        fail(f"--horizon {horizon} is {seconds // data.step} steps of {data.step}s; "
-             f"at most {MAX_HORIZON_STEPS} are allowed")
+    check_horizon(horizon, seconds, data.step)
     try:
         f = Forecaster(method, level=level)
-        fc = f.forecast(data.grid, data.grid_values, seconds)
+        fc = f.forecast(data.forecast_grid, data.grid_values, seconds)
     except ValueError as exc:
         fail(f"{file}: {exc}")
     ttl = f.time_to_limit(limit, direction) if limit is not None else None  # type: ignore[arg-type]
@@ -140,7 +148,6 @@ def capacity_report_cmd(
 ) -> None:
     """Capacity plan: expected peak over the next week with headroom (queue depth, tokens per hour)."""
     from sentinel.config import parse_duration
-    from sentinel.config.watches import MAX_HORIZON_STEPS
     from sentinel.detect.csvio import CSVError, read_series_csv
     from sentinel.forecast.report import capacity_table, markdown_table, plot
     from sentinel.series import Batch
@@ -163,7 +170,7 @@ def capacity_report_cmd(
                 d = read_series_csv(p)
             except CSVError as exc:
                 fail(str(exc))
-            batches[p.stem] = Batch.from_rows([{}], d.grid, d.grid_values[None, :], step=d.step)
+            batches[p.stem] = Batch.from_rows([{}], d.forecast_grid, d.grid_values[None, :], step=d.step)
     else:
         from sentinel.fleet import Fleet
         from sentinel.sources.base import MAX_FETCH_STEPS
@@ -178,10 +185,7 @@ def capacity_report_cmd(
                             names=["agent_queue_depth", "gen_ai_tokens_per_second"])
         batches = {"queue_depth": raw["agent_queue_depth"], "tokens_per_hour": raw["gen_ai_tokens_per_second"]}
         scale = {"tokens_per_hour": 3600.0}
-    finest = min(b.step for b in batches.values())
-    if seconds // finest > MAX_HORIZON_STEPS:  # 1000w at 5m needed 4.9 GB, then a MemoryError traceback
-        fail(f"--horizon {horizon} is {seconds // finest} steps of {finest}s; "
-             f"at most {MAX_HORIZON_STEPS} are allowed")
+    check_horizon(horizon, seconds, min(b.step for b in batches.values()))
     try:
         rows = capacity_table(batches, horizon=seconds, headroom=room, per_series=per_agent, scale=scale)
     except ValueError as exc:

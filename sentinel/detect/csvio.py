@@ -10,7 +10,8 @@ does not; every treatment is reported as a one-line warning:
   out with the same score and never raise an alert of their own;
 - gaps in an otherwise regular series: the grid is kept (gap rows are
   missing values that are not written out);
-- irregular spacing: the rows are scored as a sequence at the median step.
+- irregular spacing: the rows are scored as a sequence at the median step
+  (:func:`sentinel.timegrid.place`, the rule forecasts and library calls share).
 
 An empty file, a missing header, a missing column or an unparseable
 timestamp is an error (:class:`CSVError`, one line naming the row), and so is
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sentinel.series import MAX_UNIX_SECONDS  # beyond it a number is not seconds, and differences would overflow
+from sentinel.timegrid import place
 
 
 class CSVError(ValueError):
@@ -48,6 +50,7 @@ class SeriesCSV:
     grid: np.ndarray  # int64 timestamps of the scoring grid
     grid_values: np.ndarray  # float64 per grid step, NaN = missing
     step: int
+    forecast_grid: np.ndarray  # ``grid`` ending at the real last timestamp (differs only for irregular input)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -119,22 +122,17 @@ def read_series_csv(path: str | Path) -> SeriesCSV:
         warnings.append(f"{int((~last).sum())} repeated timestamp(s): the last row of each is scored, "
                         "its duplicates are written with the same score")
     uts = ts[last]
-    diffs = np.diff(uts)
-    step = int(max(1, np.median(diffs))) if len(diffs) else 60
+    try:
+        placed = place(uts)  # the one rule for irregular input (sentinel.timegrid)
+    except ValueError as exc:
+        raise CSVError(f"{p}: {exc}") from None
+    if placed.irregular:
+        warnings.append(f"irregular time steps: scored as a sequence at the median step of {placed.step}s")
     group = np.cumsum(np.r_[0, last[:-1]])  # unique-timestamp index of every row
-    if (diffs % step == 0).all():  # also one timestamp: a grid of one step, not "irregular"
-        cell = (uts - uts[0]) // step
-        span = int(cell[-1]) + 1
-        if span > 20 * len(uts) + 1000:  # checked before the grid is built: 0, 60, 120, 1e11 would need 12 GiB
-            raise CSVError(f"{p}: gaps too large for a {step}s step (the series would span {span} steps)")
-        grid = uts[0] + np.arange(span, dtype=np.int64) * step
-    else:
-        warnings.append(f"irregular time steps: scored as a sequence at the median step of {step}s")
-        cell = np.arange(len(uts))
-        grid = uts[0] + cell * step
+    cell, grid, step = placed.cells, placed.grid, placed.step
     grid_values = np.full(len(grid), np.nan)
     grid_values[cell] = vals[last]
-    return SeriesCSV(raw_t, raw_v, cell[group], last, grid, grid_values, step, warnings)
+    return SeriesCSV(raw_t, raw_v, cell[group], last, grid, grid_values, step, placed.forecast_grid, warnings)
 
 
 def format_score(score: float) -> str:

@@ -16,6 +16,7 @@ TimeToLimit(seconds=0.0, probability=1.0, direction='down')
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal, Self
 
@@ -27,6 +28,9 @@ from sentinel.forecast.members import candidates
 from sentinel.forecast.seasonal import seasonal_periods
 from sentinel.forecast.select import ValidationPlan, validate
 from sentinel.forecast.threads import single_threaded_blas
+from sentinel.timegrid import place
+
+log = logging.getLogger(__name__)
 
 Direction = Literal["up", "down", "auto"]
 MIN_SAMPLES = 4
@@ -72,11 +76,16 @@ class TimeToLimit:
 def to_grid(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Place samples on a regular grid, NaN at missing steps.  Raises ValueError on bad timestamps.
 
-    The step is the smallest spacing; every spacing must be a whole multiple of it.
+    The rule is :func:`sentinel.timegrid.place`, the one CSV files follow: the
+    median spacing is the step, whole multiples of it are gaps, irregular
+    samples are a sequence at that step ending at the last sample, and a grid
+    mostly made of gaps is refused.
 
     >>> t, y, step = to_grid(np.array([0, 60, 180]), np.array([1.0, 2.0, 4.0]))
     >>> t.tolist(), y.tolist(), step
     ([0, 60, 120, 180], [1.0, 2.0, nan, 4.0], 60)
+    >>> to_grid(np.array([0, 59, 121, 200]), np.arange(4.0))[0].tolist()  # irregular: step 62, ends at 200
+    [14, 76, 138, 200]
     """
     ts = np.asarray(timestamps, dtype=np.int64)
     vals = np.asarray(values, dtype=np.float64)
@@ -89,14 +98,12 @@ def to_grid(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
         raise ValueError(f"duplicate timestamp {int(ts[1:][diffs == 0][0])}")
     if (diffs < 0).any():
         raise ValueError(f"timestamps are not sorted (at {int(ts[1:][diffs < 0][0])})")
-    step = int(diffs.min())
-    if (diffs % step).any():
-        bad = sorted(set(diffs[diffs % step != 0].tolist()))[:3]
-        raise ValueError(f"irregular timestamps: spacings {bad} are not multiples of the {step}s step")
-    grid = np.arange(ts[0], ts[-1] + 1, step, dtype=np.int64)
-    y = np.full(len(grid), np.nan)
-    y[(ts - ts[0]) // step] = np.where(np.isfinite(vals), vals, np.nan)
-    return grid, y, step
+    placed = place(ts)
+    if placed.irregular:
+        log.warning("irregular timestamps: forecast as a sequence at the median step of %ds", placed.step)
+    y = np.full(len(placed.grid), np.nan)
+    y[placed.cells] = np.where(np.isfinite(vals), vals, np.nan)
+    return placed.forecast_grid, y, placed.step
 
 
 class Forecaster:
