@@ -223,10 +223,15 @@ class OnlineDetector:
         return stream.behind(out, skipped) if skipped else out
 
     def score(self, batch: Batch) -> Scores:
-        """Score every column against the current state, learning nothing (any time range, the detector's step)."""
+        """Score every column against the current state, learning nothing (any time range, the detector's step).
+
+        Scoring writes per-step scratch into the state it is given (the last
+        score, its time), so it works on a copy: a concurrent reader of
+        ``state_`` (the exporter, a notebook) never sees a half-scored batch.
+        """
         stream.check_step(batch, self.sampling_step())
         self._on_batch(batch)
-        _, state = self._gather(batch)
+        _, state = self._gather(batch, copy=True)
         out = Scores.empty(batch.n_series, batch.n_steps)
         for j, t in enumerate(batch.timestamps.tolist()):
             out.put(j, self._score_step(state, t, batch.values[:, j]))
@@ -275,16 +280,16 @@ class OnlineDetector:
         return {f.name: getattr(self, f.name) for f in fields(self)} if hasattr(self, "__dataclass_fields__") else {}
 
     # -- series bookkeeping ---------------------------------------------------
-    def _gather(self, batch: Batch) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    def _gather(self, batch: Batch, copy: bool = False) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         """State rows for the batch's series, growing state for new series.
 
         Returns ``(None, state_)`` when the batch covers all known series in
-        order (the common case: no copies), otherwise a gathered copy.
+        order (the common case: no copies, unless ``copy``), otherwise a gathered copy.
         """
         rows = self.index_.rows(batch.labels)  # the same series as last time is a cheap comparison
         self._grow(len(self.index_))
         if len(rows) == len(self.index_) and np.array_equal(rows, np.arange(len(rows))):
-            return None, self.state_
+            return None, {k: v.copy() for k, v in self.state_.items()} if copy else self.state_
         return rows, {k: v[rows] for k, v in self.state_.items()}
 
     def _scatter(self, rows: np.ndarray | None, state: dict[str, np.ndarray]) -> None:
