@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from sentinel.config import ElasticsearchConfig, WatchConfig
 from sentinel.fleet.elastic import ensure_template, write_logs
 from sentinel.fleet.templates import NEW_ERROR_TEMPLATES, TEMPLATES
 from sentinel.logs.watch import LogWatch
+from sentinel.series import labels_key
 from sentinel.sources import elasticsearch as es_source
 from sentinel.sources.base import SourceError
 from sentinel.sources.elasticsearch import ElasticsearchSource
@@ -135,7 +137,7 @@ def test_counts_per_group_match_the_indexed_documents(elasticsearch: Elasticsear
     for d in docs:
         t = _epoch(d)
         if d["log"]["level"] == "error" and start <= t < end:
-            key = (("labels_tool", d["labels"].get("tool", "")), ("service_name", d["service"]["name"]))
+            key = labels_key({"labels_tool": d["labels"].get("tool"), "service_name": d["service"]["name"]})
             truth[(key, int((t - start) // 60))] += 1
     got = {(lb, i): v for lb, row in zip(batch.labels, batch.values, strict=True) for i, v in enumerate(row) if v}
     assert got == dict(truth)
@@ -143,6 +145,22 @@ def test_counts_per_group_match_the_indexed_documents(elasticsearch: Elasticsear
     burst = batch.labels.index((("labels_tool", "search"), ("service_name", "a02")))
     cols = (batch.timestamps >= BURST_START) & (batch.timestamps < BURST_END)
     assert batch.values[burst, cols].min() >= 8 and batch.values[burst, ~cols].max() <= 2
+
+
+def test_a_clock_ahead_of_the_node_counts_nothing(elasticsearch: ElasticsearchServer, loaded) -> None:  # noqa: F811
+    """Elasticsearch 8 sends no Date header; the counts request asks the node for its now (a date_range bucket).
+
+    Before: an hour ahead read 60 steps of zeros for every group (a silent fleet) and the cursor moved past them.
+    """
+    reg = CollectorRegistry()
+    src = ElasticsearchSource(_cfg(elasticsearch), registry=reg)
+    now = int(time.time()) // 60 * 60
+    assert src.fetch(_watch(), now - 600, now).n_steps == 10  # the node's now: a recent range is fine
+    for w in (_watch(), _watch(name="ungrouped", group_by=[])):
+        with pytest.raises(SourceError, match=r"past http://127\.0\.0\.1:\d+'s clock: is this host's clock ahead\?"):
+            src.fetch(w, now + 3000, now + 3600)
+        assert reg.get_sample_value("sentinel_source_errors_total",
+                                    {"source": "elasticsearch", "watch": w.name, "reason": "clock_ahead"}) == 1
 
 
 def test_composite_paging_and_group_cap(elasticsearch: ElasticsearchServer, loaded, monkeypatch) -> None:  # noqa: F811

@@ -10,10 +10,14 @@ not an error: it is NaN in the batch.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sentinel.config import WatchConfig
 from sentinel.series import Batch
+
+if TYPE_CHECKING:
+    from sentinel.sources.metrics import SourceMetrics
 
 
 class SourceError(Exception):
@@ -48,6 +52,29 @@ def check_span(watch: WatchConfig, first: int, stop: int) -> None:
     if steps > MAX_FETCH_STEPS:
         raise SourceError(f"watch {watch.name!r}: [{first}, {stop}) is {steps:,} steps of {watch.sample_step}s, more "
                           f"than one fetch may span ({MAX_FETCH_STEPS:,}): fetch a shorter range")
+
+
+def check_clock(
+    metrics: SourceMetrics, source: str, watch: str, last: int, step: int, server_now: float | None, where: str
+) -> None:
+    """Refuse grid points more than one step past the server's own now (``reason="clock_ahead"``).
+
+    This host's clock ahead of the server's (stepped by NTP, a VM resumed with
+    a wrong clock) asks for the future: Prometheus has no samples there (every
+    series missing, absent alerts on all), Elasticsearch counts zero there (a
+    silent fleet), and the cursor would move past data that does not exist
+    yet, which no later cycle reads again.  Failing the fetch reads nothing;
+    the cycle after the clock is right again catches up from the cursor.
+    ``server_now`` None (the server did not say) checks nothing.
+    """
+    if server_now is None or last <= server_now + step:
+        return
+    metrics.errors.labels(source, watch, "clock_ahead").inc()
+    raise SourceError(
+        f"watch {watch!r}: asked for samples up to {datetime.fromtimestamp(last, UTC):%Y-%m-%dT%H:%M:%SZ}, "
+        f"{last - server_now:.0f}s past {where}'s clock: is this host's clock ahead? "
+        "Nothing is read until it is right again"
+    )
 
 
 def grid(start: int, end: int, step: int) -> tuple[int, int]:

@@ -17,6 +17,10 @@ Two queries per log watch and cycle (DESIGN §3):
   a timestamp and says so (``complete_until``), so template counts after it
   are missing, not zero.
 
+The node's clock is checked like Prometheus' (``reason="clock_ahead"``,
+:func:`~sentinel.sources.base.check_clock`): counting the future would read
+zeros (a silent fleet) and move the cursor past logs not yet written.
+
 Failures (node down, timeout, index missing, rejected query, mapping
 conflicts reported as shard failures) raise
 :class:`~sentinel.sources.base.SourceError` with one line naming the watch,
@@ -31,6 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -40,7 +45,7 @@ from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
 from sentinel.logs.metrics import logs_metrics
 from sentinel.logs.records import LogRecord, Sample, field_value, label_name
 from sentinel.series import Batch, Labels, labels_key
-from sentinel.sources.base import check_span, grid
+from sentinel.sources.base import check_clock, check_span, grid
 from sentinel.sources.elasticsearch_requests import SOURCE, Requests, connect
 from sentinel.sources.metrics import source_metrics
 
@@ -69,6 +74,10 @@ class ElasticsearchSource:
         self._requests = Requests(cfg, self._client, self._metrics)
         self._logs_metrics = logs_metrics(registry)
         self._known: dict[str, dict[Labels, None]] = {}
+        parts = urlsplit(cfg.url)  # for messages: no credentials, no path
+        self._where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self._server_now: float | None = None  # the node's clock at its last counts answer
+        self._now_agg = {"date_range": {"field": cfg.timestamp_field, "ranges": [{"from": "now"}]}}  # see _note_now
 
     # -- counts -------------------------------------------------------------------
 
@@ -109,6 +118,8 @@ class ElasticsearchSource:
             known.pop(next(iter(known)))
         keys = [k for k in known if k in counts] + [k for k in known if k not in counts]
         values = np.array([counts.get(k, np.zeros(len(timestamps))) for k in keys]).reshape(len(keys), len(timestamps))
+        check_clock(self._metrics, SOURCE, watch.name, int(timestamps[-1]) if len(timestamps) else first, step,
+                    self._server_now, self._where)
         self._metrics.series.labels(SOURCE, watch.name).set(len(keys))
         return Batch(timestamps, values, tuple(keys), step)
 
@@ -121,7 +132,9 @@ class ElasticsearchSource:
         """
         query = self._query(q, first, stop)
         if not q.group_by:
-            resp = self._requests.search(watch.name, q.index, "counts", query=query, size=0, aggs={"h": hist})
+            resp = self._requests.search(watch.name, q.index, "counts", query=query, size=0,
+                                         aggs={"h": hist, "now": self._now_agg})
+            self._note_now(resp)
             yield (), resp["aggregations"]["h"]["buckets"]
             return
         names = [label_name(f) for f in q.group_by]
@@ -133,8 +146,10 @@ class ElasticsearchSource:
             if after is not None:
                 comp["after"] = after
             resp = self._requests.search(
-                watch.name, q.index, "counts", query=query, size=0, aggs={"g": {"composite": comp, "aggs": {"h": hist}}}
+                watch.name, q.index, "counts", query=query, size=0,
+                aggs={"g": {"composite": comp, "aggs": {"h": hist}}, "now": self._now_agg},
             )
+            self._note_now(resp)
             agg = resp["aggregations"]["g"]
             for b in agg["buckets"]:
                 if seen >= cap:
@@ -148,6 +163,17 @@ class ElasticsearchSource:
             after = agg.get("after_key")
             if not agg["buckets"] or after is None:
                 return
+
+    def _note_now(self, resp: dict[str, Any]) -> None:
+        """The node's clock, from the ``date_range`` bucket that starts at its ``now``.
+
+        Elasticsearch 8 sends no ``Date`` header (checked on 8.19.3), so the
+        counts request asks the node for its now itself, at no extra request.
+        """
+        try:
+            self._server_now = float(resp["aggregations"]["now"]["buckets"][0]["from"]) / 1000.0
+        except (KeyError, IndexError, TypeError, ValueError):
+            self._server_now = None  # an answer without it (a proxy, an odd node): no check
 
     # -- messages -----------------------------------------------------------------
 

@@ -26,12 +26,10 @@ What this module guarantees (DESIGN §3), and why:
   etc.) gets a monotonic repair, carried across fetches
   (:mod:`sentinel.sources.counters`).
 - **Its clock, not ours.** A grid point more than one step past the time in
-  Prometheus' ``Date`` header is the future: this host's clock is ahead
-  (stepped by NTP, a VM resumed with a wrong clock).  Reading it would count
-  every series as missing there (absent alerts on all of them) and move the
-  cursor past data that does not exist yet, which no later cycle reads again.
-  The fetch fails instead (``reason="clock_ahead"``), and the cycle after the
-  clock is right again catches up from the cursor.
+  Prometheus' ``Date`` header is the future: the fetch fails
+  (``reason="clock_ahead"``, :func:`~sentinel.sources.base.check_clock`,
+  shared with Elasticsearch) and the cycle after this host's clock is right
+  again catches up from the cursor.
 - **Failures.** Connection errors, timeouts, 5xx and 429 are retried
   ``prometheus.retries`` times with exponential backoff; then, like a 4xx
   (bad PromQL) or a response that is not the Prometheus API, they raise
@@ -68,7 +66,7 @@ from urllib3.util.retry import Retry
 from sentinel.config import PrometheusConfig, WatchConfig
 from sentinel.errors import one_line
 from sentinel.series import Batch
-from sentinel.sources.base import SourceError, check_span, grid
+from sentinel.sources.base import SourceError, check_clock, check_span, grid
 from sentinel.sources.metrics import source_metrics
 from sentinel.sources.prometheus_decode import SOURCE, MatrixDecoder, Result
 
@@ -143,7 +141,8 @@ class PrometheusSource:
             t0 = time.perf_counter()
             parts.append(self._query(watch, int(timestamps[c0]), int(timestamps[c1 - 1]), step))
             query_s += time.perf_counter() - t0
-        self._check_clock(watch, int(timestamps[-1]) if len(timestamps) else first, step)
+        check_clock(self._metrics, SOURCE, watch.name, int(timestamps[-1]) if len(timestamps) else first, step,
+                    self._server_now, self._where)
         t0 = time.perf_counter()
         batch = self._decoder.decode(watch, parts, timestamps)
         self.last_timings = {"query": query_s, "decode": time.perf_counter() - t0}
@@ -159,17 +158,6 @@ class PrometheusSource:
         date = response.headers.get("Date")
         parsed = email.utils.parsedate_tz(date) if date else None
         self._server_now = float(email.utils.mktime_tz(parsed)) if parsed else None
-
-    def _check_clock(self, watch: WatchConfig, last: int, step: int) -> None:
-        """Refuse grid points past Prometheus' own now (see the module docstring: its clock, not ours)."""
-        if self._server_now is None or last <= self._server_now + step:
-            return
-        self._metrics.errors.labels(SOURCE, watch.name, "clock_ahead").inc()
-        raise SourceError(
-            f"watch {watch.name!r}: asked for samples up to {datetime.fromtimestamp(last, UTC):%Y-%m-%dT%H:%M:%SZ}, "
-            f"{last - self._server_now:.0f}s past {self._where}'s clock: is this host's clock ahead? "
-            "Nothing is read until it is right again"
-        )
 
     def _query(self, watch: WatchConfig, qstart: int, qend: int, step: int) -> Result:
         """One ``query_range`` with retries; returns Prometheus' ``data.result``."""
