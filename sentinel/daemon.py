@@ -66,6 +66,11 @@ STUCK_MIN_SECONDS = 600.0
 one that has run this long, and 10 intervals, is stuck, and ``/-/ready`` says so."""
 
 
+REBUILT = ("resolved by sentinel: the watch was reconfigured (query, step or detector changed) and its model "
+           "re-learns from the warm-up; a condition that persists fires again as a new alert")
+"""The ``resolution`` annotation of alerts a reload ends: not a calm point, so the SRE is told why."""
+
+
 def stuck_after(interval: float) -> float:
     """Seconds after which a running cycle of a watch scheduled every ``interval`` (wall) seconds counts as stuck.
 
@@ -249,7 +254,8 @@ class Daemon:
             with slot.lock:
                 self.cycles.checkpoint(slot)
             self.exporter.forget(name)
-            self.notifier.reconcile(name, lambda *_: False, int(self.clock.now()))
+            self.notifier.reconcile(name, lambda *_: False, int(self.clock.now()),
+                                    reason="resolved by sentinel: the watch was removed from the config")
             log.info("reload: watch %s removed (its alerts resolve)", name)
         for name, w in new.items():
             slot = self.slots.get(name)
@@ -265,6 +271,7 @@ class Daemon:
                 with slot.lock:
                     self.cycles.checkpoint(slot)
                 log.info("reload: watch %s changed its query/step/detector; it starts learning afresh", name)
+                self.notifier.reconcile(name, lambda *_: False, int(self.clock.now()), reason=REBUILT)
             slot = self._add_slot(w)
             if self.scheduler is not None:
                 self._schedule(slot)

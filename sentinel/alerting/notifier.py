@@ -125,10 +125,13 @@ class Notifier:
         self._gauges()
         return changed
 
-    def reconcile(self, watch: str, current: Callable[[str, Labels, int, str], bool], at: int) -> list[OutboxAlert]:
-        gone = self.outbox.reconcile(watch, current, at, self.clock())
+    def reconcile(
+        self, watch: str, current: Callable[[str, Labels, int, str], bool], at: int, reason: str | None = None
+    ) -> list[OutboxAlert]:
+        gone = self.outbox.reconcile(watch, current, at, self.clock(), reason)
         if gone:
-            log.info("watch %s: resolved %d alert(s) its model no longer confirms", watch, len(gone))
+            log.info("watch %s: resolved %d alert(s): %s", watch, len(gone),
+                     reason or "its model no longer confirms them")
             self._gauges()
         return gone
 

@@ -144,11 +144,13 @@ class Outbox:
         )
 
     def reconcile(
-        self, watch: str, current: Callable[[str, Labels, int, str], bool], at: int, now: float
+        self, watch: str, current: Callable[[str, Labels, int, str], bool], at: int, now: float,
+        reason: str | None = None,
     ) -> list[OutboxAlert]:
         """Resolve (at data time ``at``) firing episodes of ``watch`` that ``current(kind, series,
         starts_at, severity)`` no longer confirms: after a crash replay, a capacity alert's
-        escalation or a removed watch, nothing stays firing by mistake."""
+        escalation or a removed watch, nothing stays firing by mistake.  ``reason`` (why they
+        end without a calm point: a reload) goes into the ``resolution`` annotation."""
         with self._lock:
             gone = [a for a in self._alerts.values() if a.watch == watch and not a.resolved
                     and not current(a.kind, a.series_key, a.starts_at, a.severity)]
@@ -156,6 +158,8 @@ class Outbox:
                 a.ends_at = max(at, a.starts_at)
                 a.learned_at = now
                 a.evidence["reconciled"] = True
+                if reason:
+                    a.annotations = {**a.annotations, "resolution": reason}
                 if not self.deliver:
                     a.firing_delivered_at = a.resolved_delivered_at = now
             self._persist(self._mark(gone))
