@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,10 +43,11 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from prometheus_client import CollectorRegistry
 
 from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
+from sentinel.errors import one_line
 from sentinel.logs.metrics import logs_metrics
 from sentinel.logs.records import LogRecord, Sample, field_value, label_name
 from sentinel.series import Batch, Labels, labels_key
-from sentinel.sources.base import check_clock, check_span, grid
+from sentinel.sources.base import SourceError, check_clock, check_span, grid
 from sentinel.sources.elasticsearch_requests import SOURCE, Requests, connect
 from sentinel.sources.metrics import source_metrics
 
@@ -84,6 +86,10 @@ class ElasticsearchSource:
     def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch:
         """Counts per group on the grid ``start, start+step, ... < end`` (see the module doc)."""
         q = _logs(watch)
+        with self._malformed(watch, "counts"):
+            return self._fetch(watch, q, start, end)
+
+    def _fetch(self, watch: WatchConfig, q: LogsQueryConfig, start: int, end: int) -> Batch:
         step = watch.sample_step
         first, stop = grid(start, end, step)
         check_span(watch, first, stop)
@@ -180,6 +186,10 @@ class ElasticsearchSource:
     def sample(self, watch: WatchConfig, start: int, end: int) -> Sample:
         """Up to ``max_messages_per_cycle`` messages of ``[start, end)`` in time order (PIT + search_after)."""
         q = _logs(watch)
+        with self._malformed(watch, "sample"):
+            return self._sample(watch, q, start, end)
+
+    def _sample(self, watch: WatchConfig, q: LogsQueryConfig, start: int, end: int) -> Sample:
         limit = self.cfg.max_messages_per_cycle
         ts_field, msg_field, lvl_field = self.cfg.timestamp_field, self.cfg.message_field, self.cfg.level_field
         fields = [ts_field, msg_field, lvl_field, *q.group_by]
@@ -232,7 +242,21 @@ class ElasticsearchSource:
         self._logs_metrics.messages_sampled.labels(watch.name).inc(len(records))
         return Sample(records, complete_until, skipped)
 
-    # -- plumbing -------------------------------------------------------------------
+    # -- plumbing -----------------------------------------------------------------
+
+    @contextmanager
+    def _malformed(self, watch: WatchConfig, kind: str) -> Iterator[None]:
+        """An answer not shaped like Elasticsearch's (a proxy, a stub, a broken node) is one SourceError line.
+
+        Before, a missing ``aggregations`` or ``hits`` key, a non-JSON-object body or a non-numeric
+        ``sort`` value escaped as a KeyError/TypeError/ValueError traceback.
+        """
+        try:
+            yield
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            self._metrics.errors.labels(SOURCE, watch.name, "bad_response").inc()
+            raise SourceError(f"watch {watch.name!r}: {self._where} did not answer the {kind} query like "
+                              f"Elasticsearch ({type(exc).__name__}: {one_line(str(exc), 80)})") from None
 
     def _query(self, q: LogsQueryConfig, start: int, end: int) -> dict[str, Any]:
         rng = {"range": {self.cfg.timestamp_field: {"gte": start * 1000, "lt": end * 1000, "format": "epoch_millis"}}}
