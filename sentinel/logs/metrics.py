@@ -31,6 +31,7 @@ class LogsMetrics:
     sample_truncated: Counter
     docs_written: Counter
     docs_failed: Counter
+    state_save_errors: Counter
 
 
 @per_registry
@@ -78,6 +79,12 @@ def logs_metrics(reg: CollectorRegistry) -> LogsMetrics:
         ),
         docs_failed=Counter(
             "sentinel_elasticsearch_docs_failed", "Log documents Elasticsearch rejected in a bulk write", ["index"],
+            registry=reg,
+        ),
+        state_save_errors=Counter(
+            "sentinel_log_state_save_errors",
+            "Failed writes of a log watch's template state (kept in memory, written again next cycle)",
+            ["watch"],
             registry=reg,
         ),
     )

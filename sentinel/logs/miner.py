@@ -263,7 +263,21 @@ class LogMiner:
 
     # -- persistence ----------------------------------------------------------
 
-    def save(self) -> None:
-        """Write the state (atomically) to ``state_path``; a no-op for an in-memory miner."""
-        if self._handler is not None:
+    def save(self) -> bool:
+        """Write the state (atomically) to ``state_path``; a no-op for an in-memory miner.
+
+        A failed write (disk full, read-only dir) is one warning and a count, not an exception: the
+        state is in memory and written again next cycle, and the cycle's alerts must not be lost
+        (raised out of the cycle, they were: the retried cycle found its new patterns known).
+        Returns whether the state is on disk.
+        """
+        if self._handler is None:
+            return True
+        try:
             self._tm.save_state("checkpoint")
+        except OSError as exc:
+            self._metrics.state_save_errors.labels(self.watch).inc()
+            log.warning("log watch %r: cannot save its template state (%s: %s); kept in memory, retried next cycle",
+                        self.watch, getattr(exc, "filename", None) or self._handler.path, exc.strerror or exc)
+            return False
+        return True
