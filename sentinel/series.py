@@ -19,6 +19,7 @@ arrays instead of one Python object per point.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,15 @@ def labels_key(labels: Mapping[str, str] | Labels) -> Labels:
     """
     items = labels.items() if isinstance(labels, Mapping) else labels
     return tuple(sorted((str(k), str(v)) for k, v in items if v is not None and v != ""))
+
+
+def label_name(field: str) -> str:
+    """The Prometheus-safe label name of a document field (log watches' ``group_by``).
+
+    >>> label_name("service.name"), label_name("labels.tool")
+    ('service_name', 'labels_tool')
+    """
+    return re.sub(r"[^a-zA-Z0-9_]", "_", field)
 
 
 def labels_dict(key: Labels) -> dict[str, str]:

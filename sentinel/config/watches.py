@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from sentinel.config.values import Deviation, Duration, StrictModel, format_duration
+from sentinel.series import label_name
 
 SERIES_RETENTION = 7 * 86400
 """Default ``series_retention``: the detector's longest season (a week) and the warm-up replay, so a series
@@ -104,6 +105,28 @@ class LogsQueryConfig(StrictModel):
     max_templates: int = Field(1000, gt=0)
     max_template_series: int = Field(2000, gt=0, description="(group, template) count series scored; more are dropped")
     new_pattern_levels: list[str] = Field(default_factory=lambda: ["error", "warn", "warning", "critical", "fatal"])
+
+    @model_validator(mode="after")
+    def _groups_are_labels(self) -> LogsQueryConfig:
+        """Refuse what the node would refuse every cycle, or what would merge two groups' series.
+
+        An empty index searched every index; two fields with one label name (``a.b`` and ``a_b``, or a
+        field twice) made the composite aggregation fail each cycle; ``watch`` and ``template_id`` are
+        the labels sentinel adds itself.
+        """
+        if not self.index.strip():
+            raise ValueError("logs.index must name an index or pattern (e.g. agent-logs-*)")
+        seen: dict[str, str] = {}
+        for f in self.group_by:
+            if not f.strip():
+                raise ValueError("logs.group_by: a field name is empty")
+            name = label_name(f)
+            if name in seen:
+                raise ValueError(f"logs.group_by: fields {seen[name]!r} and {f!r} both become the label {name!r}")
+            if name in ("watch", "template_id"):  # template_id: sentinel.logs.patterns.TEMPLATE_LABEL
+                raise ValueError(f"logs.group_by: field {f!r} becomes the label {name!r}, which sentinel sets itself")
+            seen[name] = f
+        return self
 
 
 class WatchConfig(StrictModel):
