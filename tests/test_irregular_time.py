@@ -70,3 +70,19 @@ def test_library_forecast_of_sparse_timestamps_is_a_one_line_error() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           preexec_fn=_limit_memory, cwd=ROOT)
     assert proc.returncode == 0 and "gaps too large for a 60s step" in proc.stdout, proc.stderr[-500:]
+
+
+def test_capacity_report_names_the_file_with_an_unreadable_timestamp(tmp_path: Path) -> None:
+    """Before: ``row 2: cannot read timestamp '1700000000'``: neither the file (out of a directory of CSVs)
+    nor the row at fault."""
+    (tmp_path / "a.csv").write_text("timestamp,value\n" + "".join(f"{i * 60},{i}\n" for i in range(50)))
+    (tmp_path / "b.csv").write_text("timestamp,value\n1700000000,1\nyesterday,2\n")
+    res = CliRunner().invoke(app, ["capacity-report", "--csv-dir", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0 and f"{tmp_path / 'b.csv'}: row 3: cannot read timestamp 'yesterday'" in res.output
+
+
+def test_mixed_seconds_and_dates_say_so(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_text("timestamp,value\n1700000000,1\n2023-11-14 22:14:20,2\n")
+    res = CliRunner().invoke(app, ["forecast", str(f)])
+    assert res.exit_code != 0 and "row 2: timestamp '1700000000' is Unix seconds but row 3 has a date" in res.output

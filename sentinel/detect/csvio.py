@@ -73,12 +73,17 @@ def _parse_times(cells: list[str], first_row: int) -> np.ndarray:
                            f"(|t| <= {MAX_UNIX_SECONDS:.0e}, about 3,000 years either side of 1970)")
         return np.floor(secs).astype(np.int64)
     parsed = pd.to_datetime(pd.Series(cells), errors="coerce", utc=True, format="mixed")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
+    unparsed = parsed.isna().to_numpy()
+    bad = np.flatnonzero(unparsed & nums.isna().to_numpy())  # neither a date nor a number
     if len(bad):
         i = int(bad[0])
         raise CSVError(
             f"row {i + first_row}: cannot read timestamp {cells[i]!r} (use e.g. 2024-01-31 12:00:00 or Unix seconds)"
         )
+    if unparsed.any():  # blamed the number before, not the date beside it
+        i, j = int(np.flatnonzero(unparsed)[0]), int(np.flatnonzero(~unparsed)[0])
+        raise CSVError(f"row {i + first_row}: timestamp {cells[i]!r} is Unix seconds but row {j + first_row} "
+                       f"has a date ({cells[j]!r}): use one style")
     secs = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
     return secs.astype(np.int64)
 
@@ -106,7 +111,10 @@ def read_series_csv(path: str | Path) -> SeriesCSV:
     warnings: list[str] = []
     raw_t = [r[ti].strip() if ti < len(r) else "" for r in body]
     raw_v = [r[vi].strip() if vi < len(r) else "" for r in body]
-    ts = _parse_times(raw_t, first_row=2)
+    try:
+        ts = _parse_times(raw_t, first_row=2)
+    except CSVError as exc:  # name the file: capacity-report reads a directory of them
+        raise CSVError(f"{p}: {exc}") from None
     vals = np.array([_parse_float(c) for c in raw_v], dtype=np.float64)
     n_missing = int(np.isnan(vals).sum())
     if n_missing:
