@@ -163,6 +163,21 @@ def test_a_clock_ahead_of_the_node_counts_nothing(elasticsearch: ElasticsearchSe
                                     {"source": "elasticsearch", "watch": w.name, "reason": "clock_ahead"}) == 1
 
 
+def test_a_timestamp_field_mapped_as_long_still_counts(elasticsearch: ElasticsearchServer) -> None:  # noqa: F811
+    """The node's now is read on an unmapped field: a date_range from "now" on a `long` field fails every search."""
+    client = elasticsearch.client()
+    client.indices.create(index="long-ts-1", mappings={"properties": {"ts": {"type": "long"},
+                                                                      "service": {"properties": {
+                                                                          "name": {"type": "keyword"}}}}})
+    client.index(index="long-ts-1", document={"ts": (T0 + 90) * 1000, "service": {"name": "a1"}}, refresh=True)
+    src = ElasticsearchSource(_cfg(elasticsearch, timestamp_field="ts"), registry=CollectorRegistry())
+    w = WatchConfig(name="longts", logs={"index": "long-ts-*", "group_by": ["service.name"], "templates": False},
+                    every=60)
+    batch = src.fetch(w, T0, T0 + 180)
+    assert batch.labels == ((("service_name", "a1"),),) and batch.values.tolist() == [[0.0, 1.0, 0.0]]
+    client.indices.delete(index="long-ts-1")
+
+
 def test_composite_paging_and_group_cap(elasticsearch: ElasticsearchServer, loaded, monkeypatch) -> None:  # noqa: F811
     monkeypatch.setattr(es_source, "_GROUP_PAGE", 2)  # force several composite pages
     reg = CollectorRegistry()

@@ -79,7 +79,8 @@ class ElasticsearchSource:
         parts = urlsplit(cfg.url)  # for messages: no credentials, no path
         self._where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         self._server_now: float | None = None  # the node's clock at its last counts answer
-        self._now_agg = {"date_range": {"field": cfg.timestamp_field, "ranges": [{"from": "now"}]}}  # see _note_now
+        # see _note_now; on a field no index maps ("now" fails on a timestamp field mapped as `long`)
+        self._now_agg = {"date_range": {"field": "sentinel_clock_probe", "ranges": [{"from": "now"}]}}
 
     # -- counts -------------------------------------------------------------------
 
@@ -175,6 +176,8 @@ class ElasticsearchSource:
 
         Elasticsearch 8 sends no ``Date`` header (checked on 8.19.3), so the
         counts request asks the node for its now itself, at no extra request.
+        The range is on a field no index maps: on the timestamp field itself,
+        "now" fails when that field is mapped as ``long`` (epoch millis).
         """
         try:
             self._server_now = float(resp["aggregations"]["now"]["buckets"][0]["from"]) / 1000.0
