@@ -19,7 +19,6 @@ arrays instead of one Python object per point.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,27 +33,13 @@ MAX_UNIX_SECONDS = 10**11
 def labels_key(labels: Mapping[str, str] | Labels) -> Labels:
     """The canonical, hashable identity of a label set.
 
-    A label whose value is None or empty is dropped, as Prometheus does
-    (``{agent=""}`` *is* ``{}``): every source builds identities here, so a
-    missing field reads the same from CSV, Prometheus and Elasticsearch, and
-    None never becomes the string ``"None"``.
+    A None or empty value is an absent label, as in Prometheus, from every source (never ``"None"``).
 
-    >>> labels_key({"b": "2", "a": "1"})
-    (('a', '1'), ('b', '2'))
-    >>> labels_key({"agent": None, "zone": "", "a": 0})
-    (('a', '0'),)
+    >>> labels_key({"b": "2", "a": "1"}), labels_key({"agent": None, "zone": "", "a": 0})
+    ((('a', '1'), ('b', '2')), (('a', '0'),))
     """
     items = labels.items() if isinstance(labels, Mapping) else labels
     return tuple(sorted((str(k), str(v)) for k, v in items if v is not None and v != ""))
-
-
-def label_name(field: str) -> str:
-    """The Prometheus-safe label name of a document field (log watches' ``group_by``).
-
-    >>> label_name("service.name"), label_name("labels.tool")
-    ('service_name', 'labels_tool')
-    """
-    return re.sub(r"[^a-zA-Z0-9_]", "_", field)
 
 
 def labels_dict(key: Labels) -> dict[str, str]:

@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from sentinel.config.values import Deviation, Duration, StrictModel, format_duration
-from sentinel.series import label_name
 
 SERIES_RETENTION = 7 * 86400
 """Default ``series_retention``: the detector's longest season (a week) and the warm-up replay, so a series
@@ -114,6 +113,8 @@ class LogsQueryConfig(StrictModel):
         field twice) made the composite aggregation fail each cycle; ``watch`` and ``template_id`` are
         the labels sentinel adds itself.
         """
+        from sentinel.logs.records import label_name  # here: sentinel.logs imports the config
+
         if not self.index.strip():
             raise ValueError("logs.index must name an index or pattern (e.g. agent-logs-*)")
         seen: dict[str, str] = {}

@@ -11,12 +11,22 @@ field names must become Prometheus-safe label names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sentinel.config import WatchConfig
 from sentinel.series import Batch, Labels
+
+
+def label_name(field: str) -> str:
+    """The Prometheus-safe label name of a document field.
+
+    >>> label_name("service.name"), label_name("labels.tool")
+    ('service_name', 'labels_tool')
+    """
+    return re.sub(r"[^a-zA-Z0-9_]", "_", field)
 
 
 def field_value(doc: Mapping[str, Any], path: str) -> Any:

@@ -45,8 +45,8 @@ from prometheus_client import CollectorRegistry
 from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
 from sentinel.errors import one_line
 from sentinel.logs.metrics import logs_metrics
-from sentinel.logs.records import LogRecord, Sample, field_value
-from sentinel.series import Batch, Labels, label_name, labels_key
+from sentinel.logs.records import LogRecord, Sample, field_value, label_name
+from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError, check_clock, check_span, grid
 from sentinel.sources.elasticsearch_requests import SOURCE, Requests, connect
 from sentinel.sources.metrics import source_metrics

@@ -54,8 +54,8 @@ import numpy as np
 from sentinel.config import LogsQueryConfig, WatchConfig
 from sentinel.fleet.logs import LINE_TEMPLATES, agent_lines, render_lines
 from sentinel.fleet.model import Fleet
-from sentinel.logs.records import LogRecord, Sample
-from sentinel.series import Batch, Labels, label_name, labels_key
+from sentinel.logs.records import LogRecord, Sample, label_name
+from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError, check_span, grid
 
 BLOCK = 86400
