@@ -85,22 +85,20 @@ class OutboxAlert:
     def series_key(self) -> Labels:
         return labels_key(tuple((k, v) for k, v in self.series))
 
-    def send_as(self, now: float, resend_delay: float, final: bool = False) -> str:
+    def send_as(self, now: float, resend_delay: float) -> str:
         """The status to send now (``firing`` until the firing state was accepted long enough).
 
         A delivery stamped later than ``now`` happened before the wall clock was stepped back (NTP): it
         was accepted long enough ago, or the resolution would wait for the clock to catch up (an hour
-        for an hour's step) while Alertmanager kept the alert firing.  ``final`` (sentinel is stopping)
-        sends a held-back resolution at once: Alertmanager never shortens a firing alert's ``endsAt``,
-        so the alert would stay firing there for 4 x max(interval, resend_delay) after sentinel stopped.
+        for an hour's step) while Alertmanager kept the alert firing.
         """
         if not self.resolved or self.firing_delivered_at is None:
             return "firing"
-        return "resolved" if final or not 0 <= now - self.firing_delivered_at < resend_delay else "firing"
+        return "resolved" if not 0 <= now - self.firing_delivered_at < resend_delay else "firing"
 
-    def payload(self, now: float, resend_delay: float, final: bool = False) -> dict[str, Any]:
+    def payload(self, now: float, resend_delay: float) -> dict[str, Any]:
         """The Alertmanager API v2 ``postableAlert``."""
-        status = self.send_as(now, resend_delay, final)
+        status = self.send_as(now, resend_delay)
         firing = status == "firing"
         end = now + 4 * max(self.interval, resend_delay) if firing else min(float(self.ends_at or now), now)
         start = min(float(self.starts_at), end, now)

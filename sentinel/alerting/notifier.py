@@ -107,11 +107,8 @@ class Notifier:
             self._apply(config)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Flush the state once more (held-back resolutions too), send what is queued (up to ``timeout``), stop."""
-        now, delay = self.clock(), self.am.resend_delay
-        if held := sum(a.send_as(now, delay) != a.send_as(now, delay, final=True) for a in self.outbox.alerts()):
-            log.info("stopping: sending %d held-back resolution(s) now, not after resend_delay", held)
-        self.flush(final=True)
+        """Flush the state once more, send what is queued (up to ``timeout``), stop the sender."""
+        self.flush()
         self.drain(timeout)
         with self._cond:
             self._stopping = True
@@ -138,10 +135,8 @@ class Notifier:
             self._gauges()
         return gone
 
-    def flush(self, final: bool = False) -> int:
-        """Queue every due alert; returns how many of them are in the queue (not dropped for room).
-
-        ``final``: the last flush before stopping (see :meth:`Outbox.due`)."""
+    def flush(self) -> int:
+        """Queue every due alert; returns how many of them are in the queue (not dropped for room)."""
         now = self.clock()
         try:
             self.outbox.prune(now)
@@ -150,7 +145,7 @@ class Notifier:
         if self._client is None:
             self._gauges()
             return 0
-        items = [(a.fingerprint, (a.key, a.last_attempt_status or "firing", p)) for a, p in self.outbox.due(now, final)]
+        items = [(a.fingerprint, (a.key, a.last_attempt_status or "firing", p)) for a, p in self.outbox.due(now)]
         with self._cond:
             replaced = 0
             for fp, item in items:

@@ -14,10 +14,7 @@ Two rules go beyond Prometheus so that an outage loses no episode:
   Alertmanager is first sent as firing: Alertmanager does not notify a group
   that only ever saw resolved alerts;
 - its resolution is held back until ``resend_delay`` after the firing state
-  was first accepted, so Alertmanager's ``group_wait`` can notify it first
-  (except in the last flush before sentinel stops: Alertmanager never
-  shortens a firing alert's ``endsAt``, so a stopped sentinel would leave it
-  firing there for 4 x max(interval, resend_delay)).
+  was first accepted, so Alertmanager's ``group_wait`` can notify it first.
 
 Only one episode per Alertmanager label set is ever sent (see
 :mod:`sentinel.alerting.episode`): when a series fires again, its older
@@ -168,25 +165,22 @@ class Outbox:
             self._persist(self._mark(gone))
         return gone
 
-    def due(self, now: float, final: bool = False) -> list[tuple[OutboxAlert, dict[str, Any]]]:
-        """Alerts to send now with their payloads, marked as attempted (Prometheus' ``needsSending``).
-
-        ``final`` (the last flush before stopping) sends held-back resolutions at once
-        (:meth:`~sentinel.alerting.episode.OutboxAlert.send_as`)."""
+    def due(self, now: float) -> list[tuple[OutboxAlert, dict[str, Any]]]:
+        """Alerts to send now with their payloads, marked as attempted (Prometheus' ``needsSending``)."""
         am = self.am
         out = []
         with self._lock:
             for a in sorted(self._alerts.values(), key=lambda x: (x.key.rsplit("|", 1)[0], x.starts_at)):
                 if a.superseded:
                     continue
-                status = a.send_as(now, am.resend_delay, final)
+                status = a.send_as(now, am.resend_delay)
                 if a.resolved and status == "resolved" and a.resolved_delivered_at is not None \
                         and now - a.learned_at >= am.resolved_retention:
                     continue
                 fresh = a.last_attempt is None or a.last_attempt_status != status
                 if fresh or not 0 <= now - a.last_attempt < am.resend_delay:  # < 0: the clock was stepped back
                     a.last_attempt, a.last_attempt_status = now, status
-                    out.append((a, a.payload(now, am.resend_delay, final)))
+                    out.append((a, a.payload(now, am.resend_delay)))
         return out
 
     def delivered(self, sent: Iterable[tuple[str, str]], now: float) -> None:
