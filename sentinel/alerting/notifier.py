@@ -107,9 +107,22 @@ class Notifier:
             self._apply(config)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Flush the state once more, send what is queued (up to ``timeout``), stop the sender."""
+        """Flush the state once more, send what is queued (up to ``timeout``), stop the sender.
+
+        A resolution still held back (``resend_delay`` after its firing was accepted, so Alertmanager's
+        ``group_wait`` notifies the firing first) stays held: sent now, it could cancel a page Alertmanager has
+        not sent yet.  A restarted sentinel sends it from the outbox; a stopped one leaves the alert firing
+        in Alertmanager until its ``endsAt``, which the warning names.
+        """
         self.flush()
         self.drain(timeout)
+        now, delay = self.clock(), self.am.resend_delay
+        held = [a for a in self.outbox.alerts() if a.resolved and not a.superseded
+                and a.send_as(now, delay) == "firing"]
+        if held:
+            log.warning("stopping with %d resolution(s) held back for resend_delay (e.g. %s): Alertmanager keeps "
+                        "them firing until their endsAt (at most 4 x max(interval, resend_delay)) unless sentinel "
+                        "restarts before", len(held), held[0].key)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
