@@ -142,3 +142,24 @@ def test_transitions_alternate(scores: list[float]) -> None:
     statuses = [s for s, _ in events]
     assert all(a != b for a, b in itertools.pairwise(statuses))
     assert not statuses or statuses[0] == "firing"
+
+
+def test_a_series_the_source_stops_returning_goes_absent_and_comes_back() -> None:
+    """A real Prometheus leaves a series with no sample in the range out of the result: the policy still
+    knows it, so it goes absent at its last value + absent_for, and is back at its next value."""
+    policy = Policy(AlertPolicyConfig.model_validate({"absent_for": "5m"}), watch="w")
+
+    def batch(agents: list[str], t0: int, n: int) -> tuple[Batch, Scores]:
+        b = Batch.from_rows([{"agent": a} for a in agents], timestamps=t0 + np.arange(n) * STEP,
+                            values=np.full((len(agents), n), 10.0), step=STEP)
+        shape = (len(agents), n)
+        return b, Scores(np.full(shape, 0.1), np.full(shape, 10.0), np.full(shape, 9.0), np.full(shape, 11.0))
+
+    assert policy.update(*batch(["a", "b"], 0, 3)) == []  # both seen last at 120
+    gone = policy.update(*batch(["a"], 180, 10))  # "b" is not returned at all from 180 on
+    assert [(e.kind, e.status, dict(e.labels)["agent"], e.at) for e in gone] == [("absent", "firing", "b", 420)]
+    assert "has sent no data for 5m" in gone[0].description
+    assert policy.update(*batch(["a"], 780, 2)) == []  # still absent: no second firing
+    [back] = policy.update(*batch(["a", "b"], 900, 1))
+    assert (back.kind, back.status, back.starts_at, back.at) == ("absent", "resolved", 420, 900)
+    assert "after 13m without" in back.description

@@ -25,7 +25,8 @@ anomaly alerts quiet:
   score has stayed below ``threshold - hysteresis`` and the value inside the
   band for ``resolve_after``;
 - **absent_for**: a series that stops reporting raises an ``absent`` alert
-  (a silent agent is an incident, not an absence of incidents);
+  (a silent agent is an incident, not an absence of incidents), also when
+  the source stops returning it at all (:mod:`sentinel.alerting.absent`);
 - **stuck**: a series that repeats one value far longer than it ever has
   (a frozen exporter, a hung agent re-reporting its last gauge) raises a
   ``stuck`` alert once the detector's stuck condition
@@ -60,7 +61,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sentinel.alerting import density, drift, peak, routine
+from sentinel.alerting import absent, density, drift, peak, routine
 from sentinel.alerting.event import AlertEvent, describe
 from sentinel.config import AlertPolicyConfig, format_duration
 from sentinel.detect.base import Scores
@@ -189,24 +190,26 @@ class Policy:
             if cfg.density is not None:
                 density.end(st, t, st["firing"], cfg.density.within)
 
-            # absent: seen before, silent for `absent_for`
-            st["last_seen"] = np.where(~np.isnan(x), t, st["last_seen"])
+            # absent: seen before, silent for `absent_for` (sentinel.alerting.absent)
+            silent_since = st["last_seen"]
+            absent.seen(st, t, x)
             if cfg.absent_for is not None:
-                known = st["last_seen"] != _NEVER
-                gone = known & (t - st["last_seen"] >= cfg.absent_for)
-                new_gone = gone & ~st["absent"]
-                for i in np.flatnonzero(new_gone):
-                    events.append(self._absent("firing", batch.labels[i], t, t, int(st["last_seen"][i])))
-                for i in np.flatnonzero(~gone & st["absent"]):
-                    events.append(self._absent("resolved", batch.labels[i], int(st["absent_at"][i]), t, t))
-                st["absent_at"] = np.where(new_gone, t, st["absent_at"])
-                st["absent"] = gone
+                gone, back = absent.step(st, t, cfg.absent_for)
+                events += [self._absent("firing", batch.labels[i], t, t, int(silent_since[i])) for i in gone]
+                events += [self._absent("resolved", batch.labels[i], int(st["absent_at"][i]), t, int(silent_since[i]))
+                           for i in back]
             if cfg.stuck and scores.stuck is not None:
                 events += self._stuck_step(st, batch, scores, j, t)
             if cfg.drift is not None and scores.drift is not None:
                 events += self._drift_step(st, batch, scores, j, t)
         for k, v in st.items():
             self.state_[k][rows] = v
+        if cfg.absent_for is not None and batch.n_steps:  # known series the batch does not carry at all
+            gone, at = absent.missing(self.state_, rows, batch.timestamps, cfg.absent_for)
+            if len(gone):
+                events += [self._absent("firing", self.index_.keys[i], int(a), int(a), int(self.state_["last_seen"][i]))
+                           for i, a in zip(gone.tolist(), at.tolist(), strict=True)]
+                events.sort(key=lambda e: e.at)
         return events
 
     def _stuck_step(self, st: dict[str, np.ndarray], batch: Batch, scores: Scores, j: int, t: int) -> list[AlertEvent]:
@@ -276,10 +279,13 @@ class Policy:
         return ev
 
     def _absent(self, status: str, labels: Labels, starts_at: int, at: int, last_seen: int) -> AlertEvent:
+        """An ``absent`` transition; ``last_seen``: the series' last value before the silence."""
         ev = AlertEvent(status=status, watch=self.watch, labels=labels, kind="absent",
                         starts_at=starts_at, at=at, severity=self.cfg.severity)
         ev.summary = f"{self.watch}: no data from {format_labels(labels)}"
-        ev.description = f"{format_labels(labels)} has sent no data for {format_duration(at - last_seen)}."
+        silence = format_duration(at - last_seen)
+        ev.description = (f"{format_labels(labels)} has sent no data for {silence}." if status == "firing" else
+                          f"{format_labels(labels)} sends data again, after {silence} without.")
         return ev
 
     def forget(self, labels: Iterable[Labels]) -> None:
