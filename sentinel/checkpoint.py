@@ -75,7 +75,8 @@ from sentinel.detect.base import OnlineDetector
 from sentinel.detect.codec import adopt, outline, structure
 from sentinel.errors import one_line
 from sentinel.retention import SeriesRetention
-from sentinel.series import Batch, Labels, SeriesIndex, labels_key
+from sentinel.series import Batch, Labels, labels_key
+from sentinel.series_index import SeriesIndex
 from sentinel.watch import WatchRunner
 
 log = logging.getLogger(__name__)

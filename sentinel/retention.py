@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sentinel.series import Batch, Labels, SeriesIndex
+from sentinel.series import Batch, Labels
+from sentinel.series_index import SeriesIndex
 
 NEVER = np.iinfo(np.int64).min
 """``last_value_at`` of a series without a value in the batch."""

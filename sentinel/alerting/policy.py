@@ -65,7 +65,8 @@ from sentinel.alerting import absent, density, drift, peak, routine
 from sentinel.alerting.event import AlertEvent, describe
 from sentinel.config import AlertPolicyConfig, format_duration
 from sentinel.detect.base import Scores
-from sentinel.series import Batch, Labels, SeriesIndex, format_labels
+from sentinel.series import Batch, Labels, format_labels
+from sentinel.series_index import SeriesIndex
 
 _NEVER = np.iinfo(np.int64).min
 STUCK_STATE = ("stuck", "stuck_since", "stuck_at", "run_value", "run_from")

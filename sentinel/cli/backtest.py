@@ -33,7 +33,8 @@ import typer
 from sentinel.cli.app import app, fail
 from sentinel.cli.backtest_report import build_report, pick_series, plot_replay, print_report, truth_from_windows
 from sentinel.config import Config, WatchConfig, parse_duration
-from sentinel.series import Batch, SeriesIndex
+from sentinel.series import Batch
+from sentinel.series_index import SeriesIndex
 from sentinel.sources.base import MAX_FETCH_STEPS
 
 if TYPE_CHECKING:  # imports stay lazy so `sentinel --help` is fast

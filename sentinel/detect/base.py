@@ -31,7 +31,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sentinel.detect import stream
-from sentinel.series import Batch, Labels, SeriesIndex
+from sentinel.series import Batch, Labels
+from sentinel.series_index import SeriesIndex
 
 
 @dataclass

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from sentinel.detect.base import OnlineDetector
-from sentinel.series import SeriesIndex
+from sentinel.series_index import SeriesIndex
 
 FORMAT = 1
 """Version of the tree layout; a checkpoint of another version is refused, not misread."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sentinel.detect.codec import FORMAT
-from sentinel.series import SeriesIndex
+from sentinel.series_index import SeriesIndex
 
 
 def _version() -> str:

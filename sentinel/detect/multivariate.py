@@ -47,7 +47,8 @@ from sklearn.covariance import MinCovDet
 from sentinel.detect.base import Scores
 from sentinel.detect.stl import FIT_SECONDS, STLDetector
 from sentinel.detect.tail import TailCalibration
-from sentinel.series import Batch, Labels, SeriesIndex
+from sentinel.series import Batch, Labels
+from sentinel.series_index import SeriesIndex
 
 Inputs = Mapping[str, Batch] | Batch
 

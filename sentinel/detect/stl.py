@@ -55,7 +55,8 @@ from sentinel.detect.decompose import (
     trailing_mean,
 )
 from sentinel.detect.tail import TailCalibration, robust_scale
-from sentinel.series import Batch, Labels, SeriesIndex
+from sentinel.series import Batch, Labels
+from sentinel.series_index import SeriesIndex
 
 DAY = 86400
 WEEK = 7 * DAY

@@ -40,7 +40,8 @@ import numpy as np
 from sentinel.alerting.policy import AlertEvent
 from sentinel.config import ForecastConfig, format_duration
 from sentinel.forecast.result import BatchForecast
-from sentinel.series import Labels, SeriesIndex, format_labels
+from sentinel.series import Labels, format_labels
+from sentinel.series_index import SeriesIndex
 
 _HYSTERESIS = 1.25
 _NEVER = np.iinfo(np.int64).min

@@ -43,7 +43,8 @@ from prometheus_client.exposition import choose_encoder
 
 from sentinel.publish import metrics as m
 from sentinel.publish.labels import clean_label_name
-from sentinel.series import Labels, SeriesIndex
+from sentinel.series import Labels
+from sentinel.series_index import SeriesIndex
 from sentinel.watch import CycleResult, latest_scores
 
 _RESERVED = ("watch", "bound", "horizon")
