@@ -30,7 +30,8 @@ import numpy as np
 from sentinel.alerting.policy import AlertEvent, Policy
 from sentinel.config import WatchConfig
 from sentinel.detect import build_detector
-from sentinel.detect.base import OnlineDetector, Scores
+from sentinel.detect.base import OnlineDetector
+from sentinel.detect.scores import Scores
 from sentinel.logs.patterns import stack_series
 from sentinel.retention import Decision, SeriesRetention, drop_series, last_value_at
 from sentinel.series import Batch, Labels, append_window, format_labels

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from sentinel.detect.base import OnlineDetector, StepScores
+from sentinel.detect.base import OnlineDetector
+from sentinel.detect.scores import StepScores
 from sentinel.series import Batch
 
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sentinel import checkpoint
 from sentinel.config import ConfigError, DetectorConfig, WatchConfig, parse_config
 from sentinel.detect import build_detector, persist
-from sentinel.detect.base import Scores
 from sentinel.detect.retrain import FITS, Retrained, check_params
+from sentinel.detect.scores import Scores
 from sentinel.detect.stl import STLDetector
 from sentinel.fleet import Fleet
 from sentinel.series import Batch

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from sentinel.detect import decide_batch
-from sentinel.detect.base import Scores
 from sentinel.detect.ensemble import Ensemble
 from sentinel.detect.guard import Guard
 from sentinel.detect.likelihood import Likelihood
+from sentinel.detect.scores import Scores
 from sentinel.detect.sequence import SequenceModel
 from sentinel.series import Batch
 

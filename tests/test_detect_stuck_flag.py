@@ -19,9 +19,10 @@ from hypothesis.extra import numpy as hnp
 
 from sentinel.config import DetectorConfig
 from sentinel.detect import persist
-from sentinel.detect.base import OnlineDetector, Scores
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.likelihood import Likelihood
 from sentinel.detect.registry import build_detector
+from sentinel.detect.scores import Scores
 from sentinel.series import Batch
 from tests.scripted import Calm
 from tests.test_detect_stuck import LENGTH, STEP, STUCK, N, counts, floor, noisy

@@ -28,8 +28,9 @@ from sentinel.config import AlertPolicyConfig, DetectorConfig, WatchConfig
 from sentinel.config.values import Deviation
 from sentinel.defaults import embedded_config
 from sentinel.detect import drift, persist
-from sentinel.detect.base import OnlineDetector, Scores
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.registry import build_detector
+from sentinel.detect.scores import Scores
 from sentinel.series import Batch
 from tests.older_checkpoint import restored_without
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_fd_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families
 
-from sentinel.detect.base import Scores
+from sentinel.detect.scores import Scores
 from sentinel.publish import metrics as m
 from sentinel.publish.exporter import ResultCollector, export_labels, exposition
 from sentinel.series import Batch, labels_key

@@ -21,8 +21,8 @@ from hypothesis.extra import numpy as hnp
 
 from sentinel.config import DetectorConfig
 from sentinel.detect import build_detector, persist
-from sentinel.detect.base import Scores
 from sentinel.detect.multivariate import AgentMultivariateDetector
+from sentinel.detect.scores import Scores
 from sentinel.detect.stl import STLDetector
 from sentinel.series import Batch
 

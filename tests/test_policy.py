@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sentinel.alerting import peak
 from sentinel.alerting.policy import Policy
 from sentinel.config import AlertPolicyConfig, WatchConfig
-from sentinel.detect.base import Scores
+from sentinel.detect.scores import Scores
 from sentinel.series import Batch
 from tests.older_checkpoint import restored_without
 

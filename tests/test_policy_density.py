@@ -27,8 +27,8 @@ from sentinel.alerting.policy import AlertEvent, Policy
 from sentinel.config import AlertPolicyConfig, ConfigError, DetectorConfig, WatchConfig, parse_config
 from sentinel.config.values import Deviation
 from sentinel.defaults import embedded_config
-from sentinel.detect.base import Scores
 from sentinel.detect.registry import build_detector
+from sentinel.detect.scores import Scores
 from sentinel.fleet import Fleet
 from sentinel.series import Batch
 from sentinel.sources.simulated import SimulatedSource

@@ -19,7 +19,7 @@ from sentinel.alerting.routine import CAP as ROUTINE_CAP
 from sentinel.alerting.routine import HALF_LIFE as ROUTINE_HALF_LIFE
 from sentinel.alerting.routine import STATE
 from sentinel.config import AlertPolicyConfig, WatchConfig
-from sentinel.detect.base import Scores
+from sentinel.detect.scores import Scores
 from sentinel.series import Batch
 from tests.older_checkpoint import restored_without
 

@@ -20,8 +20,8 @@ from sentinel.alerting.policy import STUCK_STATE, AlertEvent, Policy
 from sentinel.alerting.render import alert_labels
 from sentinel.config import AlertPolicyConfig, DetectorConfig, WatchConfig
 from sentinel.defaults import embedded_config
-from sentinel.detect.base import Scores
 from sentinel.detect.registry import build_detector
+from sentinel.detect.scores import Scores
 from sentinel.series import Batch
 from tests.older_checkpoint import restored_without
 

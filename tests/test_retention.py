@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sentinel import checkpoint
 from sentinel.config import Config, WatchConfig
 from sentinel.daemon import Daemon
-from sentinel.detect.base import Scores
+from sentinel.detect.scores import Scores
 from sentinel.fleet import DEFAULT_START, Fleet
 from sentinel.logs.records import Sample
 from sentinel.logs.watch import LogWatch

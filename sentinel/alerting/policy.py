@@ -46,7 +46,7 @@ series' routine excursions last, and never reaches back into the detector.
 
 >>> import numpy as np
 >>> from sentinel.config import AlertPolicyConfig
->>> from sentinel.detect.base import Scores
+>>> from sentinel.detect.scores import Scores
 >>> from sentinel.series import Batch
 >>> b = Batch.from_rows([{"agent": "a"}], timestamps=[0, 60, 120, 180], values=[[1, 9, 9, 1]])
 >>> s = Scores(np.array([[0.1, 0.999, 0.999, 0.1]]), np.ones((1, 4)), np.zeros((1, 4)), 2 * np.ones((1, 4)))
@@ -64,7 +64,7 @@ import numpy as np
 from sentinel.alerting import absent, density, drift, peak, routine
 from sentinel.alerting.event import AlertEvent, describe
 from sentinel.config import AlertPolicyConfig, format_duration
-from sentinel.detect.base import Scores
+from sentinel.detect.scores import Scores
 from sentinel.series import Batch, Labels, format_labels
 from sentinel.series_index import SeriesIndex
 

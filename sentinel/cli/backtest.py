@@ -39,7 +39,7 @@ from sentinel.sources.base import MAX_FETCH_STEPS
 
 if TYPE_CHECKING:  # imports stay lazy so `sentinel --help` is fast
     from sentinel.alerting.policy import AlertEvent
-    from sentinel.detect.base import Scores
+    from sentinel.detect.scores import Scores
 
 
 def parse_time(text: str, now: float | None = None) -> int:
@@ -106,7 +106,7 @@ def replay(cfg: WatchConfig, source: Any, start: int, end: int, warmup: int = 0,
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from sentinel.detect.base import Scores
+    from sentinel.detect.scores import Scores
     from sentinel.watch import WatchRunner
 
     step = cfg.sample_step

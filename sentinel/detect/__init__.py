@@ -4,7 +4,8 @@
 ``default`` is the guarded seasonal ensemble (:mod:`sentinel.detect.ensemble`).
 """
 
-from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.registry import KINDS, build_detector
+from sentinel.detect.scores import Scores, StepScores
 
 __all__ = ["KINDS", "OnlineDetector", "Scores", "StepScores", "build_detector"]

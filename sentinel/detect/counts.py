@@ -54,7 +54,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import betainc
 
-from sentinel.detect.base import OnlineDetector, StepScores
+from sentinel.detect.base import OnlineDetector
+from sentinel.detect.scores import StepScores
 from sentinel.series import Batch
 
 

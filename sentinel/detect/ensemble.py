@@ -63,10 +63,11 @@ import numpy as np
 from sentinel.detect import drift, fused, pipeline
 from sentinel.detect import guard as gd
 from sentinel.detect import members as mb
-from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.baseline import DAY, WEEK, SeasonalBaseline
 from sentinel.detect.calibrate import TailCalibrator
 from sentinel.detect.members import ChangeMember, Member, RangeMember, ResidualMember, VolatilityMember
+from sentinel.detect.scores import Scores, StepScores
 from sentinel.series import Batch
 
 _NO_GUARD = gd.Params(0.0, 1.0, 1.0, 0.0, 12.0, 1e-12, 1)  # placeholder for an unguarded batch

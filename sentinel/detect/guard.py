@@ -36,8 +36,9 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.jit import kernel
+from sentinel.detect.scores import Scores, StepScores
 from sentinel.series import Batch
 
 

@@ -88,8 +88,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sentinel.detect import ceiling, decide, decide_batch, decide_state, likelihood_checks
-from sentinel.detect.base import OnlineDetector, Scores, StepScores
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.guard import Guard
+from sentinel.detect.scores import Scores, StepScores
 from sentinel.detect.sequence import SequenceModel
 from sentinel.series import Batch
 

@@ -44,7 +44,7 @@ from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 from sklearn.covariance import MinCovDet
 
-from sentinel.detect.base import Scores
+from sentinel.detect.scores import Scores
 from sentinel.detect.stl import FIT_SECONDS, STLDetector
 from sentinel.detect.tail import TailCalibration
 from sentinel.series import Batch, Labels

@@ -66,9 +66,10 @@ import numpy as np
 from prometheus_client import Counter
 
 from sentinel.detect import stream
-from sentinel.detect.base import OnlineDetector, Scores
+from sentinel.detect.base import OnlineDetector
 from sentinel.detect.multivariate import AgentMultivariateDetector
 from sentinel.detect.retrain_params import WRAPPER_DEFAULTS, check_params, check_step
+from sentinel.detect.scores import Scores
 from sentinel.detect.stl import STLDetector
 from sentinel.series import Batch, Labels
 

@@ -46,7 +46,6 @@ from collections.abc import Iterable
 import numpy as np
 from prometheus_client import Histogram
 
-from sentinel.detect.base import Scores
 from sentinel.detect.decompose import (
     binned_sums,
     bins,
@@ -54,6 +53,7 @@ from sentinel.detect.decompose import (
     decompose_statsmodels,
     trailing_mean,
 )
+from sentinel.detect.scores import Scores
 from sentinel.detect.tail import TailCalibration, robust_scale
 from sentinel.series import Batch, Labels
 from sentinel.series_index import SeriesIndex

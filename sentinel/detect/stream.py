@@ -55,7 +55,7 @@ from prometheus_client import Counter
 from sentinel.series import Batch
 
 if TYPE_CHECKING:
-    from sentinel.detect.base import Scores
+    from sentinel.detect.scores import Scores
 
 log = logging.getLogger("sentinel.detect")
 
