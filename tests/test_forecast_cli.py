@@ -155,3 +155,29 @@ def test_capacity_report_from_csv_dir(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "| queue | fleet total |" in res.stdout
     assert (tmp_path / "out" / "capacity_report.png").stat().st_size > 1000
+
+
+def test_capacity_report_skips_an_unusable_csv_with_one_warning_and_counts_it(tmp_path: Path) -> None:
+    """Before: one bad file out of a directory failed the whole report (exit 2, no table)."""
+    t = np.arange(4 * 288)
+    series_csv(tmp_path / "queue.csv", (20 + 10 * np.sin(2 * np.pi * t / 288)).round(3))
+    bad = {"dates.csv": "timestamp,value\n2024-01-01 00:00:00,1\nyesterday,2\n",
+           "words.csv": "timestamp,value\n" + "".join(f"{1_700_000_000 + 300 * i},n/a\n" for i in range(50)),
+           "empty.csv": ""}
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+    res = runner.invoke(app, ["capacity-report", "--csv-dir", str(tmp_path), "--horizon", "1d",
+                              "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    warnings = res.stderr.splitlines()[:-1]  # the last line names the written files
+    assert [w.split(": skipped: ")[0] for w in warnings] == [f"sentinel: warning: {tmp_path / n}" for n in sorted(bad)]
+    assert "cannot read timestamp 'yesterday'" in warnings[0] and "empty file" in warnings[1]
+    assert "numeric samples, got 0" in warnings[2]
+    assert "| queue | fleet total |" in res.stdout
+    assert res.stdout.endswith("skipped: 3 files (dates.csv, empty.csv, words.csv)\n")
+    assert (tmp_path / "out" / "capacity_report.md").read_text() == res.stdout
+    (tmp_path / "queue.csv").unlink()
+    res = runner.invoke(app, ["capacity-report", "--csv-dir", str(tmp_path), "--out", str(tmp_path / "out2")])
+    assert res.exit_code == 2 and not res.stdout
+    assert res.stderr.splitlines()[-1] == (
+        f"sentinel: error: {tmp_path}: no usable .csv file (3 skipped, see the warnings above)")

@@ -140,7 +140,12 @@ def test_forecast_of_values_near_the_float_limit_is_one_line(tmp_path: Path) -> 
 def test_capacity_report_names_the_file_it_cannot_forecast(tmp_path: Path) -> None:
     series_csv(tmp_path / "ok.csv", np.arange(300.0))
     series_csv(tmp_path / "yearly.csv", np.arange(20.0), step=365 * 86400)
-    one_error(invoke("capacity-report", "--csv-dir", str(tmp_path), "--out", str(tmp_path / "o")), "yearly")
+    res = invoke("capacity-report", "--csv-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 0 and res.stderr.startswith(f"sentinel: warning: {tmp_path / 'yearly.csv'}: skipped: ")
+    (tmp_path / "ok.csv").unlink()
+    res = invoke("capacity-report", "--csv-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2
+    assert res.stderr.splitlines()[-1].endswith("no usable .csv file (1 skipped, see the warnings above)")
     one_error(invoke("capacity-report", "--csv-dir", str(tmp_path), "--headroom", "nan%"), "--headroom")
 
 

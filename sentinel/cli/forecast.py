@@ -60,15 +60,32 @@ def format_like(sample: str, ts: np.ndarray) -> list[str]:
     return [f"{d}{suffix}" for d in when.strftime(f"%Y-%m-%d{sep}%H:%M:%S")]
 
 
-def check_horizon(horizon: str, seconds: int, step: int) -> None:
-    """Refuse a ``--horizon`` of more than ``MAX_HORIZON_STEPS`` steps before any work.
+def horizon_problem(horizon: str, seconds: int, step: int) -> str | None:
+    """Why a ``--horizon`` of more than ``MAX_HORIZON_STEPS`` steps is refused before any work (None: it is not).
 
     1000w at 5m needed 4.9 GB, then a MemoryError traceback.
     """
     from sentinel.config.watches import MAX_HORIZON_STEPS
 
     if seconds // step > MAX_HORIZON_STEPS:
-        fail(f"--horizon {horizon} is {seconds // step:,} steps of {step}s; at most {MAX_HORIZON_STEPS:,} are allowed")
+        return f"--horizon {horizon} is {seconds // step:,} steps of {step}s; at most {MAX_HORIZON_STEPS:,} are allowed"
+    return None
+
+
+def check_horizon(horizon: str, seconds: int, step: int) -> None:
+    """Exit with :func:`horizon_problem`'s one-line error, if any."""
+    if problem := horizon_problem(horizon, seconds, step):
+        fail(problem)
+
+
+def skipped_line(skipped: list[Path]) -> str:
+    r"""The report's note of the CSV files left out (each also had a warning line on stderr).
+
+    >>> skipped_line([Path("d/a.csv")]), skipped_line([Path("a.csv"), Path("b.csv")])
+    ('skipped: 1 file (a.csv)\n', 'skipped: 2 files (a.csv, b.csv)\n')
+    """
+    n = len(skipped)
+    return f"skipped: {n} file{'s' * (n != 1)} ({', '.join(p.name for p in skipped)})\n"
 
 
 @app.command("forecast")
@@ -160,16 +177,28 @@ def capacity_report_cmd(
     if seconds <= 0 or step_s <= 0 or not 0 <= room < np.inf:  # NaN headroom printed "provision nan"
         fail("--horizon and --step must be positive and --headroom a finite number >= 0")
     scale: dict[str, float] = {}
+    paths: dict[str, Path] = {}  # --csv-dir: signal -> its file; an unusable file is skipped, not fatal
+    skipped: list[Path] = []
+
+    def skip(p: Path, reason: str) -> None:
+        typer.echo(f"sentinel: warning: {p}: skipped: {reason.removeprefix(f'{p}: ')}", err=True)
+        skipped.append(p)
+
+    batches = {}
     if csv_dir is not None:
         files = sorted(csv_dir.glob("*.csv"))
         if not files:
             fail(f"{csv_dir}: no .csv files")
-        batches = {}
         for p in files:
             try:
                 d = read_series_csv(p)
             except CSVError as exc:
-                fail(str(exc))
+                skip(p, str(exc))
+                continue
+            if problem := horizon_problem(horizon, seconds, d.step):
+                skip(p, problem)
+                continue
+            paths[p.stem] = p
             batches[p.stem] = Batch.from_rows([{}], d.forecast_grid, d.grid_values[None, :], step=d.step)
     else:
         from sentinel.fleet import Fleet
@@ -185,14 +214,20 @@ def capacity_report_cmd(
                             names=["agent_queue_depth", "gen_ai_tokens_per_second"])
         batches = {"queue_depth": raw["agent_queue_depth"], "tokens_per_hour": raw["gen_ai_tokens_per_second"]}
         scale = {"tokens_per_hour": 3600.0}
-    check_horizon(horizon, seconds, min(b.step for b in batches.values()))
-    try:
-        rows = capacity_table(batches, horizon=seconds, headroom=room, per_series=per_agent, scale=scale)
-    except ValueError as exc:
-        fail(str(exc))
+        check_horizon(horizon, seconds, min(b.step for b in batches.values()))
+    rows = []
+    for signal, batch in batches.items():
+        try:
+            rows += capacity_table({signal: batch}, horizon=seconds, headroom=room, per_series=per_agent, scale=scale)
+        except ValueError as exc:
+            if signal not in paths:
+                fail(str(exc))
+            skip(paths[signal], str(exc))
+    if not rows:
+        fail(f"{csv_dir}: no usable .csv file ({len(skipped)} skipped, see the warnings above)")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        table = markdown_table(rows)
+        table = markdown_table(rows) + (skipped_line(skipped) if skipped else "")
         (out / "capacity_report.md").write_text(table)
         png = plot(rows, out / "capacity_report.png")
     except OSError as exc:
