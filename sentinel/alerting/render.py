@@ -49,7 +49,8 @@ _ALERTNAMES = {
     "forecast": "SentinelCapacity",
     "new_pattern": "SentinelNewLogPattern",
 }
-_RESERVED = ("alertname", "severity", "watch")
+RESERVED_LABELS = ("alertname", "severity", "watch")
+"""Set by sentinel on every alert: a series label of one of these names is renamed, a watch's is refused."""
 
 DashboardURL = Callable[..., str]
 
@@ -66,10 +67,10 @@ def alert_labels(series: Labels, watch: str, kind: str, severity: str, extra: Ma
         if name == "__name__":
             continue
         name = clean_label_name(name)  # Alertmanager refuses the whole batch on one invalid name
-        while name in _RESERVED or name in out:
+        while name in RESERVED_LABELS or name in out:
             name = "exported_" + name
         out[name] = value
-    out.update({clean_label_name(k): v for k, v in extra.items() if k not in _RESERVED})
+    out.update({clean_label_name(k): v for k, v in extra.items() if k not in RESERVED_LABELS})
     out.update({"alertname": alertname(kind), "severity": severity, "watch": watch})
     return out
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sentinel.config.values import Deviation, Duration, StrictModel, format_duration
+from sentinel.publish.labels import is_label_name
 
 SERIES_RETENTION = 7 * 86400
 """Default ``series_retention``: the detector's longest season (a week) and the warm-up replay, so a series
@@ -150,6 +151,24 @@ class WatchConfig(StrictModel):
         MAX_TRACKED_SERIES, gt=0, description="most series the watch keeps state for: over it, the longest-absent "
         "are forgotten first, then new series are refused (not scored; sentinel_series_refused_total)")
 
+    @field_validator("labels")
+    @classmethod
+    def _labels_are_label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        """Refuse what Prometheus would refuse (the whole rule file) or sentinel would drop (reserved names).
+
+        Alertmanager got the name renamed (``on-call`` -> ``on_call``, an empty one ``_``) and routes on it
+        missed; ``severity`` or ``watch`` was dropped from alerts but overrode the rule file's.
+        """
+        from sentinel.alerting.render import RESERVED_LABELS  # here: sentinel.alerting imports the config
+
+        for name in labels:
+            if not is_label_name(name):
+                raise ValueError(f"label name {name!r} is not a Prometheus label name "
+                                 "([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
+            if name in RESERVED_LABELS:
+                raise ValueError(f"label {name!r} is set by sentinel itself (use `alert.severity` for the severity)")
+        return labels
+
     @model_validator(mode="after")
     def _one_source(self) -> WatchConfig:
         if (self.query is None) == (self.logs is None):
@@ -220,6 +239,10 @@ class WatchConfig(StrictModel):
         if self.max_series is not None and self.max_tracked_series < self.max_series:
             out.append(f"max_tracked_series {self.max_tracked_series:,} is under max_series {self.max_series:,}: "
                        "one fetch may bring more series than the watch may track, and the rest are refused")
+        for name, value in self.labels.items():
+            if not value:
+                out.append(f"labels.{name} is empty: Prometheus drops an empty label and Alertmanager matches it as "
+                           f"absent, so alerts carry no {name} label; give it a value or remove it")
         dense = self.alert.density
         if dense is not None and dense.within <= 2 * (dense.count - 1) * step:  # in, out, in, ...: 2 samples apart
             out.append(f"alert.density asks for {dense.count} separate excursions within "

@@ -2,7 +2,8 @@
 
 Kept apart from :mod:`sentinel.detect.retrain` so that validating a config
 (``sentinel check-config``) does not load the models (scikit-learn, scipy):
-this module needs nothing but :func:`sentinel.config.parse_duration`.
+this module needs nothing but :func:`sentinel.config.parse_duration` and
+:func:`sentinel.publish.labels.is_label_name`.
 Every error is one line naming the parameter and what it takes.
 
 >>> check_step(14 * DAY, 2 * DAY, 60)
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.config import parse_duration
+from sentinel.publish.labels import is_label_name
 
 DAY = 86400
 MAX_WINDOW_POINTS = 100_000
@@ -37,7 +39,8 @@ needs a local level.  On the simulated fleet (seeds 101-102, 10 agents, 7 days a
 false alarms fell from 190 to 44 with all 19 incidents still detected (benchmarks/results/simulator_stl*.json;
 the seeds were not used to choose it: the choice was made on seed 202)."""
 _MV_CHECKS: dict[str, tuple[str, Any]] = {
-    "agent_label": ("a label name, e.g. agent", lambda v: v if isinstance(v, str) and v else None),
+    "agent_label": ("a Prometheus label name, e.g. agent",
+                    lambda v: v if isinstance(v, str) and is_label_name(v) else None),
     "smoothing": ("a number in (0, 1]", lambda v: float(v) if 0 < float(v) <= 1 else None),
     "band_prob": _STL_CHECKS["band_prob"],
     "max_fit_samples": ("an integer >= 10", lambda v: int(v) if int(v) == float(v) and int(v) >= 10 else None),
