@@ -201,6 +201,21 @@ def test_watch_dashboards_show_actual_band_score_and_forecast(committed: dict[st
     assert variables["agent"]["allValue"] == ".*" and variables["filters"]["type"] == "adhoc"
 
 
+def test_self_dashboard_shows_series_retention(committed: dict[str, dict[str, Any]]) -> None:
+    """Before: only ``sentinel_series_tracked`` had a panel; forgotten and refused series (a blind spot:
+    refused series are not scored) were on /metrics but on no dashboard."""
+    panels = all_panels(committed["sentinel-self.json"])
+    row = next(p for p in panels if p["type"] == "row" and p["title"] == "Series retention")
+    below = [p for p in committed["sentinel-self.json"]["panels"] if p["gridPos"]["y"] > row["gridPos"]["y"]]
+    retention = below[:next((i for i, p in enumerate(below) if p["type"] == "row"), len(below))]
+    exprs = {t["expr"]: t["legendFormat"] for p in retention for t in p["targets"]}
+    for metric in (c.SERIES_FORGOTTEN, c.SERIES_REFUSED):
+        expr = next(e for e in exprs if metric in e)
+        assert "sum by (watch, reason)" in expr and 'watch=~"$watch"' in expr and "rate(" in expr
+        assert exprs[expr] == "{{watch}} {{reason}}"
+    assert any(c.SERIES_TRACKED in t["expr"] for p in panels for t in p.get("targets", []))
+
+
 def test_uids_are_stable_and_do_not_depend_on_watch_order(config: Config) -> None:
     reordered = config.model_copy(update={"watches": list(reversed(config.watches))})
     a, b = build_dashboards(config), build_dashboards(reordered)

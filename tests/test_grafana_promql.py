@@ -105,7 +105,8 @@ def sentinel_history(config: Config, actual: dict[str, list[dict[str, Any]]]) ->
     The band follows the watch's actual values (rolling mean +- 3 sd); each
     watch's first series is anomalous (score 1) in the last hour; forecast
     watches' first series runs out of runway; the last 30 minutes have no
-    successful cycle (stale), a growing alert state and failing sources.
+    successful cycle (stale), a growing alert state, failing sources and refused series; every watch
+    forgets a series an hour.
     """
     ts = np.arange(START, END, STEP)
     late = ts >= END - 3600
@@ -113,7 +114,7 @@ def sentinel_history(config: Config, actual: dict[str, list[dict[str, Any]]]) ->
         c.SCORE: [], c.EXPECTED: [], c.FORECAST: [], c.TIME_TO_LIMIT: [], c.SERIES_TRACKED: [],
         c.LAST_SUCCESS: [], c.ALERTS_FIRING: []}
     counters: dict[str, list[tuple[dict[str, str], list[tuple[int, float]]]]] = {
-        c.SOURCE_ERRORS: [], c.CYCLES: []}
+        c.SOURCE_ERRORS: [], c.CYCLES: [], c.SERIES_FORGOTTEN: [], c.SERIES_REFUSED: []}
     histograms = []
     for w in config.watches:
         rows = actual[w.name]
@@ -143,6 +144,8 @@ def sentinel_history(config: Config, actual: dict[str, list[dict[str, Any]]]) ->
         counters[c.SOURCE_ERRORS].append(({"source": "prometheus", "watch": w.name, "reason": "timeout"},
                                           _points(ts, errors)))
         counters[c.CYCLES].append(({"watch": w.name, "outcome": "ok"}, _points(ts, np.arange(len(ts)))))
+        counters[c.SERIES_FORGOTTEN].append(({"watch": w.name, "reason": "retention"}, _points(ts, ts // 3600)))
+        counters[c.SERIES_REFUSED].append(({"watch": w.name, "reason": "limit"}, _points(ts, errors)))
         histograms.append(_histogram(c.CYCLE_DURATION, {"watch": w.name}, ts, 0.2, (0.1, 0.5, 1.0)))
         histograms.append(_histogram(c.MODEL_FIT, {"watch": w.name}, ts, 0.05, (0.01, 0.1, 1.0)))
     outbox = np.where(late, 50 + 10 * np.cumsum(late), 5.0)

@@ -1,7 +1,8 @@
 """The self-monitoring dashboard: is sentinel itself keeping up?
 
-Cycle latency and freshness per watch, series tracked, source errors, model
-fit time, and the notification path (sent, failed, alert state size).  The
+Cycle latency and freshness per watch, series tracked, series forgotten and
+refused (:mod:`sentinel.retention`), source errors, model fit time, and the
+notification path (sent, failed, alert state size).  The
 same signals drive the dead-man's-switch and self-failure rules.
 """
 
@@ -47,6 +48,19 @@ def self_dashboard(config: Config) -> Dashboard:
     dash = dash.with_panel(_panel(
         5, "Series tracked", "none", "Series modelled per watch (label explosions show here first).",
         (c.sel(c.SERIES_TRACKED, watch=W), "{{watch}}")))
+    dash = dash.with_row(Row("Series retention").id(30))
+    dash = dash.with_panel(_panel(
+        31, "Series forgotten per minute by reason", "none",
+        "State dropped per watch: retention (no value for series_retention) or limit (the longest-absent, over "
+        "max_tracked_series). A series that returns starts fresh (it warms up like a new one).",
+        (f"sum by (watch, reason) (rate({c.sel(c.SERIES_FORGOTTEN, watch=W)}[{RATE}])) * 60",
+         "{{watch}} {{reason}}")))
+    dash = dash.with_panel(_panel(
+        32, "New series refused per minute", "none",
+        "New series not scored (no alerts): max_tracked_series reached with no absent series to forget. "
+        "Anything above 0 is a blind spot: raise max_tracked_series, shorten series_retention or split the watch.",
+        (f"sum by (watch, reason) (rate({c.sel(c.SERIES_REFUSED, watch=W)}[{RATE}])) * 60",
+         "{{watch}} {{reason}}")))
     dash = dash.with_row(Row("Sources and models").id(10))
     dash = dash.with_panel(_panel(
         11, "Source errors per minute", "none", "Failed fetches by source and watch.",
