@@ -124,3 +124,38 @@ def test_forgetting_an_agent_leaves_the_others_scores_bit_identical() -> None:
         np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name)[2:])
     back = det.series_view(b.window(500, None).select([0]))  # a0 comes back: unknown to this fit
     assert np.isnan(back.expected).all()
+
+
+def test_an_agent_that_joined_after_the_fit_keeps_its_ewma_while_one_of_its_series_reports() -> None:
+    """Before: forgetting one series of an agent the fit never saw dropped the agent (its EWMA restarted),
+    though its other series still reported; forgetting a gone series must change nothing else."""
+    rng = np.random.default_rng(4)
+    ts = np.arange(700) * 60
+    b = Batch.from_rows([{"agent": f"a{i}", "metric": m} for i in range(5) for m in ("cpu", "mem")], ts,
+                        rng.normal(size=(10, 700)))
+    fit_on = b.select(np.arange(8)).window(0, 500)  # a4 joins after the fit
+    det, ref = AgentMultivariateDetector().fit(fit_on), AgentMultivariateDetector().fit(fit_on)
+    det.advance(b.window(500, 600))
+    ref.advance(b.window(500, 600))
+    det.forget([b.labels[8]])  # a4's cpu is gone, its mem still reports
+    assert len(det.agents_) == 5 and det.last_ewma_.shape[0] == 5
+    rest = b.select(np.r_[0:8, 9]).window(600, None)
+    ours, theirs = det.advance(rest), ref.advance(rest)
+    np.testing.assert_array_equal(ours.score, theirs.score)
+    det.forget([b.labels[9]])  # nothing of a4 is left
+    assert (("agent", "a4"),) not in det.agents_ and det.last_ewma_.shape[0] == 4
+
+
+def test_a_model_saved_before_it_kept_its_series_still_advances_and_forgets(tmp_path) -> None:
+    from sentinel.detect import persist
+
+    rng = np.random.default_rng(5)
+    b = Batch.from_rows([{"agent": f"a{i}", "metric": "cpu"} for i in range(4)], np.arange(600) * 60,
+                        rng.normal(size=(4, 600)))
+    det = AgentMultivariateDetector().fit(b.window(0, 500))
+    persist.save(det, tmp_path)
+    assert persist.load(tmp_path).series_.keys == det.series_.keys == list(b.labels)
+    vars(det).pop("series_")  # as an older sentinel saved it
+    det.advance(b.window(500, None))
+    det.forget(b.labels[:1])
+    assert det.series_.keys == list(b.labels[1:]) and len(det.agents_) == 3

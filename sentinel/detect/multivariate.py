@@ -156,6 +156,8 @@ class AgentMultivariateDetector:
             sample = sample[rng.choice(len(sample), self.max_fit_samples, replace=False)]
         self.location_, self.precision_ = self._covariance(sample)
         self.tail_ = TailCalibration().fit(self._distance(e[:, :, warm:]).reshape(1, -1))
+        vars(self).pop("series_", None)  # a refit of this object starts again from its fitted series
+        self._series()
         FIT_SECONDS.labels("multivariate").observe(time.perf_counter() - t0)
         return self
 
@@ -208,6 +210,7 @@ class AgentMultivariateDetector:
         if advance and e.shape[2]:  # the EWMA goes on from here next time (new agents become known)
             self.agents_ = agents
             self.last_ewma_ = e[:, :, -1].copy()
+            self._series().rows(tuple(lb for b in parts.values() for lb in b.labels))
         return parts, agents, e, self._distance(e), own
 
     def score_agents(self, inputs: Inputs) -> tuple[Batch, Scores]:
@@ -226,16 +229,29 @@ class AgentMultivariateDetector:
         labels = tuple(k for k, kp in zip(agents.keys, keep, strict=True) if kp)
         return Batch(first.timestamps, dist, labels, first.step), scores
 
+    def _series(self) -> SeriesIndex:
+        """Every series fitted or advanced since the fit (``series_``), so :meth:`forget` knows which agents
+        still report: an agent that joined after the fit has no series in the per-signal fits.
+
+        A model saved before ``series_`` was kept starts from its fitted series.
+        """
+        if not hasattr(self, "series_"):
+            self.series_ = SeriesIndex(dict.fromkeys(k for det in self.stl_.values() for k in det.index_.keys))
+        return self.series_
+
     def forget(self, labels: Iterable[Labels]) -> None:
-        """Drop series that are gone from the per-signal fits, and the agents none of whose fitted series
-        remain (their EWMA rows): an agent that comes back starts from a fresh EWMA, as a new one does."""
+        """Drop series that are gone from the per-signal fits, and the agents none of whose series remain
+        (their EWMA rows): an agent that comes back starts from a fresh EWMA, as a new one does; an agent
+        with a series still reporting keeps its EWMA, whether it was fitted or joined later."""
         labels = list(labels)
         if not hasattr(self, "precision_"):
             return
         for det in self.stl_.values():
             det.forget(labels)
+        series = self._series()
+        series.forget(labels)
         named = {a for k in labels if (a := dict(k).get(self.agent_label)) is not None}
-        left = {dict(k).get(self.agent_label) for det in self.stl_.values() for k in det.index_.keys}
+        left = {dict(k).get(self.agent_label) for k in series.keys}
         keep = self.agents_.forget([((self.agent_label, a),) for a in sorted(named - left)])
         if keep is not None:
             self.last_ewma_ = self.last_ewma_[keep]
