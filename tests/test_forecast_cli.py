@@ -169,7 +169,7 @@ def test_capacity_report_skips_an_unusable_csv_with_one_warning_and_counts_it(tm
     res = runner.invoke(app, ["capacity-report", "--csv-dir", str(tmp_path), "--horizon", "1d",
                               "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
-    warnings = res.stderr.splitlines()[:-1]  # the last line names the written files
+    warnings = [w for w in res.stderr.splitlines() if ": skipped: " in w]  # besides treatments and the files written
     assert [w.split(": skipped: ")[0] for w in warnings] == [f"sentinel: warning: {tmp_path / n}" for n in sorted(bad)]
     assert "cannot read timestamp 'yesterday'" in warnings[0] and "empty file" in warnings[1]
     assert "numeric samples, got 0" in warnings[2]
@@ -181,3 +181,17 @@ def test_capacity_report_skips_an_unusable_csv_with_one_warning_and_counts_it(tm
     assert res.exit_code == 2 and not res.stdout
     assert res.stderr.splitlines()[-1] == (
         f"sentinel: error: {tmp_path}: no usable .csv file (3 skipped, see the warnings above)")
+
+
+def test_capacity_report_says_how_it_treated_each_csv_as_forecast_does(tmp_path: Path) -> None:
+    """Before: `forecast` printed the reader's treatment warnings (rows sorted, ...), `capacity-report` did not."""
+    t = np.arange(4 * 288)
+    series_csv(tmp_path / "queue.csv", (20 + 10 * np.sin(2 * np.pi * t / 288)).round(3))
+    rows = (tmp_path / "queue.csv").read_text().splitlines()
+    (tmp_path / "queue.csv").write_text("\n".join([rows[0], rows[2], rows[1], *rows[3:]]) + "\n")
+    res = runner.invoke(app, ["capacity-report", "--csv-dir", str(tmp_path), "--horizon", "1d",
+                              "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    single = runner.invoke(app, ["forecast", str(tmp_path / "queue.csv"), "--horizon", "1h"])
+    treatment = [w for w in single.stderr.splitlines() if w.startswith("sentinel: warning:")]
+    assert treatment and set(treatment) <= set(res.stderr.splitlines())

@@ -28,12 +28,16 @@ import json
 import re
 from datetime import timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import typer
 
 from sentinel.cli.app import app, fail
+
+if TYPE_CHECKING:
+    from sentinel.detect.csvio import SeriesCSV
 
 _OFFSET = re.compile(r"([+-]\d{2}:?\d{2})$")
 
@@ -88,6 +92,16 @@ def skipped_line(skipped: list[Path]) -> str:
     return f"skipped: {n} file{'s' * (n != 1)} ({', '.join(p.name for p in skipped)})\n"
 
 
+def read_csv_warning(path: Path) -> SeriesCSV:
+    """``read_series_csv``, each treatment of the file (rows sorted, duplicates, ...) one warning line on stderr."""
+    from sentinel.detect.csvio import read_series_csv
+
+    data = read_series_csv(path)
+    for w in data.warnings:
+        typer.echo(f"sentinel: warning: {path}: {w}", err=True)
+    return data
+
+
 @app.command("forecast")
 def forecast_cmd(
     file: Path = typer.Argument(..., help="CSV with columns timestamp,value"),
@@ -100,7 +114,7 @@ def forecast_cmd(
 ) -> None:
     """Forecast a timestamp,value CSV and the time until a limit is crossed."""
     from sentinel.config import format_duration, parse_duration
-    from sentinel.detect.csvio import CSVError, read_series_csv
+    from sentinel.detect.csvio import CSVError
     from sentinel.forecast import Forecaster
 
     try:
@@ -116,11 +130,9 @@ def forecast_cmd(
     if limit is not None and not np.isfinite(limit):
         fail("--limit must be a finite number")
     try:
-        data = read_series_csv(file)
+        data = read_csv_warning(file)
     except CSVError as exc:
         fail(str(exc))
-    for w in data.warnings:
-        typer.echo(f"sentinel: warning: {file}: {w}", err=True)
     check_horizon(horizon, seconds, data.step)
     try:
         f = Forecaster(method, level=level)
@@ -165,7 +177,7 @@ def capacity_report_cmd(
 ) -> None:
     """Capacity plan: expected peak over the next week with headroom (queue depth, tokens per hour)."""
     from sentinel.config import parse_duration
-    from sentinel.detect.csvio import CSVError, read_series_csv
+    from sentinel.detect.csvio import CSVError
     from sentinel.forecast.report import capacity_table, markdown_table, plot
     from sentinel.series import Batch
 
@@ -191,7 +203,7 @@ def capacity_report_cmd(
             fail(f"{csv_dir}: no .csv files")
         for p in files:
             try:
-                d = read_series_csv(p)
+                d = read_csv_warning(p)
             except CSVError as exc:
                 skip(p, str(exc))
                 continue
