@@ -24,7 +24,9 @@ import pytest
 from sentinel.config import Config, WatchConfig, load_config
 from sentinel.fleet import Fleet
 from sentinel.fleet.openmetrics import write_openmetrics
+from sentinel.forecast import metrics as fm
 from sentinel.publish import dashboards_common as c
+from sentinel.publish import metrics as m
 from sentinel.publish.dashboards_files import build_dashboards
 from sentinel.publish.exporter import export_labels
 from sentinel.publish.rules import RuleOptions, all_exprs
@@ -85,13 +87,14 @@ def _histogram(name: str, labels: dict[str, str], ts: np.ndarray, per_step: floa
     """A classic histogram where each step adds one observation of ``per_step`` seconds."""
     n = np.arange(1, len(ts) + 1, dtype=float)
     lines = [f"# TYPE {name} histogram"]
-    lab = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    lab = "".join(f'{k}="{v}",' for k, v in labels.items())
     for le in (*bounds, float("inf")):
         le_s = "+Inf" if le == float("inf") else repr(le)
         counts = n if per_step <= le else np.zeros_like(n)
-        lines += [f'{name}_bucket{{{lab},le="{le_s}"}} {v:g} {t}' for t, v in zip(ts, counts, strict=True)]
-    lines += [f"{name}_count{{{lab}}} {v:g} {t}" for t, v in zip(ts, n, strict=True)]
-    lines += [f"{name}_sum{{{lab}}} {v * per_step:g} {t}" for t, v in zip(ts, n, strict=True)]
+        lines += [f'{name}_bucket{{{lab}le="{le_s}"}} {v:g} {t}' for t, v in zip(ts, counts, strict=True)]
+    lab = "{" + lab.removesuffix(",") + "}" if labels else ""
+    lines += [f"{name}_count{lab} {v:g} {t}" for t, v in zip(ts, n, strict=True)]
+    lines += [f"{name}_sum{lab} {v * per_step:g} {t}" for t, v in zip(ts, n, strict=True)]
     return "\n".join(lines) + "\n"
 
 
@@ -157,6 +160,76 @@ def sentinel_history(config: Config, actual: dict[str, list[dict[str, Any]]]) ->
     for name, series in counters.items():
         yield _family(name, "counter", series)
     yield from histograms
+    yield from operations_history(config, ts)
+
+
+W = {"watch": "{w}"}
+SRC = {"source": "prometheus", "watch": "{w}"}
+# The rest of the self-monitoring families: (name, kind, labels); "{w}" = one series per watch.
+OPERATIONS = [
+    (m.CYCLE_ERRORS, "counter", {**W, "reason": "source"}),
+    (m.CYCLE_STAGE_DURATION, "histogram", {**W, "stage": "fetch"}),
+    (m.DATA_TIMESTAMP, "timestamp", W),
+    (m.WATCH_READY, "gauge", W),
+    (m.SOURCE_REQUESTS, "counter", {**SRC, "outcome": "ok"}),
+    (m.SOURCE_REQUEST_DURATION, "histogram", SRC),
+    (m.SOURCE_SERIES, "gauge", SRC),
+    (m.SOURCE_SERIES_DROPPED, "counter", SRC),
+    (m.SOURCE_NONFINITE, "counter", SRC),
+    ("sentinel_source_reset_repairs_total", "counter", SRC),
+    ("sentinel_source_retries_total", "counter", SRC),
+    ("sentinel_batch_fit_seconds", "histogram", {"detector": "stl"}),
+    ("sentinel_retrain_fits_total", "counter", {"model": "stl", "result": "ok"}),
+    ("sentinel_detector_stale_points_total", "counter", {"detector": "ewma"}),
+    (fm.FIT_SECONDS, "histogram", W),
+    (fm.FAILURES, "counter", {**W, "reason": "short_history"}),
+    (fm.SCREENED, "counter", W),
+    (m.NOTIFICATIONS_QUEUE_LENGTH, "gauge", {}),
+    (m.NOTIFICATIONS_QUEUE_CAPACITY, "gauge", {}),
+    (m.NOTIFICATIONS_DROPPED, "counter", {}),
+    (m.NOTIFICATIONS_SUPERSEDED, "counter", {}),
+    (m.OUTBOX_WRITE_ERRORS, "counter", {}),
+    (m.NOTIFICATION_LATENCY, "histogram", {}),
+    (m.NOTIFICATION_LAST_SUCCESS, "timestamp", {}),
+    (m.ALERT_EVENTS, "counter", {**W, "status": "firing"}),
+    ("sentinel_grafana_requests_total", "counter", {"operation": "annotate"}),
+    ("sentinel_grafana_errors_total", "counter", {"operation": "annotate"}),
+    ("sentinel_grafana_request_duration_seconds", "histogram", {"operation": "annotate"}),
+    (m.CHECKPOINTS, "counter", W),
+    (m.CHECKPOINT_ERRORS, "counter", W),
+    (m.CHECKPOINT_DURATION, "histogram", W),
+    (m.CHECKPOINT_RESTORES, "counter", {**W, "result": "restored"}),
+    ("sentinel_model_checkpoint_saves_total", "counter", {"result": "ok"}),
+    ("sentinel_model_checkpoint_save_seconds", "histogram", {}),
+    ("sentinel_model_checkpoint_loads_total", "counter", {"result": "ok"}),
+    (m.CONFIG_RELOADS, "counter", {}),
+    (m.CONFIG_RELOAD_ERRORS, "counter", {}),
+    ("sentinel_log_lines_mined_total", "counter", W),
+    ("sentinel_log_lines_truncated_total", "counter", W),
+    ("sentinel_log_template_overflow_lines_total", "counter", W),
+    ("sentinel_log_templates", "gauge", W),
+    ("sentinel_log_template_series", "gauge", W),
+    ("sentinel_log_template_series_dropped_total", "counter", W),
+    ("sentinel_elasticsearch_sample_truncated_total", "counter", W),
+    ("sentinel_log_state_save_errors_total", "counter", W),
+    ("sentinel_elasticsearch_docs_failed_total", "counter", {"index": "sentinel-logs"}),
+    ("sentinel_elasticsearch_messages_sampled_total", "counter", W),
+    ("sentinel_elasticsearch_docs_written_total", "counter", {"index": "sentinel-logs"}),
+    ("sentinel_log_new_patterns_total", "counter", W),
+]
+
+
+def operations_history(config: Config, ts: np.ndarray) -> Iterator[str]:
+    """One steadily moving series per label set of :data:`OPERATIONS` (each panel query needs data)."""
+    values = {"counter": np.arange(len(ts), dtype=float), "gauge": np.full(len(ts), 3.0), "timestamp": ts - 120.0}
+    for name, kind, labels in OPERATIONS:
+        per_watch = [{k: v.format(w=w.name) for k, v in labels.items()} for w in config.watches]
+        sets = per_watch if "watch" in labels else [labels]
+        if kind == "histogram":
+            yield from (_histogram(name, lab, ts, 0.05, (0.01, 0.1, 1.0)) for lab in sets)
+        else:
+            series = [(lab, _points(ts, values[kind])) for lab in sets]
+            yield _family(name, "gauge" if kind == "timestamp" else kind, series)
 
 
 # -- fixtures ------------------------------------------------------------------------------
