@@ -75,7 +75,8 @@ def _cycles(dash: Dashboard) -> Dashboard:
         "Failed cycles per watch: source (no data fetched), data (unusable data) or internal (a bug: see the log).",
         (_per_min(m.CYCLE_ERRORS, "watch, reason", watch=W), "{{watch}} {{reason}}")))
     dash = dash.with_panel(_panel(
-        7, "Cycle stage duration p95", "s", "Which stage (fetch, score, forecast, decide, publish) makes a cycle slow.",
+        7, "Cycle stage duration p95", "s",
+        "Which stage (fetch, patterns, prune, score, decide, publish) makes a cycle slow.",
         (_quantile(0.95, m.CYCLE_STAGE_DURATION, "watch, stage", watch=W), "{{watch}} {{stage}}")))
     dash = dash.with_panel(_panel(
         8, "Data lag: seconds behind the newest processed sample", "s",
