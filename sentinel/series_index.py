@@ -104,3 +104,13 @@ class SeriesIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._rows
 
+
+def compact(state: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-series state arrays without the rows :meth:`SeriesIndex.forget` dropped (``keep``: its mask).
+
+    An array grown lazily may be shorter than the index (series seen but not yet given state).
+
+    >>> compact({"x": np.array([1.0, 2.0, 3.0])}, np.array([True, False, True, True]))["x"].tolist()
+    [1.0, 3.0]
+    """
+    return {k: v[keep[: len(v)]] for k, v in state.items()}

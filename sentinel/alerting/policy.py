@@ -66,7 +66,7 @@ from sentinel.alerting.event import AlertEvent, describe
 from sentinel.config import AlertPolicyConfig, format_duration
 from sentinel.detect.scores import Scores
 from sentinel.series import Batch, Labels, format_labels
-from sentinel.series_index import SeriesIndex
+from sentinel.series_index import SeriesIndex, compact
 
 _NEVER = np.iinfo(np.int64).min
 STUCK_STATE = ("stuck", "stuck_since", "stuck_at", "run_value", "run_from")
@@ -294,7 +294,7 @@ class Policy:
         resolves an alert left open on one, since the policy no longer confirms it."""
         keep = self.index_.forget(labels)
         if keep is not None:
-            self.state_ = {k: v[keep[: len(v)]] for k, v in self.state_.items()}
+            self.state_ = compact(self.state_, keep)
 
     def firing(self) -> list[Labels]:
         """Series whose anomaly alert is firing now."""

@@ -33,7 +33,7 @@ import numpy as np
 from sentinel.detect import stream
 from sentinel.detect.scores import Scores, StepScores
 from sentinel.series import Batch, Labels
-from sentinel.series_index import SeriesIndex
+from sentinel.series_index import SeriesIndex, compact
 
 
 class _Replay:
@@ -204,7 +204,7 @@ class OnlineDetector:
         """
         keep = self.index_.forget(labels)
         if keep is not None and self.state_:
-            self.state_ = {k: v[keep[: len(v)]] for k, v in self.state_.items()}
+            self.state_ = compact(self.state_, keep)
 
     def state_bytes(self) -> int:
         """Bytes of learned state (for the memory-per-series benchmark)."""
