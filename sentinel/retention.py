@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sentinel.series import Batch, Labels
+from sentinel.series import Batch, Labels, last_observed
 from sentinel.series_index import SeriesIndex
 
 NEVER = np.iinfo(np.int64).min
@@ -53,11 +53,10 @@ NEVER = np.iinfo(np.int64).min
 
 def last_value_at(batch: Batch) -> np.ndarray:
     """Per series of ``batch``, the time of its last finite value (:data:`NEVER` when it has none)."""
-    has = ~np.isnan(batch.values)
+    last = last_observed(batch.values)
     if not batch.n_steps:
         return np.full(batch.n_series, NEVER, dtype=np.int64)
-    last = batch.n_steps - 1 - np.argmax(has[:, ::-1], axis=1)
-    return np.where(has.any(axis=1), batch.timestamps[last], NEVER).astype(np.int64)
+    return np.where(last >= 0, batch.timestamps[last], NEVER).astype(np.int64)
 
 
 @dataclass

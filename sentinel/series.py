@@ -185,6 +185,18 @@ class Batch:
         return Batch(self.timestamps, self.values, labels, self.step)
 
 
+def last_observed(values: np.ndarray) -> np.ndarray:
+    """Per row of ``values`` (series x time), the column of its last non-NaN value; -1 when it has none.
+
+    >>> last_observed(np.array([[1.0, np.nan], [np.nan, np.nan], [np.nan, 2.0]])).tolist()
+    [0, -1, 1]
+    """
+    has = ~np.isnan(values)
+    if not values.shape[1]:
+        return np.full(values.shape[0], -1, dtype=np.intp)
+    return np.where(has.any(axis=1), values.shape[1] - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+
+
 def concat_time(batches: Sequence[Batch]) -> Batch:
     """Join consecutive batches of the same series along time."""
     first = batches[0]

@@ -34,7 +34,7 @@ from sentinel.detect.base import OnlineDetector
 from sentinel.detect.scores import Scores
 from sentinel.logs.patterns import stack_series
 from sentinel.retention import Decision, SeriesRetention, drop_series, last_value_at
-from sentinel.series import Batch, Labels, append_window, format_labels
+from sentinel.series import Batch, Labels, append_window, format_labels, last_observed
 from sentinel.sources.base import Source
 from sentinel.store import Store
 
@@ -242,8 +242,7 @@ def _still_firing(events: list[AlertEvent]) -> list[AlertEvent]:
 def latest_scores(result: CycleResult) -> dict[str, np.ndarray]:
     """The last observed score, value and band per series (what /metrics exports)."""
     vals = result.batch.values
-    has = ~np.isnan(vals)
-    idx = np.where(has.any(axis=1), vals.shape[1] - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+    idx = last_observed(vals)
     rows = np.arange(vals.shape[0])
 
     def pick(a: np.ndarray) -> np.ndarray:
