@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from sentinel.config import Config, WatchConfig
-from sentinel.publish.labels import clean_label_name
+from sentinel.labels import clean_label_name
 from sentinel.series import Labels
 
 log = logging.getLogger(__name__)

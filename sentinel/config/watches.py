@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sentinel.config.values import Deviation, Duration, StrictModel, format_duration
-from sentinel.publish.labels import is_label_name
+from sentinel.labels import clean_label_name, is_label_name
 
 SERIES_RETENTION = 7 * 86400
 """Default ``series_retention``: the detector's longest season (a week) and the warm-up replay, so a series
@@ -114,15 +114,13 @@ class LogsQueryConfig(StrictModel):
         field twice) made the composite aggregation fail each cycle; ``watch`` and ``template_id`` are
         the labels sentinel adds itself.
         """
-        from sentinel.logs.records import label_name  # here: sentinel.logs imports the config
-
         if not self.index.strip():
             raise ValueError("logs.index must name an index or pattern (e.g. agent-logs-*)")
         seen: dict[str, str] = {}
         for f in self.group_by:
             if not f.strip():
                 raise ValueError("logs.group_by: a field name is empty")
-            name = label_name(f)
+            name = clean_label_name(f)
             if name in seen:
                 raise ValueError(f"logs.group_by: fields {seen[name]!r} and {f!r} both become the label {name!r}")
             if name in ("watch", "template_id"):  # template_id: sentinel.logs.patterns.TEMPLATE_LABEL

@@ -3,7 +3,7 @@
 Kept apart from :mod:`sentinel.detect.retrain` so that validating a config
 (``sentinel check-config``) does not load the models (scikit-learn, scipy):
 this module needs nothing but :func:`sentinel.config.parse_duration` and
-:func:`sentinel.publish.labels.is_label_name`.
+:func:`sentinel.labels.is_label_name`.
 Every error is one line naming the parameter and what it takes.
 
 >>> check_step(14 * DAY, 2 * DAY, 60)
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.config import parse_duration
-from sentinel.publish.labels import is_label_name
+from sentinel.labels import is_label_name
 
 DAY = 86400
 MAX_WINDOW_POINTS = 100_000

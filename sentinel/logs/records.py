@@ -4,29 +4,19 @@
 and the simulated fleet's own logs): per-group counts as a batch, and a
 bounded sample of messages.
 
-Also the two field helpers every log source needs: ECS documents arrive nested
-(``{"log": {"level": ...}}``), flat (``{"log.level": ...}``) or mixed, and
-field names must become Prometheus-safe label names.
+Also the field helper every log source needs: ECS documents arrive nested
+(``{"log": {"level": ...}}``), flat (``{"log.level": ...}``) or mixed.  Field
+names become label names with :func:`sentinel.labels.clean_label_name`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sentinel.config import WatchConfig
 from sentinel.series import Batch, Labels
-
-
-def label_name(field: str) -> str:
-    """The Prometheus-safe label name of a document field.
-
-    >>> label_name("service.name"), label_name("labels.tool")
-    ('service_name', 'labels_tool')
-    """
-    return re.sub(r"[^a-zA-Z0-9_]", "_", field)
 
 
 def field_value(doc: Mapping[str, Any], path: str) -> Any:

@@ -41,8 +41,8 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from sentinel.labels import clean_label_name
 from sentinel.publish import metrics as m
-from sentinel.publish.labels import clean_label_name
 from sentinel.series import Labels
 from sentinel.series_index import SeriesIndex
 from sentinel.watch import CycleResult, latest_scores

@@ -44,8 +44,9 @@ from prometheus_client import CollectorRegistry
 
 from sentinel.config import ElasticsearchConfig, LogsQueryConfig, WatchConfig
 from sentinel.errors import one_line
+from sentinel.labels import clean_label_name
 from sentinel.logs.metrics import logs_metrics
-from sentinel.logs.records import LogRecord, Sample, field_value, label_name
+from sentinel.logs.records import LogRecord, Sample, field_value
 from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError, check_clock, check_span, grid
 from sentinel.sources.elasticsearch_requests import SOURCE, Requests, connect
@@ -144,7 +145,7 @@ class ElasticsearchSource:
             self._note_now(resp)
             yield (), resp["aggregations"]["h"]["buckets"]
             return
-        names = [label_name(f) for f in q.group_by]
+        names = [clean_label_name(f) for f in q.group_by]
         sources = [{n: {"terms": {"field": f, "missing_bucket": True}}} for n, f in zip(names, q.group_by, strict=True)]
         after: dict[str, Any] | None = None
         seen = 0
@@ -196,7 +197,7 @@ class ElasticsearchSource:
         limit = self.cfg.max_messages_per_cycle
         ts_field, msg_field, lvl_field = self.cfg.timestamp_field, self.cfg.message_field, self.cfg.level_field
         fields = [ts_field, msg_field, lvl_field, *q.group_by]
-        names = [label_name(f) for f in q.group_by]
+        names = [clean_label_name(f) for f in q.group_by]
         pit = self._requests.call(watch.name, q.index, "sample", lambda: self._client.open_point_in_time(
             index=q.index, keep_alive="1m", allow_partial_search_results=False, ignore_unavailable=False
         ))["id"]

@@ -54,7 +54,8 @@ import numpy as np
 from sentinel.config import LogsQueryConfig, WatchConfig
 from sentinel.fleet.logs import LINE_TEMPLATES, agent_lines, render_lines
 from sentinel.fleet.model import Fleet
-from sentinel.logs.records import LogRecord, Sample, label_name
+from sentinel.labels import clean_label_name
+from sentinel.logs.records import LogRecord, Sample
 from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError, check_span, grid
 
@@ -203,7 +204,7 @@ class SimulatedLogs:
         timestamps = np.arange(first, stop, step, dtype=np.int64)
         lines = self._lines(q, first, stop)
         cols = (lines.ts // 1000 - first) // step
-        names = [label_name(f) for f in q.group_by]
+        names = [clean_label_name(f) for f in q.group_by]
         key = np.zeros(len(lines.ts), dtype=np.int64)
         domains = []
         for f in q.group_by:  # mixed-radix group key from per-field codes
@@ -241,7 +242,7 @@ class SimulatedLogs:
             idx = np.sort(rng.choice(n, size=self.max_messages, replace=False))
         tpl, agent, counter = lines.tpl[idx], lines.agent[idx], lines.counter[idx]
         messages = render_lines(self.fleet, agent, tpl, counter)
-        names = [label_name(f) for f in q.group_by]
+        names = [clean_label_name(f) for f in q.group_by]
         groups = [self._values(f, tpl, agent) for f in q.group_by]
         key_of: dict[tuple[str, ...], Labels] = {}
         levels = _LEVELS[tpl].tolist()
