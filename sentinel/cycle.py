@@ -100,7 +100,9 @@ class CycleDriver:
         if self.console is not None:
             self.console.emit(result.events)
         slot.commit()
-        self.notifier.reconcile(slot.name, slot.confirms, result.last if result.last >= 0 else int(self.clock.now()))
+        self.notifier.reconcile(slot.name, slot.confirms, result.last if result.last >= 0 else int(self.clock.now()),
+                                reason=slot.resolve_reason)
+        slot.resolve_reason = None
         self.notifier.flush()
         self.metrics.published(
             slot.name, (e.status for e in result.events), result.timings, time.perf_counter() - t0,

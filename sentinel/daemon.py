@@ -66,9 +66,14 @@ STUCK_MIN_SECONDS = 600.0
 one that has run this long, and 10 intervals, is stuck, and ``/-/ready`` says so."""
 
 
-REBUILT = ("resolved by sentinel: the watch was reconfigured (query, step or detector changed) and its model "
-           "re-learns from the warm-up; a condition that persists fires again as a new alert")
-"""The ``resolution`` annotation of alerts a reload ends: not a calm point, so the SRE is told why."""
+REBUILT = ("resolved by sentinel: the watch was reconfigured (query, step or detector changed) and its new model, "
+           "re-learned from the warm-up, does not confirm this alert")
+"""The ``resolution`` annotation of alerts a rebuilt watch ends: not a calm point, so the SRE is told why.
+
+A rebuilt watch's open alerts stay firing until its new model's first cycle: an alert the new model also
+fires continues (its new episode supersedes the old one: Alertmanager sees one alert, never resolved), the
+others resolve with this annotation.  Resolving them at the reload paged a resolution, then the same alert
+again, whenever the condition persisted."""
 
 
 def stuck_after(interval: float) -> float:
@@ -270,9 +275,12 @@ class Daemon:
             if slot is not None:
                 with slot.lock:
                     self.cycles.checkpoint(slot)
-                log.info("reload: watch %s changed its query/step/detector; it starts learning afresh", name)
-                self.notifier.reconcile(name, lambda *_: False, int(self.clock.now()), reason=REBUILT)
+                log.info("reload: watch %s changed its query/step/detector; it starts learning afresh (its open "
+                         "alerts stay until the new model's first cycle confirms or resolves them)", name)
+            rebuilt = slot is not None
             slot = self._add_slot(w)
+            if rebuilt:
+                slot.resolve_reason = REBUILT
             if self.scheduler is not None:
                 self._schedule(slot)
         log.info("reload: config applied (%d watch(es))", len(self.slots))

@@ -65,6 +65,7 @@ class WatchSlot:
     restore_result: str = "missing"  # how the checkpoint restore went (sentinel.checkpoint.restore)
     ready: bool = False
     running_since: float | None = None  # time.monotonic() when the cycle now running started (readiness)
+    resolve_reason: str | None = None  # the ``resolution`` of alerts its first reconcile ends (a rebuilt watch)
     last_checkpoint: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _logged: set[_EventId] = field(default_factory=set)

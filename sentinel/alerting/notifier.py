@@ -143,8 +143,9 @@ class Notifier:
     ) -> list[OutboxAlert]:
         gone = self.outbox.reconcile(watch, current, at, self.clock(), reason)
         if gone:
-            log.info("watch %s: resolved %d alert(s): %s", watch, len(gone),
-                     reason or "its model no longer confirms them")
+            if sent := sum(not a.superseded for a in gone):  # a superseded episode's newer one speaks for it
+                log.info("watch %s: resolved %d alert(s): %s", watch, sent,
+                         reason or "its model no longer confirms them")
             self._gauges()
         return gone
 
