@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 from _capacity_cases import CROSSING, HISTORY, LEADS_H, STABLE, STEP, make_case
 
+from sentinel.alerting.forecast import ForecastPolicy
 from sentinel.config import ForecastConfig
 from sentinel.forecast import Forecaster
-from sentinel.forecast.policy import ForecastPolicy
 
 OUT = Path(__file__).resolve().parent / "results"
 HORIZON = 72 * 3600

@@ -39,7 +39,7 @@ from sentinel.sources.base import Source
 from sentinel.store import Store
 
 if TYPE_CHECKING:  # the forecast stack (statsmodels, scipy) loads only for watches that forecast
-    from sentinel.forecast.policy import ForecastPolicy
+    from sentinel.alerting.forecast import ForecastPolicy
     from sentinel.forecast.result import BatchForecast
     from sentinel.forecast.runner import ForecastRunner
     from sentinel.logs.watch import PatternResult
@@ -126,27 +126,40 @@ class WatchRunner:
         self.detector = detector
         self.policy = Policy(cfg.alert, cfg.name)
         self.forecaster: ForecastRunner | None = None
-        if cfg.forecast is not None:
-            from sentinel.forecast.runner import ForecastRunner
-
-            self.forecaster = ForecastRunner(cfg)
+        self.forecast_policy: ForecastPolicy | None = None  # predictive-alert state (checkpointed with the rest)
+        self._forecast_section(cfg)
         self.history: Batch | None = None
         self.patterns = patterns
         self.retention = SeriesRetention()
         self.warmup = warmup
         self.cursor: int | None = store.cursor(cfg.name) if store else None
 
-    @property
-    def forecast_policy(self) -> ForecastPolicy | None:
-        """The predictive-alert state (checkpointed with the rest)."""
-        return self.forecaster.policy if self.forecaster is not None else None
+    def _forecast_section(self, cfg: WatchConfig) -> None:
+        """Build the forecaster and predictive-alert policy of ``cfg.forecast`` (or none), keeping the
+        alert state of series a policy already holds."""
+        old = self.forecast_policy
+        self.forecaster = self.forecast_policy = None
+        if cfg.forecast is None:
+            return
+        from sentinel.alerting.forecast import ForecastPolicy
+        from sentinel.forecast.runner import ForecastRunner
+
+        self.forecaster = ForecastRunner(cfg)
+        if cfg.forecast.limit is not None:
+            self.forecast_policy = ForecastPolicy(cfg.forecast, cfg.name)
+            if old is not None:
+                self.forecast_policy.adopt(old)
 
     def reconfigure(self, cfg: WatchConfig) -> None:
-        """Take a new alert policy without losing learned state (detector changes need a rebuild)."""
+        """Take a new alert policy and forecast section without losing learned state (detector changes need
+        a rebuild).  A changed forecast section forecasts again at the next cycle."""
+        forecast_changed = cfg.forecast != self.cfg.forecast
         self.cfg = cfg
         state = self.policy.state_, self.policy.index_
         self.policy = Policy(cfg.alert, cfg.name)
         self.policy.state_, self.policy.index_ = state
+        if forecast_changed:
+            self._forecast_section(cfg)
 
     def cycle(self, now: float | None = None) -> CycleResult | None:
         """Process every complete step up to ``now``; None when there is nothing new."""
@@ -181,8 +194,9 @@ class WatchRunner:
         if self.forecaster is not None and self.cfg.forecast is not None:
             self.history = append_window(self.history, batch, self.cfg.forecast.history)
             if self.forecaster.due(self.history.end):
-                forecast, predicted = self.forecaster.run(self.history)
-                events += predicted
+                forecast = self.forecaster.run(self.history)
+                if self.forecast_policy is not None:
+                    events += self.forecast_policy.update(forecast)
         if self.patterns is not None and found is not None:
             events = self.patterns.annotate(events) + found.events
         events.sort(key=lambda e: e.at)  # each stage's transitions are in time order; the cycle's are too (stable)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from sentinel.alerting.forecast import ForecastPolicy
 from sentinel.config import ForecastConfig
 from sentinel.forecast import Forecaster, to_grid
-from sentinel.forecast.policy import ForecastPolicy
 from sentinel.forecast.result import forecast_batch
 from sentinel.series import Batch
 

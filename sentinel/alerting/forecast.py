@@ -14,7 +14,7 @@ Decisions are vectorised over series from a :class:`BatchForecast`:
   hysteresis margin: no crossing within ``1.25 * warn_within`` or
   ``p < 0.8 * min_probability``, so an alert does not flap at the boundary.
 
-Events are the lead's :class:`~sentinel.alerting.policy.AlertEvent` with
+Events are :class:`~sentinel.alerting.event.AlertEvent` s with
 ``kind="forecast"``, ``value`` = current value, ``expected`` = the limit,
 ``score`` = probability of crossing.
 
@@ -37,7 +37,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.config import ForecastConfig, format_duration
 from sentinel.forecast.result import BatchForecast
 from sentinel.series import Labels, format_labels
@@ -102,6 +102,11 @@ class ForecastPolicy:
                 events.append(self._event("resolved", labels[i], at, str(was[i]), ttl[i], p[i], current[i], r))
         self.severity_[rows] = now
         return events
+
+    def adopt(self, old: ForecastPolicy) -> None:
+        """Carry ``old``'s alert state over (a reload changed the forecast section): open alerts stay open
+        and the next forecast decides them under the new settings."""
+        self.index_, self.severity_, self.started_ = old.index_, old.severity_, old.started_
 
     def forget(self, labels: Iterable[Labels]) -> None:
         """Drop the state of series that are gone (:mod:`sentinel.retention`; an open alert resolves by reconcile)."""
