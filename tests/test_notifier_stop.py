@@ -35,3 +35,17 @@ def test_stop_keeps_a_held_back_resolution_and_warns(tmp_path: Path, caplog: pyt
     [a] = n.outbox.alerts()
     assert a.send_as(now[0], 60) == "firing" and a.owes  # still held: the restarted daemon sends it
     assert "1 resolution(s) held back" in caplog.text and a.key in caplog.text
+
+
+def test_stop_without_alertmanager_warns_of_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A console-only daemon holds nothing back: it used to warn that Alertmanager kept alerts firing."""
+    cfg = _config(resend_delay="1m").model_copy(update={"alertmanager": None})
+    now = [float(T0)]
+    n = Notifier(cfg, Store(tmp_path / "s.db"), registry=CollectorRegistry(), clock=lambda: now[0])
+    n.observe(cfg.watches[0], [_ev("firing", "a", T0 - 600, T0 - 600)], interval=60)
+    now[0] = T0 + 10
+    n.observe(cfg.watches[0], [_ev("resolved", "a", T0 - 600, T0 - 60)], interval=60)
+    with caplog.at_level(logging.WARNING, logger="sentinel.alerting.notifier"):
+        n.stop(timeout=0.1)
+    assert [a.resolved for a in n.outbox.alerts()] == [True]
+    assert "held back" not in caplog.text

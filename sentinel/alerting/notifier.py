@@ -118,7 +118,7 @@ class Notifier:
         self.drain(timeout)
         now, delay = self.clock(), self.am.resend_delay
         held = [a for a in self.outbox.alerts() if a.resolved and not a.superseded
-                and a.send_as(now, delay) == "firing"]
+                and a.send_as(now, delay) == "firing"] if self.outbox.deliver else []  # none without Alertmanager
         if held:
             log.warning("stopping with %d resolution(s) held back for resend_delay (e.g. %s): Alertmanager keeps "
                         "them firing until their endsAt (at most 4 x max(interval, resend_delay)) unless sentinel "
