@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from sentinel.logs import miner
+from sentinel.logs import state_file
 from sentinel.logs.watch import LogWatch
 from sentinel.sources.simulated import SimulatedSource
 from sentinel.watch import WatchRunner
@@ -36,7 +36,7 @@ def test_new_pattern_fires_while_the_miner_state_cannot_be_saved(
     def full(*_: Any, **__: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(miner, "atomic_write", full)
+    monkeypatch.setattr(state_file, "atomic_write", full)
     with caplog.at_level(logging.WARNING):
         events = _replay(runner, t0, range(5, 8))  # the new pattern starts at hour 5
     new = [e for e in events if e.kind == "new_pattern" and e.status == "firing"]

@@ -150,7 +150,8 @@ def test_sampled_template_counts_are_scaled_to_the_group_totals() -> None:
 def test_template_series_are_capped_with_a_metric(caplog: pytest.LogCaptureFixture) -> None:
     reg = CollectorRegistry()
     tr = TemplateTracker(LogMiner(registry=reg), watch="w", max_series=2, registry=reg)
-    recs = [_rec(1, f"kind{k} failure happened here", g) for k in "abc" for g in ("x", "y")]
+    shapes = ("disk failure happened", "network link went down now", "cache miss rate is far too high")
+    recs = [_rec(1, msg, g) for msg in shapes for g in ("x", "y")]
     out = tr.update(Sample(recs, 60.0, 0), 0, 60, 60)
     assert out.templates.n_series == 2
     assert reg.get_sample_value("sentinel_log_template_series_dropped_total", {"watch": "w"}) == 4

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from sentinel.logs.masking import mask
-from sentinel.logs.miner import OVERFLOW_ID, LogMiner, StateError
+from sentinel.logs.miner import OVERFLOW_ID, LogMiner
 from sentinel.logs.parse import MAX_LINE_BYTES, ParseError, parse_file
 from sentinel.logs.patterns import TemplateTracker
 from sentinel.logs.records import LogRecord, Sample
+from sentinel.logs.state_file import StateError
 from sentinel.series import labels_key
 
 # -- masking --------------------------------------------------------------------------

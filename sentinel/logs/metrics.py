@@ -23,6 +23,7 @@ class LogsMetrics:
     lines: Counter
     truncated: Counter
     templates: Gauge
+    merged: Counter
     overflow: Counter
     new_patterns: Counter
     template_series: Gauge
@@ -44,6 +45,12 @@ def logs_metrics(reg: CollectorRegistry) -> LogsMetrics:
             registry=reg,
         ),
         templates=Gauge("sentinel_log_templates", "Templates currently known per log watch", ["watch"], registry=reg),
+        merged=Counter(
+            "sentinel_log_templates_merged",
+            "Templates merged into an older one of the same shape (a variable first word; lines go to the older id)",
+            ["watch"],
+            registry=reg,
+        ),
         overflow=Counter(
             "sentinel_log_template_overflow_lines",
             "Lines that matched no template after the per-watch template cap was reached",

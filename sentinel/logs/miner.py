@@ -13,10 +13,14 @@ A thin layer over drain3's ``Drain`` tree that adds what sentinel needs:
   are counted under :data:`OVERFLOW_ID` instead of growing the tree (template
   blow-ups are the classic failure of log miners), with one warning and the
   ``sentinel_log_template_overflow_lines`` metric;
+* **an online merge** (:class:`~sentinel.logs.merge.LiveMerge`): templates that
+  differ only in a word drain routes on (a process or service name) become one,
+  under the oldest id, as soon as the word shows itself variable; a new value
+  of it is then not a new template;
 * **persistence**: :meth:`LogMiner.save` writes the drain3 state through a
   drain3 ``PersistenceHandler`` (atomic file replace) together with sentinel's
-  own per-template metadata; a new miner on the same path resumes with the same
-  template ids.  The state file is sentinel's own (jsonpickle inside, so load
+  own per-template metadata and the merged ids; a new miner on the same path
+  resumes with the same template ids.  The state file is sentinel's own (jsonpickle inside, so load
   only files sentinel wrote).
 
 >>> m = LogMiner()
@@ -30,21 +34,20 @@ A thin layer over drain3's ``Drain`` tree that adds what sentinel needs:
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 from drain3 import TemplateMiner
-from drain3.persistence_handler import PersistenceHandler
 from drain3.template_miner_config import TemplateMinerConfig
 from prometheus_client import CollectorRegistry
 
-from sentinel.atomic import atomic_write
 from sentinel.logs.masking import DEFAULT_MASKER, Masker
+from sentinel.logs.merge import LiveMerge
 from sentinel.logs.metrics import logs_metrics
+from sentinel.logs.state_file import StateFile
 
 log = logging.getLogger(__name__)
 logging.getLogger("drain3").setLevel(logging.WARNING)  # it logs every start and snapshot at INFO
@@ -52,46 +55,11 @@ logging.getLogger("drain3").setLevel(logging.WARNING)  # it logs every start and
 OVERFLOW_ID = 0
 """Template id of lines that matched nothing once the template cap was reached."""
 
-_STATE_VERSION = 1
-
-
 class Mined(NamedTuple):
     """One mined line: its template id, and whether this line created the template."""
 
     template_id: int
     created: bool
-
-
-class StateError(Exception):
-    """A miner state file that cannot be read (one line; the file is left untouched)."""
-
-
-class _AtomicFile(PersistenceHandler):
-    """drain3 persistence into one JSON file, replaced atomically, with sentinel's metadata beside drain's state."""
-
-    def __init__(self, path: Path, meta: Callable[[], dict[str, Any]]) -> None:
-        self.path = path
-        self._meta = meta
-        self.loaded_meta: dict[str, Any] = {}
-
-    def save_state(self, state: bytes) -> None:
-        doc = {"version": _STATE_VERSION, "drain": base64.b64encode(state).decode("ascii"), "meta": self._meta()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, lambda f: f.write(json.dumps(doc).encode("utf-8")))
-
-    def load_state(self) -> bytes | None:
-        if not self.path.exists():
-            return None
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-            if doc.get("version") != _STATE_VERSION:
-                raise StateError(f"{self.path}: unknown miner state version {doc.get('version')!r}")
-            self.loaded_meta = dict(doc.get("meta") or {})
-            return base64.b64decode(doc["drain"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StateError(
-                f"{self.path}: unreadable miner state ({exc.__class__.__name__}); move it away to start fresh"
-            ) from None
 
 
 class LogMiner:
@@ -103,9 +71,11 @@ class LogMiner:
     ``cache_size`` bounds the masked-line cache (0 disables it); it is cleared
     when full, which only costs speed.  ``masker`` defaults to the shared
     :data:`~sentinel.logs.masking.DEFAULT_MASKER` (one token cache per
-    process).  The state file format is the one of the first release
-    (drain3's snapshot + ``meta``; the caches are not saved), so older state
-    files load unchanged.
+    process).  ``merge`` turns the online merge on (``sentinel logs parse``
+    merges once, offline, instead).  The state file format is the one of the
+    first release (drain3's snapshot + ``meta``; the caches are not saved),
+    plus ``merged`` (absorbed id -> survivor) once a merge happened, so older
+    state files load unchanged.
     """
 
     def __init__(
@@ -119,6 +89,7 @@ class LogMiner:
         cache_size: int = 200_000,
         registry: CollectorRegistry | None = None,
         masker: Masker | None = None,
+        merge: bool = True,
     ) -> None:
         if max_templates <= 0:
             raise ValueError("max_templates must be positive")
@@ -142,12 +113,14 @@ class LogMiner:
         self._metrics = logs_metrics(registry)
         self._lines = self._metrics.lines.labels(watch)
         self._unflushed = 0  # lines not yet added to the counter (a Counter.inc per line costs ~10% of mining)
-        self._handler: _AtomicFile | None = None
+        self._handler: StateFile | None = None
         if state_path is not None:
-            self._handler = _AtomicFile(Path(state_path), lambda: self.meta)
+            self._handler = StateFile(Path(state_path), self._state_keys)
             self._tm.persistence_handler = self._handler
             self._tm.load_state()
-            self.meta = self._handler.loaded_meta
+            self.meta = self._handler.loaded.get("meta", {})
+        self._merge = LiveMerge(self._drain, into=self._handler.loaded.get("merged") if self._handler else None) \
+            if merge else None
         self._metrics.templates.labels(watch).set(len(self._drain.id_to_cluster))
 
     # -- mining ---------------------------------------------------------------
@@ -199,30 +172,49 @@ class LogMiner:
         template (after a restart, or once the line cache was cleared).
         Wherever drain finds a template itself, its choice stands.
         """
-        drain = self._drain
+        drain, merge = self._drain, self._merge
         tokens = drain.get_content_as_tokens(masked)
         matched = drain.tree_search(drain.root_node, tokens, drain.sim_th, False)
+        changed = False
         if matched is not None:  # what drain.add_log_message does with a match, without searching again
             template = tuple(drain.create_template(tokens, matched.log_template_tokens))
             if template != matched.log_template_tokens:
                 matched.log_template_tokens = template
+                changed = True
             matched.size += 1
             cluster, created = matched, False
         else:
             cluster = drain.tree_search(drain.root_node, tokens, 1.0, True)
+            if cluster is None and merge is not None:
+                cluster = merge.fit(tokens)  # a new value of a merged word: the group's, not a new template
             created = cluster is None
             if created:
                 if len(drain.id_to_cluster) >= self.max_templates:
                     self._overflow()
                     return Mined(OVERFLOW_ID, False)
                 cluster, _ = drain.add_log_message(masked)
+        tid = cluster.cluster_id
+        if (created or changed) and merge is not None:
+            absorbed = merge.update(len(tokens))
+            if absorbed:
+                self._absorbed(absorbed)
+                tid = merge.root(tid)
+                created = created and tid == cluster.cluster_id
         if created:
             self._metrics.templates.labels(self.watch).set(len(drain.id_to_cluster))
         if self._cache_size:
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
-            self._cache[masked] = Mined(cluster.cluster_id, False)
-        return Mined(cluster.cluster_id, created)
+            self._cache[masked] = Mined(tid, False)
+        return Mined(tid, created)
+
+    def _absorbed(self, absorbed: dict[int, int]) -> None:
+        """Templates merged into others: cached lines follow them to the survivor; the metrics learn it."""
+        for masked, hit in self._cache.items():
+            if hit.template_id in absorbed:
+                self._cache[masked] = Mined(absorbed[hit.template_id], False)
+        self._metrics.merged.labels(self.watch).inc(len(absorbed))
+        self._metrics.templates.labels(self.watch).set(len(self._drain.id_to_cluster))
 
     def flush_metrics(self) -> None:
         """Add the lines mined since the last flush to ``sentinel_log_lines_mined``."""
@@ -243,15 +235,34 @@ class LogMiner:
     # -- reading --------------------------------------------------------------
 
     def template(self, template_id: int) -> str:
-        """The current (masked) template text of ``template_id``."""
+        """The current (masked) template text of ``template_id`` (of its survivor if it was merged)."""
         if template_id == OVERFLOW_ID:
             return f"(lines past the cap of {self.max_templates} templates)"
-        return str(self._drain.id_to_cluster[template_id].get_template())
+        return str(self._drain.id_to_cluster[self.root(template_id)].get_template())
+
+    def root(self, template_id: int) -> int:
+        """The id lines of ``template_id`` are counted under now: itself, or the template it was merged into."""
+        return template_id if self._merge is None else self._merge.root(template_id)
+
+    def resolve(self, ids: np.ndarray) -> np.ndarray:
+        """:meth:`root` of each id: a cycle's lines mined before a merge are counted with those after it.
+
+        >>> m = LogMiner()
+        >>> ids = np.array(m.add_many([f"{w} job <*> done ok" for w in ("build", "test", "lint", "deploy")]))
+        >>> ids.tolist(), m.resolve(ids).tolist(), m.templates()
+        ([1, 2, 1, 1], [1, 1, 1, 1], {1: '<*> job <*> done ok'})
+        """
+        return ids if self._merge is None else self._merge.resolve(ids)
 
     def templates(self) -> dict[int, str]:
-        """Every template id -> its current text."""
+        """Every template id -> its current text (merged ones are gone: see :meth:`root`)."""
         self.flush_metrics()
         return {int(cid): str(c.get_template()) for cid, c in self._drain.id_to_cluster.items()}
+
+    def _state_keys(self) -> dict[str, Any]:
+        """What the state file holds beside drain's snapshot (``merged`` only once there is a merge)."""
+        into = {} if self._merge is None else self._merge.into
+        return {"meta": self.meta, **({"merged": sorted(into.items())} if into else {})}
 
     @property
     def routing_tokens(self) -> int:

@@ -5,8 +5,9 @@ Output: CSV ``line_no,template_id,template``, one row per input line, in order
 :meth:`LogMiner.add_many`) and written in a second, so every row carries its
 template's *final* text: lines of one template always share one id and one
 text.  Between the two, templates that differ only in a word drain routes on
-are merged (:mod:`sentinel.logs.merge`); a merged group takes the smallest
-template id of its members.
+are merged (:mod:`sentinel.logs.merge`, once, over the whole file's templates:
+the miner's online merge is off); a merged group takes the smallest template
+id of its members.
 
 Treatment of bad input (documented, never a crash):
 
@@ -105,7 +106,7 @@ def parse_file(
 ) -> ParseStats:
     """Mine ``src`` and write ``line_no,template_id,template`` rows to ``dst`` (see the module doc)."""
     src, dst = Path(src), Path(dst)
-    miner = miner or LogMiner(watch="parse", max_templates=100_000, registry=registry)
+    miner = miner or LogMiner(watch="parse", max_templates=100_000, registry=registry, merge=False)
     metrics = logs_metrics(registry)
     ids = array("q")
     truncated = undecodable = 0
@@ -132,7 +133,7 @@ def parse_file(
             w = csv.writer(out)
             w.writerow(["line_no", "template_id", "template"])
             for n, tid in enumerate(ids, start=1):
-                gid, text = groups.get(tid) or (tid, miner.template(tid))
+                gid, text = groups.get(miner.root(tid)) or (tid, miner.template(tid))  # root: a merging miner
                 w.writerow([n, gid, text])
     except OSError as exc:
         raise ParseError(f"{dst}: cannot write ({exc.strerror or exc})") from None

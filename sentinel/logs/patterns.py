@@ -42,6 +42,10 @@ makes.
 ``sentinel_log_template_series_dropped_total``).  Known pairs are emitted in
 every cycle (zeros included), so an alert on one can resolve.
 
+**Merged templates** (a variable first word, :mod:`sentinel.logs.merge`): a
+cycle's lines count under their template's survivor, a merged group makes one
+new-pattern alert at most, and an absorbed template's series goes quiet.
+
 Which templates were already seen at an alerting level, the tracked pairs and
 one masked example per template are kept in the miner's metadata, so they
 survive restarts with the templates themselves.
@@ -131,7 +135,7 @@ class TemplateTracker:
         ids = np.empty(n, dtype=np.int64)
         times = np.empty(n, dtype=np.float64)
         groups: list[Labels] = []
-        events: list[AlertEvent] = []
+        new: dict[int, tuple[str, str, Labels, int]] = {}  # first line of each template not yet seen at a level
         for i, rec in enumerate(sample.records):
             text, cut = clip(rec.message)
             if cut:
@@ -142,12 +146,22 @@ class TemplateTracker:
             groups.append(rec.labels)
             if tid != OVERFLOW_ID:
                 self._examples[str(tid)] = _clip_example(masked)
-            if rec.level in self.levels and tid != OVERFLOW_ID and tid not in self._alerted:
-                self._alerted.add(tid)
+                if rec.level in self.levels and tid not in self._alerted and tid not in new:
+                    new[tid] = (masked, rec.level, rec.labels, int(rec.timestamp))
+        # templates merged during the cycle (sentinel.logs.merge): the cycle's lines count under the survivor,
+        # and a line that joined a merged group is not a new pattern
+        ids = self.miner.resolve(ids)
+        root = self.miner.root
+        self._alerted = {root(t) for t in self._alerted}
+        events = []
+        for tid, (masked, level, group, at) in new.items():
+            if root(tid) not in self._alerted:
+                self._alerted.add(root(tid))
                 if report:
-                    events.append(self._event(tid, masked, rec.level, rec.labels, int(rec.timestamp)))
+                    events.append(self._event(root(tid), masked, level, group, at))
         known = self.miner.templates()
-        self._examples = {k: v for k, v in self._examples.items() if int(k) in known}
+        self._examples = {str(root(int(k))): v for k, v in self._examples.items() if root(int(k)) in known}
+        self._series = {k: None for k in self._series if _template_of(k) in (OVERFLOW_ID, root(_template_of(k)))}
         self.miner.meta["alerted"] = sorted(self._alerted)
         self.miner.meta["warmed"] = True
         self.miner.meta["examples"] = self._examples
@@ -253,6 +267,11 @@ def _scale(sampled: np.ndarray, n: np.ndarray, total: np.ndarray, shrink: float)
         a = shrink * (1.0 - n / big)
         est = big * (sampled + a * share) / (n + a)
     return np.where(n > 0, est, np.where(total == 0, 0.0, np.nan))
+
+
+def _template_of(key: Labels) -> int:
+    """The template id of a (group, template) series."""
+    return int(dict(key)[TEMPLATE_LABEL])
 
 
 def _clip_example(masked: str) -> str:

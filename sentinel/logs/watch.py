@@ -40,9 +40,10 @@ from prometheus_client import CollectorRegistry
 
 from sentinel.alerting.policy import AlertEvent
 from sentinel.config import WatchConfig
-from sentinel.logs.miner import OVERFLOW_ID, LogMiner, StateError
+from sentinel.logs.miner import OVERFLOW_ID, LogMiner
 from sentinel.logs.patterns import TEMPLATE_LABEL, TemplateTracker
 from sentinel.logs.records import LogSource
+from sentinel.logs.state_file import StateError
 from sentinel.retention import NEVER, last_value_at
 from sentinel.series import Batch, Labels, labels_key
 from sentinel.sources.base import SourceError
@@ -139,9 +140,10 @@ class LogWatch:
             tid = dict(ev.labels).get(TEMPLATE_LABEL)
             if ev.kind == "new_pattern" or tid is None:
                 continue
-            t = int(tid)
-            text = self.tracker.miner.template(t) if t == OVERFLOW_ID or t in self.tracker.miner.templates() \
-                else "(template no longer known)"
+            t, miner = int(tid), self.tracker.miner
+            root = miner.root(t)
+            text = "(template no longer known)" if t != OVERFLOW_ID and root not in miner.templates() \
+                else miner.template(t) + (f" (merged into template {root})" if root != t else "")
             example = self.tracker.example(t)
             ev.summary = f"{ev.summary} -- log template: {text[:200]}"
             ev.description = f"{ev.description}\ntemplate {t}: {text[:500]}" + (
