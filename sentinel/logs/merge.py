@@ -1,7 +1,7 @@
-"""Offline merge of templates that differ only in a word drain routes on (``sentinel logs parse``).
+"""Merging templates that differ only in a word drain routes on: offline (``logs parse``) and live (log watches).
 
 Drain files a line in its prefix tree by token count and then by its first
-tokens (``depth - 2`` of them); a word there that varies (a process name
+tokens (``depth - 3`` of them, one by default); a word there that varies (a process name
 ``chrome.exe`` / ``Skype.exe``, a host name, a service name) sends each value
 down its own branch, so one log statement becomes one template per value.  The
 same word varying later in the line would have been merged by drain's
@@ -21,7 +21,10 @@ group's smallest (oldest) id survives with the group's text, the others are
 *absorbed* (gone from drain's tree and cluster map; the tree's leaves that held
 them point at the survivor), and later lines of the shape get the survivor's
 id.  A line with a value of the word not seen before fits the survivor
-exactly and creates nothing (no template, no id, no slot under the cap).
+exactly and creates nothing (no template, no id, no slot under the cap).  A
+template the survivor covers (made by drain before the group's text was as
+general: ``x.exe ... <*> bytes received`` under ``<*> ... <*> <*> received``)
+joins the group too, as each of its lines would.
 
 >>> merged = merge_prefix_variables({1: "chrome.exe open <*> ok", 2: "Skype.exe open <*> ok",
 ...     3: "Mail.exe open <*> ok", 4: "Accepted password for <*>", 5: "Failed password for <*>"}, prefix=1)
@@ -82,7 +85,7 @@ class LiveMerge:
     >>> from drain3 import TemplateMiner
     >>> cfg = TemplateMinerConfig(); cfg.drain_depth = 4
     >>> drain = TemplateMiner(None, cfg).drain
-    >>> live = LiveMerge(drain)
+    >>> live = LiveMerge(drain, prefix=1)
     >>> for p in ("chrome.exe", "Skype.exe", "Mail.exe"):
     ...     c, _ = drain.add_log_message(f"{p} open <*> ok")
     ...     absorbed = live.update(len(c.log_template_tokens))
@@ -92,10 +95,9 @@ class LiveMerge:
     1
     """
 
-    def __init__(self, drain: Drain, *, into: dict[int, int] | None = None, min_values: int = 3) -> None:
+    def __init__(self, drain: Drain, *, prefix: int, into: dict[int, int] | None = None, min_values: int = 3) -> None:
         self._drain = drain
-        self.prefix = max(int(drain.max_node_depth) - 1, 0)
-        """How many first tokens drain's tree routes a line on (``depth - 3``): the positions merged."""
+        self.prefix = prefix  # the first tokens drain's tree routes on: the positions merged
         self.min_values = min_values
         self.into: dict[int, int] = dict(into or {})
         self._roots: dict[int, set[int]] = defaultdict(set)  # token count -> surviving ids of merged groups

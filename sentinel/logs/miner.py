@@ -19,9 +19,9 @@ A thin layer over drain3's ``Drain`` tree that adds what sentinel needs:
   of it is then not a new template;
 * **persistence**: :meth:`LogMiner.save` writes the drain3 state through a
   drain3 ``PersistenceHandler`` (atomic file replace) together with sentinel's
-  own per-template metadata and the merged ids; a new miner on the same path
-  resumes with the same template ids.  The state file is sentinel's own (jsonpickle inside, so load
-  only files sentinel wrote).
+  own per-template metadata and the merged ids (:mod:`sentinel.logs.state_file`);
+  a new miner on the same path resumes with the same template ids.  The state
+  file is sentinel's own (jsonpickle inside, so load only files sentinel wrote).
 
 >>> m = LogMiner()
 >>> a = m.add("connect to 10.0.0.1 failed after 3 tries")
@@ -54,6 +54,7 @@ logging.getLogger("drain3").setLevel(logging.WARNING)  # it logs every start and
 
 OVERFLOW_ID = 0
 """Template id of lines that matched nothing once the template cap was reached."""
+
 
 class Mined(NamedTuple):
     """One mined line: its template id, and whether this line created the template."""
@@ -119,8 +120,8 @@ class LogMiner:
             self._tm.persistence_handler = self._handler
             self._tm.load_state()
             self.meta = self._handler.loaded.get("meta", {})
-        self._merge = LiveMerge(self._drain, into=self._handler.loaded.get("merged") if self._handler else None) \
-            if merge else None
+        merged = self._handler.loaded.get("merged") if self._handler is not None else None
+        self._merge = LiveMerge(self._drain, prefix=self.routing_tokens, into=merged) if merge else None
         self._metrics.templates.labels(watch).set(len(self._drain.id_to_cluster))
 
     # -- mining ---------------------------------------------------------------
