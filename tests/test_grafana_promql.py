@@ -208,6 +208,7 @@ OPERATIONS = [
     ("sentinel_log_lines_truncated_total", "counter", W),
     ("sentinel_log_template_overflow_lines_total", "counter", W),
     ("sentinel_log_templates", "gauge", W),
+    ("sentinel_log_templates_merged_total", "counter", W),
     ("sentinel_log_template_series", "gauge", W),
     ("sentinel_log_template_series_dropped_total", "counter", W),
     ("sentinel_elasticsearch_sample_truncated_total", "counter", W),

@@ -225,9 +225,12 @@ def _logs(dash: Dashboard) -> Dashboard:
         (_per_min("sentinel_log_lines_truncated_total", "watch", watch=W), "truncated {{watch}}"),
         (_per_min("sentinel_log_template_overflow_lines_total", "watch", watch=W), "over cap {{watch}}")))
     dash = dash.with_panel(_panel(
-        62, "Log templates / template series", "none", "Templates known and (group, template) series scored.",
+        62, "Log templates / template series", "none",
+        "Templates known, (group, template) series scored, and templates merged into an older one in the interval "
+        "(a variable first word: a process or service name).",
         (c.sel("sentinel_log_templates", watch=W), "templates {{watch}}"),
-        (c.sel("sentinel_log_template_series", watch=W), "series {{watch}}")))
+        (c.sel("sentinel_log_template_series", watch=W), "series {{watch}}"),
+        (_increase("sentinel_log_templates_merged_total", "watch", watch=W), "merged {{watch}}")))
     dash = dash.with_panel(_panel(
         63, "Log drops and failures per minute", "none",
         "Template series over logs.max_template_series (not scored), cycles whose sample was cut, failed state "
