@@ -11,10 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from sentinel.alerting.policy import AlertEvent
 from sentinel.logs.miner import OVERFLOW_ID, LogMiner
 from sentinel.logs.patterns import TEMPLATE_LABEL, TemplateTracker
 from sentinel.logs.records import LogRecord, Sample
+from sentinel.logs.watch import LogWatch
 from sentinel.series import labels_key
+from tests.test_log_templates import _logs_watch
 
 SERVICES = ("billing", "search", "etl", "ledger", "payments", "mailer")  # not "auth": `auth: x` is a secret
 
@@ -106,11 +109,16 @@ def test_a_merged_template_series_goes_quiet_and_its_lines_count_under_the_survi
     assert np.nansum(out.templates.values) == 4  # every line of the cycle, those mined before the merge too
 
 
-def test_an_alert_on_a_merged_template_names_its_survivor(tmp_path: Path) -> None:
-    m = LogMiner(registry=CollectorRegistry())
-    for s in SERVICES[:3]:
-        m.add(_lost(s, 1))
-    assert m.root(2) == 1 and m.template(2) == m.template(1) and 2 not in m.templates()
+def test_an_alert_on_a_merged_template_names_its_survivor() -> None:
+    lw = LogWatch(_logs_watch(), source=None, registry=CollectorRegistry())  # type: ignore[arg-type]
+    recs = [LogRecord(i, "error", _lost(s, i), labels_key({"service_name": "a"})) for i, s in enumerate(SERVICES)]
+    lw.tracker.update(Sample(recs, 3600.0, 0), 0, 3600, 300)
+    ev = AlertEvent(status="firing", watch="error_logs", labels=labels_key({"service_name": "a", TEMPLATE_LABEL: "2"}),
+                    starts_at=0, at=0, kind="anomaly", severity="warning", value=1.0, summary="rate up", description="")
+    lw.annotate([ev])
+    assert ev.summary == "rate up -- log template: <*> connection to database lost after <*> retries (merged into " \
+                         "template 1)"
+    assert "example (masked): mailer: connection to database lost after <*> retries" in ev.description
 
 
 _WORDS = st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "7", "x.exe", "y-svc"])

@@ -42,9 +42,8 @@ makes.
 ``sentinel_log_template_series_dropped_total``).  Known pairs are emitted in
 every cycle (zeros included), so an alert on one can resolve.
 
-**Merged templates** (a variable first word, :mod:`sentinel.logs.merge`): a
-cycle's lines count under their template's survivor, a merged group makes one
-new-pattern alert at most, and an absorbed template's series goes quiet.
+**Merged templates** (:mod:`sentinel.logs.merge`): lines count under their survivor, a merged group
+alerts once at most, an absorbed template's series goes quiet.
 
 Which templates were already seen at an alerting level, the tracked pairs and
 one masked example per template are kept in the miner's metadata, so they
@@ -148,8 +147,7 @@ class TemplateTracker:
                 self._examples[str(tid)] = _clip_example(masked)
                 if rec.level in self.levels and tid not in self._alerted and tid not in new:
                     new[tid] = (masked, rec.level, rec.labels, int(rec.timestamp))
-        # templates merged during the cycle (sentinel.logs.merge): the cycle's lines count under the survivor,
-        # and a line that joined a merged group is not a new pattern
+        # merged templates (sentinel.logs.merge): the cycle's lines count, and are news, under their survivor
         ids = self.miner.resolve(ids)
         root = self.miner.root
         self._alerted = {root(t) for t in self._alerted}
@@ -160,7 +158,11 @@ class TemplateTracker:
                 if report:
                     events.append(self._event(root(tid), masked, level, group, at))
         known = self.miner.templates()
-        self._examples = {str(root(int(k))): v for k, v in self._examples.items() if root(int(k)) in known}
+        examples = {k: v for k, v in self._examples.items() if int(k) in known}  # a survivor's own example wins
+        for k, v in self._examples.items():
+            if root(int(k)) in known:
+                examples.setdefault(str(root(int(k))), v)
+        self._examples = examples
         self._series = {k: None for k in self._series if _template_of(k) in (OVERFLOW_ID, root(_template_of(k)))}
         self.miner.meta["alerted"] = sorted(self._alerted)
         self.miner.meta["warmed"] = True

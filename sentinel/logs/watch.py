@@ -144,7 +144,7 @@ class LogWatch:
             root = miner.root(t)
             text = "(template no longer known)" if t != OVERFLOW_ID and root not in miner.templates() \
                 else miner.template(t) + (f" (merged into template {root})" if root != t else "")
-            example = self.tracker.example(t)
+            example = self.tracker.example(root)
             ev.summary = f"{ev.summary} -- log template: {text[:200]}"
             ev.description = f"{ev.description}\ntemplate {t}: {text[:500]}" + (
                 f"\nexample (masked): {example}" if example else "")
