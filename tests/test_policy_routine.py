@@ -64,6 +64,23 @@ def test_a_lasting_shift_still_alerts_one_sample_after_the_routine_burst_length(
     assert fired(x, s) == [953]  # outlasted the 3-sample routine run (the old policy: 952)
 
 
+def test_a_report_just_inside_the_band_before_a_routine_burst_does_not_alert() -> None:
+    # the clean spiky twins' false alert: a report one sample before a routine 3-sample burst opens the
+    # episode inside the band; the burst then holds it, and timed from the report it outlasted the
+    # routine run by a sample (the old policy fired at 952); timed from the run outside, it did not
+    x, s = series(1000, bursts=list(range(50, 950, 100)), reported=[949])
+    x[950:953] = 20.0
+    assert fired(x, s) == []
+    x[950:] = 20.0  # the same start, lasting: it alerts once the run outside outlasts the routine one
+    assert fired(x, s) == [953]
+
+
+def test_a_breach_inside_the_band_keeps_its_own_start() -> None:
+    # high scores inside the band (no run outside) are timed from the report, as before
+    x, s = series(1000, bursts=list(range(50, 950, 100)), reported=list(range(950, 960)))
+    assert fired(x, s) == [953]
+
+
 def test_bursts_above_the_band_do_not_delay_a_drop_below_it() -> None:
     x, s = series(1000, bursts=list(range(50, 950, 100)), reported=[950])
     x[950:] = 0.0

@@ -15,7 +15,7 @@ anomaly alerts quiet:
 - **for**: the breach must last this long before the alert fires, and
   outlast the series' own routine runs outside the band
   (:mod:`sentinel.alerting.routine`: a report at a routine burst's first
-  sample, held by the band, is not an event);
+  sample, or just before it, held by the band, is not an event);
 - **density**: the alert also fires once ``count`` separate excursions
   outside the band began ``within`` a window with a report among them
   (:mod:`sentinel.alerting.density`: noise that turns erratic breaches
@@ -159,6 +159,7 @@ class Policy:
             st["pending_since"] = np.where(~breach & ~st["firing"], _NEVER, st["pending_since"])
             big = self._big_enough(dev, scores.expected[:, j])
             fire = ~st["firing"] & breach & big & (t - st["pending_since"] >= cfg.for_)
+            routine.breach_out(st, t, breach & outside, st["pending_since"])
             fire = routine.outlasted(st, t, fire, dev, st["pending_since"])
             dense = None
             if cfg.density is not None:  # or intermittent breaches, dense enough (sentinel.alerting.density)

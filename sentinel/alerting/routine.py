@@ -22,6 +22,11 @@ noise) never learns more than one step and keeps plain ``for``.
   :data:`CAP` x ``for`` (longer is an event the detector missed or a slow
   change, and learning it would delay every later alert as much; with
   ``for: 0`` nothing is learned);
+- a breach is timed from its first value outside the band (from its start
+  while it has none): a report one sample before a routine burst, just
+  inside the band, then held by the burst, outlasted the burst by that
+  sample when timed from the report (the clean ``spiky`` twins' false
+  alerts: 0.35 -> 0.26 per series-week);
 - the routine length is a maximum that halves every :data:`HALF_LIFE`, so a
   burst pattern seen every few days is kept, and a series whose bursts stop
   returns to plain ``for`` within days.
@@ -40,7 +45,7 @@ HALF_LIFE = 7 * 86400
 """Seconds over which a learned routine run length halves (a week)."""
 CAP = 5
 """Runs longer than this many ``for`` are not routine (module docstring)."""
-STATE = ("out_since", "out_fired", "in_run", "routine", "routine_at")
+STATE = ("out_since", "out_fired", "in_run", "routine", "routine_at", "out_first")
 """The policy state this module keeps (a checkpoint from before it lacks them: they start fresh)."""
 
 
@@ -52,6 +57,7 @@ def init_state(n: int) -> dict[str, np.ndarray]:
         "in_run": np.zeros(n, dtype=bool),  # a run on either side is going on
         "routine": np.zeros((n, 2)),  # the longest routine run (s) ...
         "routine_at": np.zeros((n, 2), dtype=np.int64),  # ... as of this time (it halves every HALF_LIFE from there)
+        "out_first": np.full(n, NEVER, dtype=np.int64),  # the open breach's first value outside the band
     }
 
 
@@ -94,19 +100,34 @@ def decayed(st: dict[str, np.ndarray], rows: np.ndarray, sides: np.ndarray, t: i
     return st["routine"][rows, sides] * np.exp2((st["routine_at"][rows, sides] - t) / HALF_LIFE)
 
 
+def breach_out(st: dict[str, np.ndarray], t: int, out: np.ndarray, pending_since: np.ndarray) -> None:
+    """Note when each open breach (``pending_since`` set; opened at ``t``: a new one) first had its value outside
+    the band (``out``)."""
+    first = np.where((pending_since == NEVER) | (pending_since == t), NEVER, st["out_first"])  # none, or a new one
+    st["out_first"] = np.where(out & (first == NEVER) & (pending_since != NEVER), t, first)
+
+
 def outlasted(st: dict[str, np.ndarray], t: int, due: np.ndarray, dev: np.ndarray,
               pending_since: np.ndarray) -> np.ndarray:
     """``due`` (breaches past ``for``) less those that have not yet outlasted the routine run on their side.
 
+    A breach is timed from its first value outside the band (:func:`breach_out`), or from its start
+    while it has none: a report just inside the band, followed by a routine burst, is a routine run,
+    not one that outlasted it.
+
     >>> st = init_state(2)
     >>> st["routine"][0, 0], st["routine_at"][0, 0] = 180.0, 1000
     >>> outlasted(st, 1120, np.array([True, True]), np.array([5.0, 5.0]), np.array([1000, 1000])).tolist()
+    [False, True]
+    >>> breach_out(st, 1060, np.array([True, False]), np.array([1000, 1000]))  # outside from a step after
+    >>> outlasted(st, 1180, np.array([True, True]), np.array([5.0, 5.0]), np.array([1000, 1000])).tolist()
     [False, True]
     """
     rows = np.flatnonzero(due)
     if rows.size == 0:
         return due
     wait = decayed(st, rows, (dev[rows] < 0).astype(np.intp), t)
+    first = st["out_first"][rows]
     out = due.copy()
-    out[rows] = t - pending_since[rows] >= wait
+    out[rows] = t - np.where(first == NEVER, pending_since[rows], first) >= wait
     return out
