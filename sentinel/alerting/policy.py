@@ -61,16 +61,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sentinel.alerting import absent, density, drift, peak, routine
+from sentinel.alerting import absent, density, drift, peak, routine, stuck
 from sentinel.alerting.event import AlertEvent, describe
-from sentinel.config import AlertPolicyConfig, format_duration
+from sentinel.config import AlertPolicyConfig
 from sentinel.detect.scores import Scores
-from sentinel.series import Batch, Labels, format_labels
+from sentinel.series import Batch, Labels
 from sentinel.series_index import SeriesIndex, compact
 
 _NEVER = np.iinfo(np.int64).min
-STUCK_STATE = ("stuck", "stuck_since", "stuck_at", "run_value", "run_from")
-"""State of the ``stuck`` alert (a checkpoint from before it lacks them: they start fresh)."""
+STUCK_STATE = stuck.STATE
 LATER_STATE = (*STUCK_STATE, *routine.STATE, *drift.STATE, *density.STATE, *peak.STATE)
 """State added after the first checkpoint format: the stuck alert, routine runs, drift alert, density
 condition and episode peak.  A checkpoint written before one of them lacks its arrays; they start fresh."""
@@ -97,11 +96,7 @@ class Policy:
             "started_at": never.copy(),
             "last_seen": never.copy(),
             "absent_at": never.copy(),
-            "stuck": np.zeros(n, dtype=bool),
-            "stuck_since": never.copy(),  # the stuck condition has held since (pending or firing)
-            "stuck_at": never.copy(),  # the firing stuck alert's start
-            "run_value": np.full(n, np.nan),  # the last value seen ...
-            "run_from": never.copy(),  # ... first seen at (for the alert's text)
+            **stuck.init_state(n),
             **drift.init_state(n),
             **density.init_state(n),
             **peak.init_state(n),
@@ -215,35 +210,16 @@ class Policy:
         return events
 
     def _stuck_step(self, st: dict[str, np.ndarray], batch: Batch, scores: Scores, j: int, t: int) -> list[AlertEvent]:
-        """Advance the ``stuck`` alert through column ``j`` at time ``t`` (see the module docstring)."""
+        """Advance the ``stuck`` alert through column ``j`` at time ``t`` (:mod:`sentinel.alerting.stuck`)."""
         assert scores.stuck is not None
         x = batch.values[:, j]
-        was, before = st["run_from"], st["run_value"]  # the run a changed value ends (np.where makes new arrays)
-        seen = ~np.isnan(x)
-        st["run_from"] = np.where(seen & (x != before), t, was)
-        st["run_value"] = np.where(seen, x, before)
-        held = scores.stuck[:, j]
-        on, off = held == 1.0, held == 0.0  # NaN (missing): neither, so the state holds
-        st["stuck_since"] = np.where(on & (st["stuck_since"] == _NEVER), t, st["stuck_since"])
-        st["stuck_since"] = np.where(off, _NEVER, st["stuck_since"])
-        fire = on & ~st["stuck"] & (t - st["stuck_since"] >= self.cfg.for_)
-        resolve = off & st["stuck"]
-        who = {i: format_labels(batch.labels[i]) for i in (*np.flatnonzero(fire), *np.flatnonzero(resolve))}
-        events = [self._condition("stuck", "firing", batch, scores, i, j, t, t,
-                                  f"{self.watch}: {who[i]} is stuck at {x[i]:.4g}",
-                                  f"{who[i]}: value {x[i]:.4g} unchanged for "
-                                  f"{format_duration(t - int(st['run_from'][i]))}, a run of one value far longer "
-                                  "than any this series had shown (a frozen exporter, or an agent re-reporting its "
-                                  "last value?).")
-                  for i in np.flatnonzero(fire)]
-        events += [self._condition("stuck", "resolved", batch, scores, i, j, t, int(st["stuck_at"][i]),
-                                   f"{self.watch}: {who[i]} is stuck at {before[i]:.4g}",
-                                   f"{who[i]}: value changed from {before[i]:.4g} to {x[i]:.4g} after "
-                                   f"{format_duration(t - int(was[i]))} unchanged.")
-                   for i in np.flatnonzero(resolve)]
-        st["stuck_at"] = np.where(fire, t, st["stuck_at"])
-        st["stuck"] = (st["stuck"] | fire) & ~resolve
-        return events
+        fire, resolve, was, before = stuck.step(st, t, x, scores.stuck[:, j], self.cfg.for_)
+        firing = [(i, t, int(st["run_from"][i])) for i in fire.tolist()]  # (row, episode start, run start)
+        resolved = [(i, int(st["stuck_at"][i]), int(was[i])) for i in resolve.tolist()]
+        return [self._condition("stuck", status, batch, scores, i, j, t, start,
+                                *stuck.texts(status, self.watch, batch.labels[i], float(x[i]), float(before[i]), run,
+                                             t))
+                for status, rows in (("firing", firing), ("resolved", resolved)) for i, start, run in rows]
 
     def _drift_step(self, st: dict[str, np.ndarray], batch: Batch, scores: Scores, j: int, t: int) -> list[AlertEvent]:
         """Advance the ``drift`` alert through column ``j`` at time ``t`` (:mod:`sentinel.alerting.drift`)."""
@@ -281,14 +257,25 @@ class Policy:
         return ev
 
     def _absent(self, status: str, labels: Labels, starts_at: int, at: int, last_seen: int) -> AlertEvent:
-        """An ``absent`` transition; ``last_seen``: the series' last value before the silence."""
-        ev = AlertEvent(status=status, watch=self.watch, labels=labels, kind="absent",
-                        starts_at=starts_at, at=at, severity=self.cfg.severity)
-        ev.summary = f"{self.watch}: no data from {format_labels(labels)}"
-        silence = format_duration(at - last_seen)
-        ev.description = (f"{format_labels(labels)} has sent no data for {silence}." if status == "firing" else
-                          f"{format_labels(labels)} sends data again, after {silence} without.")
-        return ev
+        return absent.event(self.watch, self.cfg.severity, status, labels, starts_at, at, last_seen)
+
+    def vanished(self, batch: Batch) -> list[Labels]:
+        """Known series ``batch`` does not carry, absent or going absent by its end (:func:`absent.vanished`):
+        the ones whose scrape target the runner asks the source about.  Changes nothing."""
+        if self.cfg.absent_for is None or not self.cfg.enabled or not batch.n_steps:
+            return []
+        rows = self.index_.find(batch.labels)
+        gone = absent.vanished(self.state_, rows[rows >= 0], batch.end, self.cfg.absent_for)
+        return [self.index_.keys[i] for i in gone.tolist()]
+
+    def removed(self, labels: Iterable[Labels], at: int) -> list[AlertEvent]:
+        """Series whose scrape target was removed: resolve their open absent alerts at ``at``, saying so (the
+        runner then forgets them, so none fires)."""
+        rows = self.index_.find(list(labels))
+        st = self.state_
+        return [absent.event(self.watch, self.cfg.severity, "resolved", self.index_.keys[i], int(st["absent_at"][i]),
+                             at, int(st["last_seen"][i]), removed=True)
+                for i in rows[rows >= 0].tolist() if st["absent"][i]]
 
     def forget(self, labels: Iterable[Labels]) -> None:
         """Drop the alert state of series that are gone (:mod:`sentinel.retention`); the daemon's reconcile
