@@ -87,6 +87,17 @@ class SeriesRetention:
     def __len__(self) -> int:
         return len(self.index_)
 
+    def forget(self, keys: Iterable[Labels]) -> None:
+        """Forget ``keys`` now, whatever their last-seen times (a series whose scrape target was removed).
+
+        >>> r = SeriesRetention([(("a", "1"),), (("a", "2"),)], np.array([0, 60]))
+        >>> r.forget([(("a", "1"),)]); r.index_.keys, r.last_seen_.tolist()
+        ([(('a', '2'),)], [60])
+        """
+        keep = self.index_.forget(keys)
+        if keep is not None:
+            self.last_seen_ = self.last_seen_[keep]
+
     def observe(self, labels: Sequence[Labels], seen_at: np.ndarray, now: int, retention: int,
                 limit: int) -> Decision:
         """Take a batch's series (``seen_at``: :func:`last_value_at`) at data time ``now``; decide (module doc).

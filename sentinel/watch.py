@@ -32,10 +32,12 @@ from sentinel.config import WatchConfig
 from sentinel.detect import build_detector
 from sentinel.detect.base import OnlineDetector
 from sentinel.detect.scores import Scores
+from sentinel.errors import one_line
 from sentinel.logs.patterns import stack_series
 from sentinel.retention import Decision, SeriesRetention, drop_series, last_value_at
 from sentinel.series import Batch, Labels, append_window, format_labels, last_observed
-from sentinel.sources.base import Source
+from sentinel.sources.base import Source, SourceError, TargetSource
+from sentinel.sources.targets import REMOVED, SLACK
 from sentinel.store import Store
 
 if TYPE_CHECKING:  # the forecast stack (statsmodels, scipy) loads only for watches that forecast
@@ -183,13 +185,14 @@ class WatchRunner:
                 batch, seen = stack_series(batch, found.templates), np.concatenate([seen, t_seen])
         t1 = time.perf_counter()
         batch, decision = self._retain(batch, seen, batch.end if batch.n_steps else end - step)
+        released = self._removed(batch, decision)
         t_prune = time.perf_counter()
         if self.detector is not None:
             scores = self.detector.process(batch)
         else:
             scores = Scores.empty(batch.n_series, batch.n_steps)
         t2 = time.perf_counter()
-        events = self.policy.update(batch, scores) if self.detector is not None else []
+        events = released + self.policy.update(batch, scores) if self.detector is not None else []
         forecast = None
         if self.forecaster is not None and self.cfg.forecast is not None:
             self.history = append_window(self.history, batch, self.cfg.forecast.history)
@@ -232,6 +235,31 @@ class WatchRunner:
                         "raise max_tracked_series, shorten series_retention or narrow the query", cfg.name,
                         cfg.max_tracked_series, decision.refused, format_labels(decision.example))
         return batch.select(np.flatnonzero(decision.admitted)), decision
+
+    def _removed(self, batch: Batch, decision: Decision) -> list[AlertEvent]:
+        """Forget the vanished series whose scrape target was removed (a fleet scaled down, not an agent gone
+        silent: :mod:`sentinel.sources.targets`), resolving their open absent alerts; a failed lookup leaves
+        them to page as before."""
+        absent_for = self.cfg.alert.absent_for
+        if absent_for is None or self.detector is None or not self.cfg.target_labels or \
+                not isinstance(self.source, TargetSource):
+            return []
+        series = self.policy.vanished(batch)
+        if not series:
+            return []
+        window = absent_for + batch.end - int(batch.timestamps[0]) + batch.step + SLACK
+        try:
+            status = self.source.targets(self.cfg, series, batch.end, window)
+        except SourceError as exc:
+            log.warning("%s; their absent alerts page as if every target were still configured", one_line(exc))
+            return []
+        gone = [s for s, v in zip(series, status.tolist(), strict=True) if v == REMOVED]
+        released = self.policy.removed(gone, batch.end)
+        if gone:
+            self.forget(gone)
+            self.retention.forget(gone)
+            decision.forgotten["removed"] = gone
+        return released
 
     def forget(self, labels: Sequence[Labels]) -> None:
         """Forget ``labels`` everywhere the watch keeps per-series state (each part compacts its own arrays)."""

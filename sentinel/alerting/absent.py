@@ -15,6 +15,13 @@ value.  A series can go silent in two ways, and both raise the alert:
 A series forgotten by retention (:mod:`sentinel.retention`) leaves the policy, and the daemon's reconcile
 resolves its absent alert.
 
+An agent a fleet scales away is not a silent one.  Before the batch is decided, the runner asks the
+source about the targets of the series that are absent or go absent by its end (:func:`vanished`); one
+whose scrape target was removed from Prometheus' service discovery (:mod:`sentinel.sources.targets`)
+raises no alert, an open one resolves saying so (:func:`event` with ``removed``), and the series is
+forgotten at once rather than after ``series_retention``.  A dead target still scraped (``up == 0``),
+or one the source cannot place, pages as before.
+
 >>> import numpy as np
 >>> st = {"last_seen": np.array([0, 0]), "absent": np.zeros(2, bool), "absent_at": np.full(2, NEVER)}
 >>> ts = np.array([600, 660, 720])
@@ -26,6 +33,10 @@ resolves its absent alert.
 from __future__ import annotations
 
 import numpy as np
+
+from sentinel.alerting.event import AlertEvent
+from sentinel.config import format_duration
+from sentinel.series import Labels, format_labels
 
 NEVER = np.iinfo(np.int64).min
 
@@ -63,3 +74,35 @@ def missing(st: dict[str, np.ndarray], rows: np.ndarray, timestamps: np.ndarray,
     st["absent"][gone] = True
     st["absent_at"][gone] = at
     return gone, at
+
+
+def vanished(st: dict[str, np.ndarray], rows: np.ndarray, end: int, absent_for: int) -> np.ndarray:
+    """Known series outside ``rows`` (the batch's) silent for ``absent_for`` by ``end``: absent already, or
+    going absent in this batch (:func:`missing`'s candidates, without marking them).
+
+    >>> st = {"last_seen": np.array([0, 0, 500, NEVER]), "absent": np.array([True, False, False, False])}
+    >>> vanished(st, np.array([1]), end=600, absent_for=300).tolist()
+    [0]
+    """
+    out = np.ones(len(st["absent"]), dtype=bool)
+    out[rows] = False
+    known = st["last_seen"] != NEVER
+    return np.flatnonzero(out & known & (st["absent"] | (st["last_seen"] + absent_for <= end)))
+
+
+def event(watch: str, severity: str, status: str, labels: Labels, starts_at: int, at: int, last_seen: int,
+          removed: bool = False) -> AlertEvent:
+    """An ``absent`` transition; ``last_seen``: the series' last value before the silence; ``removed``: it
+    resolves because the series' scrape target left service discovery, not because data came back."""
+    ev = AlertEvent(status=status, watch=watch, labels=labels, kind="absent", starts_at=starts_at, at=at,
+                    severity=severity)
+    who, silence = format_labels(labels), format_duration(at - last_seen)
+    ev.summary = f"{watch}: no data from {who}"
+    if status == "firing":
+        ev.description = f"{who} has sent no data for {silence}."
+    elif removed:
+        ev.description = (f"{who}: its scrape target was removed from Prometheus' service discovery (no `up` "
+                          f"sample; a scaled-down agent, not a silent one), {silence} after its last value.")
+    else:
+        ev.description = f"{who} sends data again, after {silence} without."
+    return ev

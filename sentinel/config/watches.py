@@ -24,6 +24,8 @@ MAX_TRACKED_SERIES = 50_000
 """Default ``max_tracked_series``: five full turnovers of the largest fetch (``prometheus.max_series_per_watch``,
 10,000) within one retention window, about 200 MB of detector state; a fleet that needs more churns faster
 than a week's retention suits (shorten ``series_retention``) or belongs in several watches."""
+TARGET_LABELS = {"job": "job", "instance": "instance"}
+"""Default ``target_labels``: the labels Prometheus gives every series of a scrape target, and ``up``."""
 DENSITY_MAX_COUNT = 8
 """The most excursions a density condition may ask for (the policy keeps this many start times per series)."""
 
@@ -148,6 +150,38 @@ class WatchConfig(StrictModel):
     max_tracked_series: int = Field(
         MAX_TRACKED_SERIES, gt=0, description="most series the watch keeps state for: over it, the longest-absent "
         "are forgotten first, then new series are refused (not scored; sentinel_series_refused_total)")
+    target_labels: dict[str, str] = Field(
+        default_factory=lambda: dict(TARGET_LABELS), description="series labels naming the scrape target, as a "
+        "list or a map {series label: up label}; a vanished series whose target has left Prometheus' `up` was "
+        "removed, not silent: no absent alert (sentinel.sources.targets); [] turns it off")
+
+    @field_validator("target_labels", mode="before")
+    @classmethod
+    def _target_labels(cls, v: Any) -> Any:
+        """A list names labels the series and ``up`` share; ``false`` / ``[]`` turn the lookup off.
+
+        >>> WatchConfig(name="w", query="m", target_labels=["job", "pod"]).target_labels
+        {'job': 'job', 'pod': 'pod'}
+        >>> WatchConfig(name="w", query="m", target_labels={"agent": "instance", "job": "job"}).target_labels
+        {'agent': 'instance', 'job': 'job'}
+        """
+        if v is False or v is None:
+            return {}
+        if isinstance(v, list | tuple):
+            if len(set(map(str, v))) != len(v):
+                raise ValueError("target_labels: a label is listed twice")
+            return {str(n): str(n) for n in v}
+        return v
+
+    @field_validator("target_labels")
+    @classmethod
+    def _target_label_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in (*v, *v.values()):
+            if not is_label_name(name):
+                raise ValueError(f"target_labels: {name!r} is not a Prometheus label name")
+        if len(set(v.values())) != len(v):
+            raise ValueError("target_labels: two series labels map to one `up` label")
+        return v
 
     @field_validator("labels")
     @classmethod
@@ -171,6 +205,8 @@ class WatchConfig(StrictModel):
     def _one_source(self) -> WatchConfig:
         if (self.query is None) == (self.logs is None):
             raise ValueError("a watch needs exactly one of `query` (metrics) or `logs` (Elasticsearch)")
+        if self.logs is not None and "target_labels" in self.model_fields_set and self.target_labels:
+            raise ValueError("target_labels names Prometheus scrape targets: a log watch has none (remove it)")
         if self.every <= 0:
             raise ValueError("`every` must be positive")
         if self.step is not None and self.step <= 0:  # `step or every` would silently sample at `every`

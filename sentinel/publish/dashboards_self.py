@@ -92,9 +92,12 @@ def _retention(dash: Dashboard) -> Dashboard:
     dash = dash.with_row(Row("Series retention").id(30))
     dash = dash.with_panel(_panel(
         31, "Series forgotten per minute by reason", "none",
-        "State dropped per watch: retention (no value for series_retention) or limit (the longest-absent, over "
-        "max_tracked_series). A series that returns starts fresh (it warms up like a new one).",
-        (_per_min(c.SERIES_FORGOTTEN, "watch, reason", watch=W), "{{watch}} {{reason}}")))
+        "State dropped per watch: retention (no value for series_retention), limit (the longest-absent, over "
+        "max_tracked_series) or removed (its scrape target left Prometheus' service discovery). A series that "
+        "returns starts fresh (it warms up like a new one). Lookups: the `up` queries that tell removed targets "
+        "from dead ones, by outcome (failed: their absent alerts page as if every target were still configured).",
+        (_per_min(c.SERIES_FORGOTTEN, "watch, reason", watch=W), "{{watch}} {{reason}}"),
+        (_per_min(m.SOURCE_TARGET_LOOKUPS, "watch, outcome", watch=W), "lookups {{watch}} {{outcome}}")))
     return dash.with_panel(_panel(
         32, "New series refused per minute", "none",
         "New series not scored (no alerts): max_tracked_series reached with no absent series to forget. "

@@ -68,6 +68,7 @@ SOURCE_REQUEST_DURATION = "sentinel_source_request_duration_seconds"
 SOURCE_SERIES = "sentinel_source_series"
 SOURCE_SERIES_DROPPED = "sentinel_source_series_dropped_total"
 SOURCE_NONFINITE = "sentinel_source_nonfinite_samples_total"
+SOURCE_TARGET_LOOKUPS = "sentinel_source_target_lookups_total"
 
 # -- alerts and notifications (notifier) -------------------------------------------
 ALERTS_ACTIVE = "sentinel_alerts_active"

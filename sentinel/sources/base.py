@@ -10,11 +10,14 @@ not an error: it is NaN in the batch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import numpy as np
+
 from sentinel.config import WatchConfig
-from sentinel.series import Batch
+from sentinel.series import Batch, Labels
 
 if TYPE_CHECKING:
     from sentinel.sources.metrics import SourceMetrics
@@ -114,3 +117,15 @@ class Source(Protocol):
     def fetch(self, watch: WatchConfig, start: int, end: int) -> Batch: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TargetSource(Protocol):
+    """A source that also knows whether the scrape targets of vanished series were removed (Prometheus).
+
+    ``targets(watch, series, at, window)`` returns, per series, :data:`~sentinel.sources.targets.LIVE`,
+    :data:`~sentinel.sources.targets.REMOVED` or :data:`~sentinel.sources.targets.UNKNOWN` (int8), from
+    one request; failures raise :class:`SourceError`.
+    """
+
+    def targets(self, watch: WatchConfig, series: Sequence[Labels], at: int, window: int) -> np.ndarray: ...

@@ -31,6 +31,7 @@ class SourceMetrics:
     series_dropped: Counter
     nonfinite_samples: Counter
     counter_resets: Counter
+    target_lookups: Counter
 
 
 
@@ -81,6 +82,13 @@ def source_metrics(registry: CollectorRegistry = REGISTRY) -> SourceMetrics:
             "sentinel_source_reset_repairs",
             "Resets (drops to a lower value) repaired in raw counter series.",
             ["source", "watch"],
+            **kw,
+        ),
+        target_lookups=Counter(
+            "sentinel_source_target_lookups",
+            "Lookups of vanished series' scrape targets in `up` (sentinel.sources.targets), by outcome: ok, or "
+            "failed (their absent alerts page as if every target were still configured).",
+            ["source", "watch", "outcome"],
             **kw,
         ),
     )

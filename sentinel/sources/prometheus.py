@@ -40,7 +40,8 @@ What this module guarantees (DESIGN §3), and why:
   unless ``tls_verify`` is false or a CA bundle path.
 
 The HTTP call goes through prometheus-api-client's ``custom_query_range``;
-decoding (:mod:`sentinel.sources.prometheus_decode`) flattens every sample of
+:meth:`PrometheusSource.targets` asks ``up`` whether vanished series' targets were removed
+(:mod:`sentinel.sources.targets`); decoding (:mod:`sentinel.sources.prometheus_decode`) flattens every sample of
 a response into two numpy conversions (no per-point Python arithmetic).  ``last_timings`` holds the query/decode
 split of the last fetch for benchmarks.
 """
@@ -53,8 +54,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -65,7 +67,8 @@ from urllib3.util.retry import Retry
 
 from sentinel.config import PrometheusConfig, WatchConfig
 from sentinel.errors import one_line
-from sentinel.series import Batch
+from sentinel.series import Batch, Labels
+from sentinel.sources import targets
 from sentinel.sources.base import SourceError, check_clock, check_span, grid
 from sentinel.sources.metrics import source_metrics
 from sentinel.sources.prometheus_decode import SOURCE, MatrixDecoder, Result
@@ -139,7 +142,8 @@ class PrometheusSource:
         for c0 in range(0, len(timestamps), chunk):
             c1 = min(len(timestamps), c0 + chunk)
             t0 = time.perf_counter()
-            parts.append(self._query(watch, int(timestamps[c0]), int(timestamps[c1 - 1]), step))
+            parts.append(self._request(watch, self._range_call(watch, int(timestamps[c0]), int(timestamps[c1 - 1]),
+                                                               step)))
             query_s += time.perf_counter() - t0
         check_clock(self._metrics, SOURCE, watch.name, int(timestamps[-1]) if len(timestamps) else first, step,
                     self._server_now, self._where)
@@ -148,6 +152,28 @@ class PrometheusSource:
         self.last_timings = {"query": query_s, "decode": time.perf_counter() - t0}
         self._metrics.series.labels(SOURCE, watch.name).set(batch.n_series)
         return batch
+
+    def targets(self, watch: WatchConfig, series: Sequence[Labels], at: int, window: int) -> np.ndarray:
+        """Per series, whether its scrape target is live, removed or unknown at ``at``: one ``up`` query
+        (:mod:`sentinel.sources.targets`, ``window`` its look-back).  Counted in
+        ``sentinel_source_target_lookups_total``; a failure raises :class:`SourceError`."""
+        keys = [targets.target_of(s, watch.target_labels) for s in series]
+        asked = {k for k in keys if k is not None}
+        if not asked:
+            return np.full(len(keys), targets.UNKNOWN, dtype=np.int8)
+        up_names = tuple(watch.target_labels.values())
+        promql = targets.query(asked, up_names, window)
+        params = {"time": str(int(at)), "timeout": f"{self._cfg.timeout}s"}
+        try:
+            answer = self._request(watch, lambda: self._client.custom_query(promql, params=params), errors=False)
+            out = targets.status(keys, answer, up_names)
+        except (SourceError, TypeError) as exc:
+            self._metrics.target_lookups.labels(SOURCE, watch.name, "failed").inc()
+            why = one_line(str(exc), 200).removeprefix(f"watch {watch.name!r}: ")
+            raise SourceError(f"watch {watch.name!r}: the `up` lookup of vanished series' targets failed: "
+                              f"{why}") from None
+        self._metrics.target_lookups.labels(SOURCE, watch.name, "ok").inc()
+        return out
 
     def close(self) -> None:
         self._client.close()
@@ -159,21 +185,25 @@ class PrometheusSource:
         parsed = email.utils.parsedate_tz(date) if date else None
         self._server_now = float(email.utils.mktime_tz(parsed)) if parsed else None
 
-    def _query(self, watch: WatchConfig, qstart: int, qend: int, step: int) -> Result:
-        """One ``query_range`` with retries; returns Prometheus' ``data.result``."""
+    def _range_call(self, watch: WatchConfig, qstart: int, qend: int, step: int) -> Callable[[], Any]:
         assert watch.query is not None
+        query = watch.query
+        return lambda: self._client.custom_query_range(
+            query,
+            start_time=datetime.fromtimestamp(qstart, UTC),
+            end_time=datetime.fromtimestamp(qend, UTC),
+            step=str(step),
+            params={"timeout": f"{self._cfg.timeout}s"},
+        )
+
+    def _request(self, watch: WatchConfig, call: Callable[[], Any], errors: bool = True) -> Result:
+        """One request with retries; returns Prometheus' ``data.result`` (a failed fetch counts in ``errors``)."""
         attempts = self._cfg.retries + 1
         for attempt in range(attempts):
             t0 = time.perf_counter()
             outcome, transient, reason = "ok", False, ""
             try:
-                result = self._client.custom_query_range(
-                    watch.query,
-                    start_time=datetime.fromtimestamp(qstart, UTC),
-                    end_time=datetime.fromtimestamp(qend, UTC),
-                    step=str(step),
-                    params={"timeout": f"{self._cfg.timeout}s"},
-                )
+                result = call()
                 if not isinstance(result, list):
                     raise TypeError("result is not a list")
             except PrometheusApiClientException as exc:
@@ -200,7 +230,8 @@ class PrometheusSource:
             if outcome == "ok":
                 return result
             if not transient or attempt == attempts - 1:
-                self._metrics.errors.labels(SOURCE, watch.name, outcome).inc()
+                if errors:
+                    self._metrics.errors.labels(SOURCE, watch.name, outcome).inc()
                 tries = f" (after {attempt + 1} attempts)" if attempt else ""
                 raise SourceError(f"watch {watch.name!r}: {reason}{tries}")
             delay = min(self._backoff * 2**attempt, _MAX_BACKOFF)
