@@ -219,3 +219,40 @@ def test_absent_fires_for_exactly_the_vanished_series_not_answered_removed(verdi
     fired = {e.labels for e in events if e.status == "firing"}
     assert fired == {s for s, v in answer.items() if v != REMOVED}
     assert set(forgotten.get("removed", [])) == {s for s, v in answer.items() if v == REMOVED}
+
+
+# -- config ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (["job", "job"], "watches[0].target_labels: a label is listed twice"),
+    ({"pod": "instance", "node": "instance"}, "two series labels map to one `up` label"),
+    (["job", "1st"], "'1st' is not a Prometheus label name"),
+])
+def test_check_config_names_a_bad_target_labels(value: Any, problem: str) -> None:
+    from sentinel.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_config({"prometheus": {}, "watches": [{"name": "w", "query": "up", "target_labels": value}]})
+    assert any(problem in p and "\n" not in p for p in err.value.problems), err.value.problems
+
+
+def test_check_config_says_which_watches_tell_removed_targets_apart(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from sentinel.cli import app
+
+    path = tmp_path / "s.yaml"
+    path.write_text("prometheus: {url: http://127.0.0.1:9090}\nwatches:\n"
+                    "  - {name: a, query: up, alert: {absent_for: 10m}, target_labels: {pod: instance, job: job}}\n"
+                    "  - {name: b, query: up, alert: {absent_for: 10m}, target_labels: false}\n"
+                    "  - {name: c, query: up}\n"
+                    "  - {name: d, logs: {index: x}, target_labels: [job]}\n")
+    res = CliRunner().invoke(app, ["check-config", "--config", str(path)])
+    assert res.exit_code == 2
+    assert "error: watches[3]: target_labels names Prometheus scrape targets: a log watch has none" in res.output
+    path.write_text(path.read_text().rsplit("  - {name: d", 1)[0])
+    res = CliRunner().invoke(app, ["check-config", "--config", str(path)])
+    lines = {ln.split(":")[0]: ln for ln in res.output.splitlines() if ln.startswith("watch ")}
+    assert res.exit_code == 0 and "(no `up` for instance, job) does not page" in lines["watch a"]
+    assert "does not page" not in lines["watch b"] + lines["watch c"]

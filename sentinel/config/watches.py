@@ -169,7 +169,7 @@ class WatchConfig(StrictModel):
             return {}
         if isinstance(v, list | tuple):
             if len(set(map(str, v))) != len(v):
-                raise ValueError("target_labels: a label is listed twice")
+                raise ValueError("a label is listed twice")
             return {str(n): str(n) for n in v}
         return v
 
@@ -178,9 +178,10 @@ class WatchConfig(StrictModel):
     def _target_label_names(cls, v: dict[str, str]) -> dict[str, str]:
         for name in (*v, *v.values()):
             if not is_label_name(name):
-                raise ValueError(f"target_labels: {name!r} is not a Prometheus label name")
+                raise ValueError(f"{name!r} is not a Prometheus label name "
+                                 "([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
         if len(set(v.values())) != len(v):
-            raise ValueError("target_labels: two series labels map to one `up` label")
+            raise ValueError("two series labels map to one `up` label")
         return v
 
     @field_validator("labels")
