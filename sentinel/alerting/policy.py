@@ -26,7 +26,8 @@ anomaly alerts quiet:
   band for ``resolve_after``;
 - **absent_for**: a series that stops reporting raises an ``absent`` alert
   (a silent agent is an incident, not an absence of incidents), also when
-  the source stops returning it at all (:mod:`sentinel.alerting.absent`);
+  the source stops returning it at all (:mod:`sentinel.alerting.absent`),
+  but not when its scrape target was removed (:meth:`Policy.vanished`, :meth:`Policy.removed`);
 - **stuck**: a series that repeats one value far longer than it ever has
   (a frozen exporter, a hung agent re-reporting its last gauge) raises a
   ``stuck`` alert once the detector's stuck condition
@@ -35,7 +36,8 @@ anomaly alerts quiet:
   a condition like ``absent``, not a score: the detector reports a stuck
   run once, which never lasts ``for``.  The value changing ends it for sure
   (a new run needs its own dozens of values to be stuck again), so it
-  resolves at once, without ``resolve_after``; missing values hold it.
+  resolves at once, without ``resolve_after``; missing values hold it
+  (:mod:`sentinel.alerting.stuck`).
 - **drift**: a series whose recent level is beyond every level it held in
   the past days (a slow ramp, a lost daily cycle) raises a ``drift`` alert
   while that holds (:mod:`sentinel.alerting.drift`).
