@@ -249,7 +249,9 @@ class WatchRunner:
             return []
         window = absent_for + batch.end - int(batch.timestamps[0]) + batch.step + SLACK
         try:
-            status = self.source.targets(self.cfg, series, batch.end, window)
+            status = np.asarray(self.source.targets(self.cfg, series, batch.end, window))
+            if status.shape != (len(series),):
+                raise SourceError(f"watch {self.cfg.name!r}: {status.shape} target verdicts for {len(series)} series")
         except SourceError as exc:
             log.warning("%s; their absent alerts page as if every target were still configured", one_line(exc))
             return []

@@ -50,6 +50,8 @@ class ScriptedSource:
         self.asked.append(list(series))
         if isinstance(self.answer, Exception):
             raise self.answer
+        if self.answer == "short":  # a source answering for fewer series than asked
+            return np.zeros(len(series) - 1, dtype=np.int8)
         return np.array([self.answer(s) for s in series], dtype=np.int8)
 
     def close(self) -> None:
@@ -190,13 +192,13 @@ def test_an_open_absent_alert_resolves_when_its_target_is_removed_later() -> Non
     assert AGENTS[2] not in runner.policy.index_
 
 
-@pytest.mark.parametrize("answer", [lambda s: UNKNOWN, SourceError("watch 'w': the `up` lookup ... failed")])
+@pytest.mark.parametrize("answer", [lambda s: UNKNOWN, SourceError("watch 'w': the `up` lookup ... failed"), "short"])
 def test_unknown_targets_and_failed_lookups_page_as_before(answer: Any, caplog: pytest.LogCaptureFixture) -> None:
     source = ScriptedSource(AGENTS, {AGENTS[1]: 15 * 60}, answer)
     runner, events, forgotten = _run(source)
     assert [(e.status, e.labels, e.at) for e in events] == [("firing", AGENTS[1], 24 * 60)]
     assert forgotten == {} and AGENTS[1] in runner.policy.index_
-    assert isinstance(answer, SourceError) == ("page as if every target were still configured" in caplog.text)
+    assert (not callable(answer)) == ("page as if every target were still configured" in caplog.text)
 
 
 def test_no_lookup_without_absent_for_target_labels_or_vanished_series() -> None:
