@@ -177,6 +177,7 @@ OPERATIONS = [
     (m.SOURCE_SERIES_DROPPED, "counter", SRC),
     (m.SOURCE_NONFINITE, "counter", SRC),
     ("sentinel_source_reset_repairs_total", "counter", SRC),
+    (m.SOURCE_TARGET_LOOKUPS, "counter", {**SRC, "outcome": "ok"}),
     ("sentinel_source_retries_total", "counter", SRC),
     ("sentinel_batch_fit_seconds", "histogram", {"detector": "stl"}),
     ("sentinel_retrain_fits_total", "counter", {"model": "stl", "result": "ok"}),
