@@ -206,7 +206,7 @@ class WatchConfig(StrictModel):
     def _one_source(self) -> WatchConfig:
         if (self.query is None) == (self.logs is None):
             raise ValueError("a watch needs exactly one of `query` (metrics) or `logs` (Elasticsearch)")
-        if self.logs is not None and "target_labels" in self.model_fields_set and self.target_labels:
+        if self.logs is not None and self.target_labels not in ({}, TARGET_LABELS):  # the default round-trips
             raise ValueError("target_labels names Prometheus scrape targets: a log watch has none (remove it)")
         if self.every <= 0:
             raise ValueError("`every` must be positive")
