@@ -81,14 +81,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sentinel.detect import ranges
+from sentinel.detect import drift_week, ranges
 from sentinel.detect.jit import kernel
 
 HOURS = 24
 DAY = 86_400
-GOLDEN = 0.6180339887498949
-"""The dither of the profile's rounding steps by this per day (a low-discrepancy sequence)."""
-KEYS = ("dr.r1", "dr.m2", "dr.lo", "dr.hi", "dr.s", "dr.pu", "dr.pf")
+WEEK = 7 * DAY
+KEYS = ("dr.r1", "dr.m2", "dr.lo", "dr.hi", "dr.s", "dr.pu", "dr.pf", "dr.d3", "dr.pw")
 """State arrays in ``state_`` (a checkpoint from before the check lacks them: they start fresh)."""
 
 
@@ -102,6 +101,8 @@ class Arrays(NamedTuple):
     s: np.ndarray  # float32: a scale, precision enough; negative while a drift holds (its end is news)
     pu: np.ndarray  # float32: the profile's unit
     pf: np.ndarray  # int8 (series x 24): the profile in units of pu
+    d3: np.ndarray  # float32: the week-long level less m2 (:mod:`sentinel.detect.drift_week`)
+    pw: np.ndarray  # int8 (series x 7): the day-of-week offsets in units of pu (drift_week.UNKNOWN: not learned)
 
 
 class Params(NamedTuple):
@@ -119,6 +120,11 @@ class Params(NamedTuple):
     n_warm: int  # values before the check judges (a week: a weekend has been seen)
     step: int  # seconds: the first value of an hour is the one less than a step past it
     on: bool = True  # off: the kernels do nothing, the condition is 0
+    alpha_week: float = 0.0  # per visit of a day-of-week offset (an hour of its day); 0: no weekly frame
+    alpha_ref: float = 0.0  # per value: the week-long level the offsets are learned against
+    n_frame: int = 0  # values before the weekly offsets learn (the profile has seen two days)
+    n_restart: int = 0  # values after which the frame counts and the range starts again (every day seen)
+    gate: float = 0.0  # half-bands the week's offsets must span to count (fully from twice that; 0: any)
 
 
 def init_state(n: int) -> dict[str, np.ndarray]:
@@ -127,6 +133,8 @@ def init_state(n: int) -> dict[str, np.ndarray]:
     st["dr.s"] = np.full(n, np.nan, dtype=np.float32)
     st["dr.pu"] = np.zeros(n, dtype=np.float32)
     st["dr.pf"] = np.zeros((n, HOURS), dtype=np.int8)
+    st["dr.d3"] = np.full(n, np.nan, dtype=np.float32)
+    st["dr.pw"] = np.full((n, drift_week.WEEKDAYS), drift_week.UNKNOWN, dtype=np.int8)
     return st
 
 
@@ -141,23 +149,24 @@ def empty() -> Arrays:
 
 
 def clocks(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The hour of the day (UTC) and the seconds into it of each of a batch's timestamps (:func:`clock`'s).
+    """The hour of the week (UTC, from a Thursday, the epoch's day) and the seconds into it of a batch's timestamps.
 
     Computed once per batch, as the baseline's seasonal slots are, instead of
-    three integer divisions per value and series inside the kernels.
+    three integer divisions per value and series inside the kernels
+    (:func:`clock`'s); the hour of the day is the hour of the week modulo 24.
 
-    >>> clocks(np.array([0, 3599, 3600, 86_400 + 7_325]))
-    (array([0, 0, 1, 2]), array([   0, 3599,    0,  125]))
+    >>> clocks(np.array([0, 3599, 3600, 86_400 + 7_325, WEEK + 60]))
+    (array([ 0,  0,  1, 26,  0]), array([   0, 3599,    0,  125,   60]))
     """
-    sec = ts % DAY
+    sec = ts % WEEK
     hour = sec // 3600
     return hour, sec - hour * 3600
 
 
 @kernel
 def clock(t: int) -> tuple[int, int]:
-    """The hour of the day (UTC) of time ``t`` and the seconds into it (the per-step path's :func:`clocks`)."""
-    sec = t % DAY
+    """The hour of the week (UTC) of time ``t`` and the seconds into it (the per-step path's :func:`clocks`)."""
+    sec = t % WEEK
     h = sec // 3600
     return h, sec - h * 3600
 
@@ -217,15 +226,9 @@ def learn_profile(a: Arrays, p: Params, i: int, h: int, n: float) -> None:
     old = np.float64(a.pf[i, h]) * u
     days = math.floor(n * p.step / DAY)
     v = old + max(p.alpha_profile, 1.0 / (days + 1.0)) * (r1 - m2 - old)
-    if abs(v) > 127.0 * u:  # a wider profile: a coarser unit for every point
-        nu = abs(v) / 100.0
-        for k in range(HOURS):
-            a.pf[i, k] = np.int8(round(np.float64(a.pf[i, k]) * u / nu))
-        a.pu[i] = np.float32(nu)
-        u = np.float64(a.pu[i])
-    if u > 0.0:  # rounded with a dither that changes by the day, so the byte's rounding does not stick
-        dither = (days * GOLDEN) % 1.0 - 0.5
-        a.pf[i, h] = np.int8(max(-127.0, min(127.0, math.floor(v / u + 0.5 + dither))))
+    b = drift_week.store(a, i, v, (days * drift_week.GOLDEN) % 1.0 - 0.5)  # a dither that changes by the day
+    if a.pu[i] > 0.0:
+        a.pf[i, h] = np.int8(b)
 
 
 @kernel
@@ -233,8 +236,8 @@ def step(a: Arrays, p: Params, i: int, t: int, x: float, half: float, n: float, 
     """The drift condition of value ``x`` of series ``i`` at ``t`` (signed excess, 0: none, NaN: no value).
 
     Judged on the state before ``x``; then, if ``learn``, ``x`` goes into the
-    means, the range, the stray and the profile (the last two only while no
-    drift holds).  ``half`` is the baseline's half-band, ``n`` the count of
+    means, the range, the stray, the profile and the weekly frame (the last
+    three only while no drift holds).  ``half`` is the baseline's half-band, ``n`` the count of
     values the baseline has learned before ``x``.  One function for both, so
     the short level and the profile are computed once per value.
     """
@@ -243,25 +246,33 @@ def step(a: Arrays, p: Params, i: int, t: int, x: float, half: float, n: float, 
 
 
 @kernel
-def step_at(a: Arrays, p: Params, i: int, h: int, into: int, x: float, half: float, n: float, learn: bool) -> float:
-    """:func:`step` at ``into`` seconds after hour ``h`` of the day (a batch's :func:`clocks`, computed once)."""
+def step_at(a: Arrays, p: Params, i: int, hw: int, into: int, x: float, half: float, n: float, learn: bool) -> float:
+    """:func:`step` at ``into`` seconds after hour ``hw`` of the week (a batch's :func:`clocks`, computed once)."""
     if x != x:
         return math.nan
     if not p.on:
         return 0.0
-    r1 = short_mean(a, p, i, x, half)
+    d, h = hw // HOURS, hw % HOURS
+    wk = drift_week.offset(a, p, i, d, half) if n >= p.n_restart else 0.0  # 0 until the switch (module doc)
+    r1 = short_mean(a, p, i, x - wk, half)  # taken out of the value: a weekend's edge leaves no lag behind
     m1 = r1 - profile_at(a, i, h, into)
     cond = excess(a, p, i, m1, n)
     if not learn:
         return cond
     drifting = cond != 0.0
-    if not drifting and into < p.step:  # the first value of an hour: its point learns (from r1 before x)
+    week = drift_week.learning(a, p, i, n)
+    if not drifting and into < p.step:  # the first value of an hour: its points learn (from r1 before x)
         learn_profile(a, p, i, h, n)
-        m1 = r1 - profile_at(a, i, h, into)
+        prof = profile_at(a, i, h, into)
+        if week:
+            r1 = drift_week.learn(a, p, i, d, h, x, wk, r1, prof, half, n)
+        m1 = r1 - prof
     a.r1[i] = r1
-    m2 = a.m2[i]
-    m2 = m1 if m2 != m2 else m2 + p.alpha_long * (m1 - m2)
+    m2_was = a.m2[i]
+    m2 = m1 if m2_was != m2_was else m2_was + p.alpha_long * (m1 - m2_was)
     a.m2[i] = m2
+    if week:
+        drift_week.follow(a, i, m2_was, m2)
     if n >= p.n_range:  # not the first days' levels, before the profile has seen them
         a.lo[i], a.hi[i] = ranges.widened(a.lo[i], a.hi[i], m2, p.forget)
     if a.s[i] < 0.0 and not drifting:  # a drift just ended: if by the long mean catching up, a held level
@@ -276,4 +287,6 @@ def step_at(a: Arrays, p: Params, i: int, h: int, into: int, x: float, half: flo
             g = min(g, 3.0 * s)
         s = g if s != s else s + max(p.alpha_s, 1.0 / (n + 1.0)) * (g - s)
     a.s[i] = np.float32(-s if drifting else s)  # the sign: a drift holds (no byte to spare for a flag)
+    if week and n + 1.0 == p.n_restart:  # the last value before the frame counts
+        drift_week.switch(a, p, i, d, h, into, half)
     return cond

@@ -21,7 +21,7 @@ and a list of members (:mod:`sentinel.detect.members`).  Per step it
    alert says which fired) and the band ``expected +- band * scale``,
 7. and, with ``drift`` (on by default), the drift check's condition
    (``Scores.drift``, :mod:`sentinel.detect.drift`): whether the series'
-   recent level, its daily cycle taken out, is beyond every level it held
+   recent level, its daily (and, once learned, weekly) cycle taken out, is beyond every level it held
    over the past days; its memories are durations, turned into rates at the
    sampling step (:meth:`Ensemble._drift_params`).
 
@@ -189,7 +189,9 @@ class Ensemble(OnlineDetector):
         return drift.Params(alpha_short=min(1.0, step / 1800), alpha_long=min(1.0, step / 21600),  # 30 min, 6 h
                             alpha_s=min(1.0, step / 86400), forget=min(0.01, 2e-6 * step / 60),  # a day; per value
                             k=5.0, tol=0.2, clip=1.0, alpha_profile=0.5,
-                            n_range=int(2 * DAY / step), n_warm=int(8 * DAY / step), step=int(step), on=self.drift)
+                            n_range=int(2 * DAY / step), n_warm=int(8 * DAY / step), step=int(step), on=self.drift,
+                            alpha_week=1 / 48, alpha_ref=step / (4 * WEEK),  # per hourly visit: two weeks; 4 weeks
+                            n_frame=int(2 * DAY / step), n_restart=int((2 * DAY + WEEK) / step), gate=1.0)
 
     def _evidence(self, st: dict[str, np.ndarray], t: int, x: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step outputs (series x [score, expected, lower, upper, members...]), member statistics, combined p."""
