@@ -125,6 +125,7 @@ class Params(NamedTuple):
     n_frame: int = 0  # values before the weekly offsets learn (the profile has seen two days)
     n_restart: int = 0  # values after which the frame counts and the range starts again (every day seen)
     gate: float = 0.0  # half-bands the week's offsets must span to count (fully from twice that; 0: any)
+    restart_w: float = 0.0  # the restarted range's half-width, in spans of the week's offsets (the frame's error)
 
 
 def init_state(n: int) -> dict[str, np.ndarray]:

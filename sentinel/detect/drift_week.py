@@ -67,18 +67,24 @@ def learning(a: Arrays, p: Params, i: int, n: float) -> bool:
 
 
 @kernel
-def weight(a: Arrays, p: Params, i: int, half: float) -> float:
-    """How much the frame counts (0-1): the span of the learned offsets over ``gate`` half-bands, less one."""
+def span(a: Arrays, i: int) -> float:
+    """The span of series ``i``'s learned offsets (values; 0: none)."""
     lo, hi = 127.0, -127.0
     for k in range(WEEKDAYS):
         if a.pw[i, k] != UNKNOWN:
             v = np.float64(a.pw[i, k])
             lo, hi = min(lo, v), max(hi, v)
+    return max(hi - lo, 0.0) * np.float64(a.pu[i])
+
+
+@kernel
+def weight(a: Arrays, p: Params, i: int, half: float) -> float:
+    """How much the frame counts (0-1): the span of the learned offsets over ``gate`` half-bands, less one."""
     if p.gate <= 0.0:
         return 1.0
     if not (half == half and half > 0.0):
         return 0.0
-    return min(max((hi - lo) * np.float64(a.pu[i]) / (p.gate * half) - 1.0, 0.0), 1.0)
+    return min(max(span(a, i) / (p.gate * half) - 1.0, 0.0), 1.0)
 
 
 @kernel
@@ -184,5 +190,6 @@ def switch(a: Arrays, p: Params, i: int, d: int, h: int, into: int, half: float)
     m2 = a.m2[i] - shift
     a.m2[i] = m2
     a.d3[i] = np.float32(np.float64(a.d3[i]) + shift)
-    if a.lo[i] == a.lo[i]:
-        a.lo[i], a.hi[i] = m2, m2
+    if a.lo[i] == a.lo[i]:  # the range starts again from the long mean, give or take the frame's own error
+        e = p.restart_w * weight(a, p, i, half) * span(a, i)
+        a.lo[i], a.hi[i] = m2 - e, m2 + e

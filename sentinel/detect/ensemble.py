@@ -191,7 +191,8 @@ class Ensemble(OnlineDetector):
                             k=5.0, tol=0.2, clip=1.0, alpha_profile=0.5,
                             n_range=int(2 * DAY / step), n_warm=int(8 * DAY / step), step=int(step), on=self.drift,
                             alpha_week=1 / 48, alpha_ref=step / (4 * WEEK),  # per hourly visit: two weeks; 4 weeks
-                            n_frame=int(2 * DAY / step), n_restart=int((2 * DAY + WEEK) / step), gate=1.0)
+                            n_frame=int(2 * DAY / step), n_restart=int((2 * DAY + WEEK) / step), gate=1.0,
+                            restart_w=0.1)
 
     def _evidence(self, st: dict[str, np.ndarray], t: int, x: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step outputs (series x [score, expected, lower, upper, members...]), member statistics, combined p."""
