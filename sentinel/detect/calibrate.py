@@ -80,7 +80,7 @@ class Arrays(NamedTuple):
 
     tail: np.ndarray  # (series, stats, 2 * bins) float32
     inc: np.ndarray  # (series, stats)
-    count: np.ndarray  # (series, stats) int64
+    count: np.ndarray  # (series, stats) int32: compared modulo the stride only (2**31 values: 4,000 years at 1/min)
 
 
 class Consts(NamedTuple):
@@ -259,8 +259,14 @@ class TailCalibrator:
         return {
             f"{p}.tail": np.zeros((n, m, 2 * self.n_bins), dtype=np.float32),
             f"{p}.inc": np.ones((n, m)),
-            f"{p}.count": np.zeros((n, m), dtype=np.int64),
+            f"{p}.count": np.zeros((n, m), dtype=np.int32),
         }
+
+    def fill_missing(self, state: dict[str, np.ndarray]) -> None:
+        """Convert the counts of a checkpoint from before they were int32 (one compiled kernel for both)."""
+        key = f"{self.prefix}.count"
+        if key in state and state[key].dtype != np.int32:
+            state[key] = state[key].astype(np.int32)
 
     def arrays(self, state: dict[str, np.ndarray]) -> Arrays:
         """The state arrays the kernels work on."""

@@ -136,7 +136,7 @@ def learn(a: Arrays, p: Params, i: int, d: int, h: int, x: float, wk: float, r1:
     """
     xr = x - wk
     lim = p.clip * half
-    if a.pw[i, d] != UNKNOWN and lim == lim and lim > 0.0 and r1 == r1:  # a spike barely moves it
+    if lim == lim and lim > 0.0 and r1 == r1:  # a spike barely moves it
         xr = min(max(xr, r1 - lim), r1 + lim)
     pm = profile_mean(a, i)
     u = xr + wk - prof + pm

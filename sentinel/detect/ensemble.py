@@ -148,12 +148,14 @@ class Ensemble(OnlineDetector):
         return st
 
     def _fill_missing(self, state: dict[str, np.ndarray]) -> None:
-        """Add the baseline arrays a checkpoint written before they existed lacks (the weekly steps: none learned).
+        """Add the baseline arrays a checkpoint written before they existed lacks (the weekly steps: none learned),
+        and the drift check's; convert the calibrators' int64 counts of an older one.
 
         Runs before every batch, so fresh arrays are built only when a key is
         missing (building them for every series each batch cost about 0.5 %
         of a 100,000-series batch).
         """
+        self._cal.fill_missing(state)
         if self.base_ is not None and "b.n" in state:
             n = len(state["b.n"])
             if not self.base_.init_state(0).keys() <= state.keys():
