@@ -38,7 +38,13 @@ Per series:
 - ``s``, the mean distance ``|m1 - m2|`` (``alpha_s``, about a day; each
   distance capped at 3 ``s``, so a weekend's edge, hours of large distance
   twice a week, does not drag it far): how far the short level strays on
-  its own (an AR(1) wander strays far, a smooth seasonal series barely).
+  its own (an AR(1) wander strays far, a smooth seasonal series barely);
+- on a series with a weekly pattern, from day 9 on (every day of the week
+  learned on a settled profile), a day-of-week offset taken out of the
+  value before the short mean, and the range started again then, so a
+  weekday drop no longer lands inside the weekend's level
+  (:mod:`sentinel.detect.drift_week`; before day 9, and on a series
+  without a weekly pattern, the numbers are the frame-less ones).
 
 A drift holds where ``m1`` is beyond the range by more than ``k`` times
 ``s`` and more than ``tol`` of the range's width, after ``n_warm`` values
