@@ -16,10 +16,12 @@ level kept as its distance from the check's long mean ``m2``:
   first value of each hour the day's offset learns how far the value, less
   the daily profile's shape, is from the week-long level (a running mean
   over the day's first visits, then ``alpha_week`` per visit); the value,
-  not the short mean, which lags a weekend's edge by hours; once the day is
-  known, clipped to a half-band of the short mean, so a spike barely moves
-  it.  The profile's shape, not the profile: its mean moves while it forms,
-  and that move is no day's;
+  not the short mean, which lags a weekend's edge by hours; clipped to a
+  half-band of the short mean, so a spike barely moves it (a spike at a
+  day's first visit, unclipped, opened the gate on a clean ``spiky`` series
+  of the shapes benchmark, which then alerted at the switch).  The
+  profile's shape, not the profile: its mean moves while it forms, and
+  that move is no day's;
 - the offset used is the day's less the mean of the seven, so a level that
   moves on every day alike stays the level's; it counts only where the
   seven span more than ``gate`` half-bands (fully from twice that): a
@@ -28,17 +30,21 @@ level kept as its distance from the check's long mean ``m2``:
 - the frame only *learns* until ``n_restart`` values (every day seen once
   with a profile two days old).  Then, if all seven days are known and the
   gate is open, the short and long means move into the frame and the range
-  of levels starts again from the long mean (the levels it held were
-  learned without the frame); otherwise the frame is dropped for good and
+  of levels starts again at the long mean +- ``restart_w`` of the week's
+  pattern (the levels it held were learned without the frame, and the
+  offsets, learned on a daily profile that saw the weekend edges' lag,
+  carry an error: restarted as a point, 2 of 40 clean weekly twins alerted
+  at the first edge after it; +-0.05-0.1 gave none, +-0.2 lost most of
+  the gain); otherwise the frame is dropped for good and
   the check stays as it was.  So up to the switch, and for ever on a series
   without a weekly pattern, the check's numbers are the frame-less ones.
 
-Measured (session 11's standalone check of the kernel, 40 series per cell,
-15 days of history): weekly shift up 3 / shift down 3 / dip 8 / ramp 5 sd
-drift alerts 0.03 / 0.00 / 0.00 / 0.38 without the frame, 0.78 / 0.50 /
-0.65 / 0.97 with it, no clean-twin alert.  A restart at day 7, before the
-first week's offsets were learned on a settled profile, gave 0.23-0.35
-false alerts per series-week, all at the Friday midnight edge.
+Measured (``benchmarks/shapes.py --families weekly daily --warmup-days
+15``, session 12): weekly alerts on shifts up / down of 3 sd 0.10 / 0.07
+-> 0.33 / 0.60, dips of 8 sd 0.20 -> 0.57, ramps to 5 sd 0.38 -> 0.90,
+cycle loss 0.78 -> 1.00; the clean twins and ``daily`` unchanged.  A
+restart at day 7, before each day was learned on a settled profile, gave
+0.23-0.35 false alerts per series-week (session 11).
 """
 
 from __future__ import annotations
