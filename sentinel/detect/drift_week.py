@@ -17,9 +17,9 @@ level kept as its distance from the check's long mean ``m2``:
   the daily profile's shape, is from the week-long level (a running mean
   over the day's first visits, then ``alpha_week`` per visit); the value,
   not the short mean, which lags a weekend's edge by hours; clipped to a
-  half-band of the short mean, so a spike barely moves it (a spike at a
-  day's first visit, unclipped, opened the gate on a clean ``spiky`` series
-  of the shapes benchmark, which then alerted at the switch).  The
+  half-band of the short mean, so a spike barely moves it (with a day's
+  first visit unclipped, spike noise opened the gate on a clean ``spiky``
+  series of the shapes benchmark, which then alerted at the switch).  The
   profile's shape, not the profile: its mean moves while it forms, and
   that move is no day's;
 - the offset used is the day's less the mean of the seven, so a level that
