@@ -32,10 +32,10 @@ level kept as its distance from the check's long mean ``m2``:
   gate is open, the short and long means move into the frame and the range
   of levels starts again at the long mean +- ``restart_w`` of the week's
   pattern (the levels it held were learned without the frame, and the
-  offsets, learned on a daily profile that saw the weekend edges' lag,
-  carry an error: restarted as a point, 2 of 40 clean weekly twins alerted
-  at the first edge after it; +-0.05-0.1 gave none, +-0.2 lost most of
-  the gain); otherwise the frame is dropped for good and
+  offsets carry an error: restarted as a point, 2 of 40 clean weekly twins
+  alerted at the first edge after it, their Friday-Saturday gap 1-1.5
+  noise sd short; +-0.05-0.1 gave none, +-0.2 lost most of the gain);
+  otherwise the frame is dropped for good and
   the check stays as it was.  So up to the switch, and for ever on a series
   without a weekly pattern, the check's numbers are the frame-less ones.
 
