@@ -230,6 +230,7 @@ def test_absent_fires_for_exactly_the_vanished_series_not_answered_removed(verdi
     (["job", "job"], "watches[0].target_labels: a label is listed twice"),
     ({"pod": "instance", "node": "instance"}, "two series labels map to one `up` label"),
     (["job", "1st"], "'1st' is not a Prometheus label name"),
+    ("job", "a list of label names or a map {series label: up label}, e.g. [job], not 'job'"),
 ])
 def test_check_config_names_a_bad_target_labels(value: Any, problem: str) -> None:
     from sentinel.config import ConfigError, parse_config

@@ -167,6 +167,8 @@ class WatchConfig(StrictModel):
         """
         if v is False or v is None:
             return {}
+        if isinstance(v, str):  # `target_labels: job` would otherwise read "Input should be a valid dictionary"
+            raise ValueError(f"a list of label names or a map {{series label: up label}}, e.g. [{v}], not {v!r}")
         if isinstance(v, list | tuple):
             if len(set(map(str, v))) != len(v):
                 raise ValueError("a label is listed twice")
