@@ -3,7 +3,7 @@
 Why: the shapes benchmark (``benchmarks/shapes.py``) alerted shifts, dips and
 ramps on its ``weekly`` family far less often than on ``daily`` (shift down
 3 sd: 0.07 against 0.60; dip 8 sd: 0.07 against 0.80), with the same report
-rates.  The diagnosis (helper weekly11, session 11; README *Incident
+rates.  The diagnosis (helper weekly11, session 11; docs/detector.md *Incident
 shapes*, "Weekly series page less"): the alerts on ``daily`` are the drift
 alert's, and the drift check took the day's cycle out of its level but not
 the week's, so its range of levels held spanned the weekday and the weekend

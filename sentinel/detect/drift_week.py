@@ -4,7 +4,7 @@ Why: the drift check (:mod:`sentinel.detect.drift`) takes the day's cycle
 out of its level, not the week's, so on a weekly series its range of levels
 held spans the weekday and the weekend level.  A weekday drop lands inside
 it, and its margin, a fifth of that width, asks a rise for several noise sd
-more than on a daily series (README *Incident shapes*, "Weekly series page
+more than on a daily series (docs/detector.md *Incident shapes*, "Weekly series page
 less": the weekly family's shift, dip and ramp alerts were a fraction of the
 daily family's).
 

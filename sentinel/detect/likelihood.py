@@ -4,7 +4,7 @@ The inner detector's ``score`` is one minus a tail probability under its
 learned normal.  On real fleets a 1-in-10**4 score is routine for a bursty
 counter and unheard of for a smooth gauge, and one event (a level shift, a
 slow ramp) keeps scoring high for many steps.  This wrapper fixes both
-without touching the model (the README's *The default detector* tells the
+without touching the model (docs/detector.md tells the
 whole story, ``benchmarks/results/nab.md`` how each default was chosen):
 
 1. surprise in decades, ``L = -log10(1 - score)`` (capped at ``max_L``);
