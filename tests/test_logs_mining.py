@@ -98,6 +98,12 @@ def test_token_cache_holds_no_number_email_or_secret_of_the_input() -> None:
         ('user "Jane Doe" said "see you at 5"', "user <STR> said <STR>"),
         ("retry 3 min later, took 12 ms", "retry <DURATION> later, took <DURATION>"),
         ("Failed password for root from 10.0.0.1 port 22 ssh2", "Failed password for root from <IP> port <*>"),
+        # a line named by syslog's auth facility keeps its message; auth written as a key keeps its value masked
+        ("auth: login failed for user bob", "auth: login failed for user bob"),
+        ("Auth : session closed", "Auth : session closed"),
+        ("retry with auth: hunter", "retry with auth: <SECRET>"),
+        ("auth=hunter ok", "auth=<SECRET> ok"),
+        ("auth: password=hunter", "auth: password=<SECRET>"),
     ],
 )
 def test_lines_whose_matches_span_tokens(line: str, expected: str) -> None:

@@ -26,9 +26,10 @@ KEYWORDS = ("key", "secret", "token", "passw", "pwd", "auth", "session", "cookie
 _BEARER = ("bearer", "basic")
 
 RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    # secrets written as key=value / key: value / Bearer xyz (value masked, key kept)
+    # secrets written as key=value / key: value / Bearer xyz (value masked, key kept); not a line that starts
+    # "auth: ": that is syslog's auth facility (or a component) naming the line, and its next word is the message
     (
-        rf"(?i)\b({KEY}[\"']?\s*[=:]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;&)]+",
+        rf"(?i)\b(?!^auth\s*:\s)({KEY}[\"']?\s*[=:]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;&)]+",
         r"\1<SECRET>",
         KEYWORDS,
     ),
