@@ -186,6 +186,8 @@ class WatchRunner:
         t1 = time.perf_counter()
         batch, decision = self._retain(batch, seen, batch.end if batch.n_steps else end - step)
         released = self._removed(batch, decision)
+        if found is not None and found.absorbed:  # merged log templates: their series end now, not at retention
+            self._drop(found.absorbed, "merged", decision)
         t_prune = time.perf_counter()
         if self.detector is not None:
             scores = self.detector.process(batch)
@@ -257,11 +259,16 @@ class WatchRunner:
             return []
         gone = [s for s, v in zip(series, status.tolist(), strict=True) if v == REMOVED]
         released = self.policy.removed(gone, batch.end)
-        if gone:
-            self.forget(gone)
-            self.retention.forget(gone)
-            decision.forgotten["removed"] = gone
+        self._drop(gone, "removed", decision)
         return released
+
+    def _drop(self, labels: list[Labels], reason: str, decision: Decision) -> None:
+        """Forget ``labels`` everywhere now, counted under ``reason``; the daemon's reconcile then resolves
+        any alert left open on them."""
+        if labels:
+            self.forget(labels)
+            self.retention.forget(labels)
+            decision.forgotten[reason] = labels
 
     def forget(self, labels: Sequence[Labels]) -> None:
         """Forget ``labels`` everywhere the watch keeps per-series state (each part compacts its own arrays)."""

@@ -16,10 +16,11 @@ from sentinel.logs.miner import OVERFLOW_ID, LogMiner
 from sentinel.logs.patterns import TEMPLATE_LABEL, TemplateTracker
 from sentinel.logs.records import LogRecord, Sample
 from sentinel.logs.watch import LogWatch
-from sentinel.series import labels_key
+from sentinel.series import Batch, labels_key
+from sentinel.watch import WatchRunner
 from tests.test_log_templates import _logs_watch
 
-SERVICES = ("billing", "search", "etl", "ledger", "payments", "mailer")  # not "auth": `auth: x` is a secret
+SERVICES = ("billing", "search", "etl", "ledger", "payments", "mailer")
 
 
 def _lost(svc: str, n: int) -> str:
@@ -107,6 +108,49 @@ def test_a_merged_template_series_goes_quiet_and_its_lines_count_under_the_survi
     out = tr.update(Sample(recs, 10800.0, 0), 7200, 10800, 300)
     assert [int(dict(k)[TEMPLATE_LABEL]) for k in out.templates.labels] == [1]  # template 2 was absorbed
     assert np.nansum(out.templates.values) == 4  # every line of the cycle, those mined before the merge too
+    assert out.absorbed == [labels_key({"service_name": "a", TEMPLATE_LABEL: "2"})]  # for the watch to forget
+
+
+class _Lines:
+    """A log source of one group whose hour ``k`` logs ``lines[k]`` (one line a minute): counts and messages."""
+
+    def __init__(self, lines: dict[int, list[str]]) -> None:
+        self.lines = lines
+
+    def _records(self, start: int, end: int) -> list[LogRecord]:
+        return [LogRecord(k * 3600 + 60 * i, "error", msg, labels_key({"service_name": "a"}))
+                for k, msgs in sorted(self.lines.items()) for i, msg in enumerate(msgs)
+                if start <= k * 3600 + 60 * i < end]
+
+    def fetch(self, watch: object, start: int, end: int) -> Batch:
+        ts = np.arange(start, end, 300)
+        times = np.array([r.timestamp for r in self._records(start, end)])
+        return Batch.from_rows([{"service_name": "a"}], ts, [[float(((times >= t) & (times < t + 300)).sum())
+                                                             for t in ts]], 300)
+
+    def sample(self, watch: object, start: int, end: int) -> Sample:
+        return Sample(self._records(start, end), float(end), 0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_watch_forgets_an_absorbed_template_series_at_once(tmp_path: Path) -> None:
+    """Its state (and so any alert open on it, which the daemon's reconcile then resolves) ends at the merge,
+    not a week later at retention; counted as forgotten for reason ``merged``."""
+    w = _logs_watch(every=300)
+    src = _Lines({0: [_lost("billing", 1), _lost("search", 1)] * 5, 1: [_lost("billing", 2), _lost("search", 2)] * 5,
+                  2: [_lost("etl", 3)] * 5})
+    runner = WatchRunner(w, src, warmup=3600, patterns=LogWatch(w, src, state_dir=tmp_path,  # type: ignore[arg-type]
+                                                                  registry=CollectorRegistry()))
+    two = labels_key({"service_name": "a", TEMPLATE_LABEL: "2"})
+    runner.cycle(3600)
+    runner.cycle(7200)
+    assert two in runner.policy.index_ and two in runner.retention.index_
+    merged = runner.cycle(10800)
+    assert merged is not None and merged.forgotten == {"merged": [two]}
+    assert two not in runner.policy.index_ and two not in runner.retention.index_
+    assert two not in merged.batch.labels
 
 
 def test_an_alert_on_a_merged_template_names_its_survivor() -> None:

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -79,6 +79,7 @@ class TemplateCycle:
 
     templates: Batch
     new_patterns: list[AlertEvent]
+    absorbed: list[Labels] = field(default_factory=list)  # series of templates merged into others this cycle
 
 
 class TemplateTracker:
@@ -163,14 +164,16 @@ class TemplateTracker:
             if root(int(k)) in known:
                 examples.setdefault(str(root(int(k))), v)
         self._examples = examples
-        self._series = {k: None for k in self._series if _template_of(k) in (OVERFLOW_ID, root(_template_of(k)))}
+        absorbed = [k for k in self._series if _template_of(k) not in (OVERFLOW_ID, root(_template_of(k)))]
+        for k in absorbed:
+            del self._series[k]
         self.miner.meta["alerted"] = sorted(self._alerted)
         self.miner.meta["warmed"] = True
         self.miner.meta["examples"] = self._examples
         self._metrics.new_patterns.labels(self.watch).inc(len(events))
         batch = self._counts(ids, times, groups, timestamps, step, sample.complete_until, counts)
         self.miner.meta["series"] = [list(map(list, k)) for k in self._series]
-        return TemplateCycle(batch, events)
+        return TemplateCycle(batch, events, absorbed)
 
     def forget(self, labels: Iterable[Labels]) -> None:
         """Stop emitting the (group, template) series among ``labels`` (gone: :mod:`sentinel.retention`)."""

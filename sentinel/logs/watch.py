@@ -59,6 +59,7 @@ class PatternResult:
     events: list[AlertEvent] = field(default_factory=list)
     error: str | None = None
     seen_at: np.ndarray | None = None  # when each template series last had a value (template_seen_at)
+    absorbed: list[Labels] = field(default_factory=list)  # template series merged into others: to forget now
 
 
 @dataclass
@@ -124,7 +125,7 @@ class LogWatch:
                 out.error = str(exc)
             else:
                 result = self.tracker.update(sample, start, end, self.watch.sample_step, counts)
-                out.templates = result.templates
+                out.templates, out.absorbed = result.templates, result.absorbed
                 if counts is not None:
                     out.seen_at = template_seen_at(counts, result.templates, last_value_at(counts))
                 for ev in result.new_patterns:
