@@ -24,7 +24,7 @@ from typing import TextIO
 import numpy as np
 
 from sentinel.alerting.console import ConsoleOutput
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.config import Config, WatchConfig, format_duration
 from sentinel.evaluate import Evaluation, Outcome, evaluate
 from sentinel.fleet.model import Fleet

@@ -12,7 +12,7 @@ simulator benchmark.  The rules an on-call engineer would apply:
 - every other firing alert is a **false alarm**; their rate is reported per
   series-week of clean data.
 
->>> from sentinel.alerting.policy import AlertEvent
+>>> from sentinel.alerting.event import AlertEvent
 >>> class Inc:  # anything shaped like sentinel.fleet.incidents.Incident
 ...     kind, start, end, agent = "latency_regression", 1000, 2000, "agent-01"
 ...     signals = (("lat", (("agent", "agent-01"),)),)
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 
 WEEK = 7 * 86400
 

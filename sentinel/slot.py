@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 
 from sentinel import checkpoint
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.config import WatchConfig
 from sentinel.series import Labels
 from sentinel.sources.base import Source

@@ -31,7 +31,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.series import Labels, labels_key
 
 _SCHEMA = """

@@ -5,7 +5,7 @@ Alertmanager; this is where its alerts go (besides the store).  Times are the
 data's own time (the simulator's clock), so a simulated week reads like one.
 
 >>> import io
->>> from sentinel.alerting.policy import AlertEvent
+>>> from sentinel.alerting.event import AlertEvent
 >>> out = io.StringIO()
 >>> c = ConsoleOutput(out)
 >>> c.emit([AlertEvent("firing", "queue", (("agent", "a1"),), 0, 0, value=42.0, expected=10.0,
@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from sentinel.alerting import density
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.config import format_duration
 from sentinel.series import format_labels
 

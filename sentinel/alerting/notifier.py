@@ -36,8 +36,8 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sentinel.alerting.alertmanager import AlertmanagerClient, NotifyError
+from sentinel.alerting.event import AlertEvent
 from sentinel.alerting.outbox import Outbox, OutboxAlert
-from sentinel.alerting.policy import AlertEvent
 from sentinel.config import AlertmanagerConfig, Config, WatchConfig
 from sentinel.errors import one_line
 from sentinel.publish.metrics import self_metrics

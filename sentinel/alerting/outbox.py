@@ -36,7 +36,7 @@ from typing import Any
 
 from sentinel.alerting import render
 from sentinel.alerting.episode import OutboxAlert, episode_key, rfc3339, speaker
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.config import AlertmanagerConfig, Config, WatchConfig
 from sentinel.series import Labels
 from sentinel.store import Store

@@ -38,7 +38,7 @@ from sentinel.series_index import SeriesIndex
 from sentinel.sources.base import MAX_FETCH_STEPS
 
 if TYPE_CHECKING:  # imports stay lazy so `sentinel --help` is fast
-    from sentinel.alerting.policy import AlertEvent
+    from sentinel.alerting.event import AlertEvent
     from sentinel.detect.scores import Scores
 
 

@@ -21,7 +21,7 @@ import typer
 from sentinel.series import format_labels, labels_key
 
 if TYPE_CHECKING:
-    from sentinel.alerting.policy import AlertEvent
+    from sentinel.alerting.event import AlertEvent
     from sentinel.cli.backtest import Replay
 
 

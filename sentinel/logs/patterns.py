@@ -9,7 +9,7 @@ Per cycle, the sampled messages of a log watch are mined
   learns; the masked text and a masked example travel as alert annotations).
   The watch's detector and policy score these series with the group counts,
   so a known template whose rate jumps raises an alert;
-* :class:`~sentinel.alerting.policy.AlertEvent` s of kind ``new_pattern``: a
+* :class:`~sentinel.alerting.event.AlertEvent` s of kind ``new_pattern``: a
   template seen for the first time at one of the watch's
   ``new_pattern_levels`` (error, warn...), once warmed up.  The event carries the
   masked template and one *masked* example line -- never a raw message.
@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.logs.metrics import logs_metrics
 from sentinel.logs.miner import OVERFLOW_ID, LogMiner
 from sentinel.logs.parse import clip

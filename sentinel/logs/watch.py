@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from sentinel.alerting.policy import AlertEvent
+from sentinel.alerting.event import AlertEvent
 from sentinel.config import WatchConfig
 from sentinel.logs.miner import OVERFLOW_ID, LogMiner
 from sentinel.logs.patterns import TEMPLATE_LABEL, TemplateTracker
