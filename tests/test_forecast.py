@@ -101,6 +101,31 @@ def test_interval_coverage_on_noise(seed: int) -> None:
         assert abs(cov - level) < 0.1, (level, cov, f.method_)
 
 
+def test_interval_coverage_on_random_walks_at_the_far_horizon() -> None:
+    """A random walk forecast by its true model (naive): the far-horizon interval still covers.
+
+    Errors at horizon j are N(0, j), symmetric.  The 72-step residuals all come
+    from origins within 144 samples, so in one history they share the walk's
+    drift and mostly one sign; per-tail quantiles of them put one bound near
+    the forecast (measured, this seed: 80/95 % intervals covered 57/70 % at
+    step 72 before the errors were pooled with both signs, 77/86 % after; the
+    rest is the scale's estimate from one stretch of walk).  Step 1000 s: no
+    daily period, so naive is the member.
+    """
+    rng = np.random.default_rng(5)
+    n, h, reps = 864, 72, 200
+    t = np.arange(n) * 1000
+    hits = {0.8: [], 0.95: []}
+    for _ in range(reps):
+        y = 100 + np.cumsum(rng.normal(size=n + h))
+        f = Forecaster(method="naive").fit(t, y[:n], h * 1000)
+        for level, got in hits.items():
+            p = f.path(level)
+            got.append(p.lower[-1] <= y[-1] <= p.upper[-1])
+    assert np.mean(hits[0.8]) > 0.68, np.mean(hits[0.8])
+    assert np.mean(hits[0.95]) > 0.8, np.mean(hits[0.95])
+
+
 def test_to_grid_rejects_bad_timestamps() -> None:
     with pytest.raises(ValueError, match="duplicate"):
         to_grid(np.array([0, 60, 60, 120]), np.ones(4))

@@ -10,7 +10,18 @@ error, so it is smooth, grows with ``j`` and extrapolates past the validated
 horizons).  The residuals divided by ``s(j)`` are pooled into one empirical
 distribution ``Z``; the interval is ``yhat + s(j) * quantiles(Z)`` and the
 probability of exceeding a level is read from the same distribution.  No
-normality is assumed, asymmetry is kept.
+normality is assumed.
+
+``Z`` is symmetric: each standardised error enters as ``+z`` and ``-z``
+(the absolute-residual score of textbook split conformal).  The long-horizon
+errors come from few origins (a 24 h error needs 24 h of history after its
+origin) and overlap, so they carry the sign of whatever the level did in
+that one stretch: a trend member whose calibration day drifted up has only
+positive 24 h residuals and a lower bound hugging the forecast, and the
+next day's drift down falls outside.  The sign of the next level change
+is not in the history; pooling both signs also doubles the data behind
+each tail.  On NAB realAWSCloudwatch this lifted 24 h coverage from
+78/90 % to 80/92 % (80/95 % intervals; benchmarks/forecast_accuracy.py).
 
 >>> rng = np.random.default_rng(0)
 >>> res = rng.normal(size=(200, 10)) * np.sqrt(np.arange(1, 11))
@@ -20,6 +31,9 @@ normality is assumed, asymmetry is kept.
 True
 >>> lo, hi = em.quantiles(0.95, 10)
 >>> bool((-2.9 < lo).all() and (lo < -2.0).all() and (2.0 < hi).all() and (hi < 2.9).all())  # s = 0.8 sigma
+True
+>>> lo, hi = ErrorModel.fit(np.abs(res)).quantiles(0.8, 10)  # one-signed history: both sides still open
+>>> bool(np.allclose(lo, -hi) and (hi > 0).all())
 True
 >>> em.band_of(np.arange(1, 14)).tolist()
 [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]
@@ -62,7 +76,7 @@ class ErrorModel:
 
     coef: np.ndarray
     z: tuple[np.ndarray, ...]
-    """Sorted standardised residuals, one array per band (the last one reused beyond)."""
+    """Sorted standardised residuals and their negatives, one array per band (the last one reused beyond)."""
 
     @classmethod
     def fit(cls, residuals: np.ndarray) -> ErrorModel:
@@ -89,7 +103,7 @@ class ErrorModel:
             z = z[np.isfinite(z)]
             if len(z) < 20 and zs:  # too few errors to stand alone: keep the previous band's
                 break
-            z = np.sort(z)
+            z = np.sort(np.concatenate([z, -z]))
             zs.append(_thin(z) if len(z) > _MAX_Z else z if len(z) else np.zeros(1))
         return cls(coef, tuple(zs))
 
