@@ -109,7 +109,9 @@ class ErrorModel:
             z = z[np.isfinite(z)]
             if len(z) < 20 and zs:  # too few errors to stand alone: keep the previous band's
                 break
-            for out, v in ((zs, np.sort(z)), (syms, np.sort(np.concatenate([z, -z])))):
+            z = np.sort(z)
+            both = np.sort(np.concatenate([-z[::-1], z]), kind="stable")  # two sorted runs: timsort merges them
+            for out, v in ((zs, z), (syms, both)):
                 out.append(_thin(v) if len(v) > _MAX_Z else v if len(v) else np.zeros(1))
         return cls(coef, tuple(zs), tuple(syms))
 
