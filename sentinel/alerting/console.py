@@ -18,7 +18,7 @@ A stuck series (one value repeated far longer than ever) and an absent one
 get their own words, as their rows carry no score breach:
 STUCK / MOVING (at the new value, after how long the alert held) and
 ABSENT / BACK.  An anomaly alert fired by intermittent breaches (the
-density condition) reads ERRATIC.
+density condition) or by a lasting scale change reads ERRATIC.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable
 from typing import TextIO
 
-from sentinel.alerting import density
+from sentinel.alerting import density, scale
 from sentinel.alerting.event import AlertEvent
 from sentinel.config import format_duration
 from sentinel.series import format_labels
@@ -79,8 +79,9 @@ class ConsoleOutput:
         elif e.kind == "drift":  # a condition too: the band follows a slow drift
             status = "DRIFT" if e.status == "firing" else "SETTLED"
             band, value, score = "new level", _num(e.value), "-"
-        else:  # ERRATIC: fired by the density condition (intermittent breaches, sentinel.alerting.density)
-            status = "ERRATIC" if e.status == "firing" and density.MARK in e.description else e.status.upper()
+        else:  # ERRATIC: fired by intermittent breaches or a scale change (sentinel.alerting.density, .scale)
+            erratic = e.status == "firing" and (density.MARK in e.description or scale.MARK in e.description)
+            status = "ERRATIC" if erratic else e.status.upper()
             band = f"{_num(e.expected)} ({_num(e.lower)} .. {_num(e.upper)})"
             value = _num(e.value)
             score = "-" if not math.isfinite(e.score) else f"{e.score:.4f}"

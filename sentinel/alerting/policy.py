@@ -63,7 +63,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sentinel.alerting import absent, density, drift, peak, routine, stuck
+from sentinel.alerting import absent, density, drift, peak, routine, scale, stuck
 from sentinel.alerting.event import AlertEvent, describe
 from sentinel.config import AlertPolicyConfig
 from sentinel.detect.scores import Scores
@@ -72,7 +72,8 @@ from sentinel.series_index import SeriesIndex, compact
 
 _NEVER = np.iinfo(np.int64).min
 STUCK_STATE = stuck.STATE
-LATER_STATE = (*STUCK_STATE, *routine.STATE, *drift.STATE, *density.STATE, *peak.STATE)
+LATER_STATE = (*STUCK_STATE, *routine.STATE, *drift.STATE, *density.STATE, *peak.STATE,
+               *scale.STATE)
 """State added after the first checkpoint format: the stuck alert, routine runs, drift alert, density
 condition and episode peak.  A checkpoint written before one of them lacks its arrays; they start fresh."""
 
@@ -102,6 +103,7 @@ class Policy:
             **drift.init_state(n),
             **density.init_state(n),
             **peak.init_state(n),
+            **scale.init_state(n),
         }
 
     def _grow(self, n: int) -> None:
@@ -166,6 +168,12 @@ class Policy:
                 dense = density.step(st, t, out, deep, seen, report, cfg.density.count, cfg.density.within)
                 dense &= ~st["firing"] & ~fire
                 fire |= dense
+            erratic = None
+            if cfg.scale is not None:  # or a scale that stays beyond any it showed (sentinel.alerting.scale)
+                holds, since = scale.step(st, t, batch.step, np.where(seen, dev, np.nan), harmful, big,
+                                          harmful & (s >= cfg.threshold))
+                erratic = holds & (t - since >= max(cfg.for_, cfg.scale)) & ~st["firing"] & ~fire
+                fire |= erratic
             # firing -> resolved after hysteresis + resolve_after (missing data holds state)
             calm = st["firing"] & seen & ~still_bad
             st["below_since"] = np.where(calm & (st["below_since"] == _NEVER), t, st["below_since"])
@@ -173,11 +181,15 @@ class Policy:
             resolve = calm & (t - st["below_since"] >= cfg.resolve_after)
             if cfg.density is not None:  # not while excursions go on: an erratic series would flap
                 resolve &= ~density.held(st, t, cfg.density.within)
+            if cfg.scale is not None:  # nor while the scale stays beyond the usual
+                resolve &= st["scale_since"] == scale.NEVER
 
             for i in np.flatnonzero(fire):
                 events.append(self._event("firing", batch.labels[i], t, t, x[i], scores, st, i, j))
                 if dense is not None and dense[i]:
                     events[-1].description += f"; {density.MARK}{density.summary_of(st, i, t, cfg.density)}"
+                if erratic is not None and erratic[i]:
+                    events[-1].description += f"; {scale.MARK}{scale.summary_of(st, i)}"
             for i in np.flatnonzero(resolve):
                 events.append(self._event("resolved", batch.labels[i], int(st["started_at"][i]), t, x[i], scores, st,
                                           i, j))

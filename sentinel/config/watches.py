@@ -57,6 +57,10 @@ class AlertPolicyConfig(StrictModel):
                                                             "excursions outside the band began `within` a window, "
                                                             "with a report among them: intermittent breaches that "
                                                             "never last `for` (a latency turning erratic)")
+    scale: Duration | None = Field(None, description="also fire the anomaly alert once a series' recent deviation "
+                                                    "from its expected value has stayed well beyond anything it "
+                                                    "showed in the past days this long (and `for`), with a report: "
+                                                    "a series turning erratic")
     enabled: bool = True
 
 
