@@ -40,7 +40,9 @@ anomaly alerts quiet:
   (:mod:`sentinel.alerting.stuck`).
 - **drift**: a series whose recent level is beyond every level it held in
   the past days (a slow ramp, a lost daily cycle) raises a ``drift`` alert
-  while that holds (:mod:`sentinel.alerting.drift`).
+  while that holds (:mod:`sentinel.alerting.drift`);
+- **scale**: the anomaly alert also fires once the recent mean deviation has stayed far beyond
+  its usual size for ``scale`` (jitter that triples, which the band learns: :mod:`sentinel.alerting.scale`).
 
 State is a handful of numpy arrays over series, so 100k series cost a few
 vector operations per step.  The policy learns one thing, how long the
@@ -72,10 +74,9 @@ from sentinel.series_index import SeriesIndex, compact
 
 _NEVER = np.iinfo(np.int64).min
 STUCK_STATE = stuck.STATE
-LATER_STATE = (*STUCK_STATE, *routine.STATE, *drift.STATE, *density.STATE, *peak.STATE,
-               *scale.STATE)
+LATER_STATE = (*STUCK_STATE, *routine.STATE, *drift.STATE, *density.STATE, *peak.STATE, *scale.STATE)
 """State added after the first checkpoint format: the stuck alert, routine runs, drift alert, density
-condition and episode peak.  A checkpoint written before one of them lacks its arrays; they start fresh."""
+condition, episode peak, scale condition. A checkpoint written before one of them lacks its arrays; they start fresh."""
 
 
 class Policy:
@@ -168,11 +169,10 @@ class Policy:
                 dense = density.step(st, t, out, deep, seen, report, cfg.density.count, cfg.density.within)
                 dense &= ~st["firing"] & ~fire
                 fire |= dense
-            erratic = None
-            if cfg.scale is not None:  # or a scale that stays beyond any it showed (sentinel.alerting.scale)
-                holds, since = scale.step(st, t, batch.step, np.where(seen, dev, np.nan), harmful, big,
-                                          harmful & (s >= cfg.threshold))
-                erratic = holds & (t - since >= max(cfg.for_, cfg.scale)) & ~st["firing"] & ~fire
+            erratic = None  # or a deviation that stays beyond its usual size (sentinel.alerting.scale)
+            if cfg.scale is not None:
+                erratic = scale.due(st, t, batch.step, np.where(seen, dev, np.nan), harmful, big,
+                                    harmful & (s >= cfg.threshold), max(cfg.for_, cfg.scale)) & ~st["firing"] & ~fire
                 fire |= erratic
             # firing -> resolved after hysteresis + resolve_after (missing data holds state)
             calm = st["firing"] & seen & ~still_bad

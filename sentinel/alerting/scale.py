@@ -32,7 +32,7 @@ counterpart for the *scale*, kept by the policy from what it already sees
 - the condition holds where ``log(short / ref)`` exceeds :data:`K` strays
   and the ratio is at least :data:`MIN_RATIO`, a day after the series was
   first seen, and the detector reported (score >= threshold, harmful)
-  within :data:`SHORT` before the condition began or since: the detector
+  within :data:`NEWS` (an hour) before the condition began or since: the detector
   says the change is news, the scale check says it goes on.  The anomaly
   alert fires once it has held for ``scale`` (and ``for``), and a firing
   anomaly alert does not resolve while it holds.
@@ -67,7 +67,7 @@ from sentinel.config import format_duration
 NEVER = np.iinfo(np.int64).min
 SHORT = 1800
 """Seconds of the recent mean deviation (30 minutes)."""
-NEWS = 1800
+NEWS = 3600
 """Seconds before the condition began within which a report makes it news (or since it began)."""
 REF = 86400
 """Seconds of the usual deviation's mean (a day)."""
@@ -141,6 +141,13 @@ def step(st: dict[str, np.ndarray], t: int, step_s: float, dev: np.ndarray, harm
     rate = np.maximum(1 - np.exp(-step_s / REF), step_s / np.maximum(age + step_s, 1))  # a running mean at first
     st["scale_ref"] = np.where(seen, ref + rate * (capped - ref), ref)
     return holds & news, since
+
+
+def due(st: dict[str, np.ndarray], t: int, step_s: float, dev: np.ndarray, harmful: np.ndarray, big: np.ndarray,
+        report: np.ndarray, hold: float) -> np.ndarray:
+    """:func:`step`, then the rows whose condition has held for ``hold`` seconds (the policy fires those)."""
+    holds, since = step(st, t, step_s, dev, harmful, big, report)
+    return holds & (t - since >= hold)
 
 
 def ratio_of(st: dict[str, np.ndarray], i: int) -> float:
