@@ -185,3 +185,14 @@ def test_a_policy_checkpoint_from_before_the_scale_condition_restores(tmp_path: 
                                                    alert=CFG), scale.STATE)
     assert set(scale.STATE) <= set(fresh.policy.state_)
     assert np.isnan(fresh.policy.state_["scale_ref"]).all()
+
+
+def test_a_series_flat_through_its_first_day_still_learns_its_scale() -> None:
+    """A deviation of exactly 0 for a day (an idle queue at its expected 0) leaves ``ref`` at 0; the cap must not
+    keep it there once the series moves."""
+    st = scale.init_state(1)
+    one = np.ones(1, dtype=bool)
+    dev = np.r_[np.zeros(2 * DAY), np.random.default_rng(2).normal(0, 1, DAY)]
+    for k, v in enumerate(dev):
+        scale.step(st, k * STEP, STEP, np.array([v]), one, one, ~one)
+    assert 0.5 < st["scale_ref"][0] < 1.0  # about E|N(0, 1)| = 0.8, a day after it started moving

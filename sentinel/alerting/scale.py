@@ -30,18 +30,18 @@ counterpart for the *scale*, kept by the policy from what it already sees
   for the level: a count series' busy hours or an AR(1) wander's rough
   patches stray far, white noise barely;
 - the condition holds where ``log(short / ref)`` exceeds :data:`K` strays
-  and the ratio is at least :data:`MIN_RATIO`, a day after the series was
-  first seen, and the detector reported (score >= threshold, harmful)
-  within :data:`NEWS` (an hour) before the condition began or since: the detector
+  and the ratio is at least :data:`MIN_RATIO`, a day after the series
+  first deviated (a series flat at its expected value teaches no scale),
+  and the detector reported (score >= threshold, harmful) within
+  :data:`NEWS` (an hour) before the condition began or since: the detector
   says the change is news, the scale check says it goes on.  The anomaly
   alert fires once it has held for ``scale`` (and ``for``), and a firing
   anomaly alert does not resolve while it holds.
 
 On the shapes benchmark's clean twins the ratio's highest in two days is
-1.3-1.5 on the `daily` family (a cycle and white noise; stray 0.08-0.11) and 1.9-2.2 on
-AR(1) (stray 0.18);
-:data:`K` = 4.5 strays puts the bar above both (1.45-1.65 and 2.2), and a
-noise x3 burst's ratio reaches 2.2-3.0.
+1.3-1.5 on the ``daily`` family (a cycle and white noise; stray 0.08-0.11)
+and 1.9-2.2 on ``ar1`` (stray 0.18): :data:`K` = 4.5 strays puts the bar
+above both (1.45-1.65 and 2.2), and a noise x3 burst's ratio reaches 2.2-3.0.
 
 With it, the shapes benchmark's noise x2 / x3 / x5 bursts alert 0.28 /
 0.78 / 0.98 (0.06 / 0.17 / 0.67 before), and no clean twin of any family
@@ -76,7 +76,7 @@ NEWS = 3600
 REF = 86400
 """Seconds of the usual deviation's mean (a day)."""
 WARM = 86400
-"""Seconds after a series is first seen before the condition may hold."""
+"""Seconds after a series first deviates before the condition may hold (``ref`` is a running mean until then)."""
 CLIP = 4.0
 """Each step's deviation counts at most this many usual deviations."""
 K = 4.5
@@ -98,7 +98,7 @@ def init_state(n: int) -> dict[str, np.ndarray]:
         "scale_short": np.full(n, np.nan),  # the recent harmful |deviation| (about 30 minutes)
         "scale_signed": np.full(n, np.nan),  # the recent signed deviation, either side (about 30 minutes)
         "scale_stray": np.zeros(n),  # how far log(short / ref) strays on its own (about a day)
-        "scale_from": np.full(n, NEVER, dtype=np.int64),  # first seen
+        "scale_from": np.full(n, NEVER, dtype=np.int64),  # first deviated (a flat start teaches no scale)
         "scale_since": np.full(n, NEVER, dtype=np.int64),  # the condition has held since
         "scale_report": np.full(n, NEVER, dtype=np.int64),  # the last harmful report
     }
@@ -114,35 +114,31 @@ def step(st: dict[str, np.ndarray], t: int, step_s: float, dev: np.ndarray, harm
     """
     seen = np.isfinite(dev)  # a value near the float limit deviates by inf: it would poison the means
     st["scale_report"][report] = t
-    st["scale_from"] = np.where(seen & (st["scale_from"] == NEVER), t, st["scale_from"])
-    age = t - st["scale_from"]
+    d = np.where(seen, dev, 0.0)
+    a = np.where(harmful, np.abs(d), 0.0)
+    st["scale_from"] = np.where((a > 0) & (st["scale_from"] == NEVER), t, st["scale_from"])  # first moved
+    age = np.where(st["scale_from"] == NEVER, -1, t - st["scale_from"])
     warm = seen & (age >= WARM)
-    a = np.where(seen & harmful, np.abs(np.where(seen, dev, 0.0)), 0.0)
     ref = np.where(seen & np.isnan(st["scale_ref"]), a, st["scale_ref"])
     capped = np.where(warm, np.minimum(a, CLIP * ref), a)  # uncapped in the first day: ref is still forming
+    fast = np.where(seen, 1 - np.exp(-step_s / SHORT), 0.0)
     short = np.where(np.isnan(st["scale_short"]), capped, st["scale_short"])
-    short = np.where(seen, short + (1 - np.exp(-step_s / SHORT)) * (np.where(big, capped, 0.0) - short), short)
-    st["scale_short"] = short
-    signed = np.where(np.isnan(st["scale_signed"]), 0.0, st["scale_signed"])
-    toward = np.clip(np.where(seen, dev, 0.0), -capped, capped)  # either side: which way it went
-    st["scale_signed"] = np.where(seen, signed + (1 - np.exp(-step_s / SHORT)) * (toward - signed), signed)
+    st["scale_short"] = short = short + fast * (np.where(big, capped, 0.0) - short)
+    signed = np.nan_to_num(st["scale_signed"])
+    st["scale_signed"] = signed + fast * (np.clip(d, -capped, capped) - signed)  # either side: which way it went
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(ref > 0, short / ref, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lr = np.log(ratio)
+        lr = np.log(np.where(ref > 0, short / ref, 1.0))
     stray = st["scale_stray"]
-    bar = np.maximum(K * stray, np.log(MIN_RATIO))
-    holds = warm & (lr > bar)
+    holds = warm & (lr > np.maximum(K * stray, np.log(MIN_RATIO)))
     since = np.where(holds & (st["scale_since"] == NEVER), t, st["scale_since"])
-    since = np.where(seen & ~holds, NEVER, since)
-    st["scale_since"] = since
+    st["scale_since"] = since = np.where(seen & ~holds, NEVER, since)
     news = st["scale_report"] >= np.where(since == NEVER, t, since) - NEWS
     learn = seen & ~holds & np.isfinite(lr) & (age >= SHORT)  # the first half-hour's ratio is not the series' own
-    far = np.abs(lr)
-    far = np.where(warm, np.minimum(far, 3 * stray), far)
-    rate_s = np.maximum(1 - np.exp(-step_s / REF), step_s / np.maximum(age - SHORT + step_s, step_s))
-    st["scale_stray"] = np.where(learn, stray + rate_s * (far - stray), stray)
-    rate = np.maximum(1 - np.exp(-step_s / REF), step_s / np.maximum(age + step_s, 1))  # a running mean at first
+    far = np.where(warm, np.minimum(np.abs(lr), 3 * stray), np.abs(lr))
+    slow = 1 - np.exp(-step_s / REF)
+    rate = np.maximum(slow, step_s / np.maximum(age - SHORT + step_s, step_s))  # a running mean at first
+    st["scale_stray"] = np.where(learn, stray + rate * (far - stray), stray)
+    rate = np.maximum(slow, step_s / np.maximum(age + step_s, step_s))
     st["scale_ref"] = np.where(seen, ref + rate * (capped - ref), ref)
     return holds & news, since
 
