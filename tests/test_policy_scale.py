@@ -102,7 +102,7 @@ def test_only_harmful_deviations_count_and_one_way_is_not_called_erratic() -> No
     assert run(y, s, half, direction="up") == []
     events = run(y, s, half, direction="down")
     assert [e.status for e in events][:1] == ["firing"]
-    assert "mostly below it (a level the band has followed)" in events[0].description
+    assert "mostly below the expected value (a level the band has followed)" in events[0].description
 
 
 def test_small_deviations_do_not_count_under_min_deviation() -> None:

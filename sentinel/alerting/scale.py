@@ -169,6 +169,6 @@ def summary_of(st: dict[str, np.ndarray], i: int) -> str:
     """
     short, signed = float(st["scale_short"][i]), float(st["scale_signed"][i])
     why = ("the series has turned erratic (a scale change: deviations both ways)" if abs(signed) < HALF * short
-           else f"mostly {'above' if signed > 0 else 'below'} it (a level the band has followed)")
+           else f"mostly {'above' if signed > 0 else 'below'} the expected value (a level the band has followed)")
     return (f"its typical deviation over the last {format_duration(SHORT)} is {ratio_of(st, i):.2g}x its usual "
             f"({float(st['scale_ref'][i]):.4g}), beyond the {bar_of(st, i):.2g}x its own swings reach: {why}")
