@@ -100,6 +100,7 @@ class Consts(NamedTuple):
     prior_int_power: int  # the power as an integer when it is one (1..8, multiplied out), else 0
     tail_excess: float  # prior_power - tail_power: past the last edge, tail / prior = (1 + z/scale)^tail_excess
     inv_tail_at_last: float  # (1 + last edge/scale)^tail_power
+    quiet: float  # |r| below this is unremarkable: p = 1 without the tail query (0: off)
 
 
 @kernel
@@ -130,6 +131,8 @@ def pvalue_one(a: Arrays, c: Consts, i: int, j: int, r: float) -> float:
     half = (0.5 * c.prior_weight) * a.inc[i, j]
     den = total + c.prior_weight * a.inc[i, j]
     z = min(abs(r), 1e300)  # an infinite residual is the most extreme, not missing
+    if z < c.quiet:  # unremarkable: no tail query (see the class doc)
+        return 1.0
     if z == 0.0:  # the range member's usual 0: first bin, prior 1
         q = (first + half) / den
     else:
@@ -214,7 +217,11 @@ class TailCalibrator:
     ``edges`` are the bin edges of ``|r|`` (first edge 0).  ``half_life`` is
     in learned points; ``stride`` learns every n-th point of a series.
     ``tail_power`` (default: ``prior_power``) is the power of the tail past
-    the last edge (see the module doc).
+    the last edge (see the module doc).  ``quiet`` (default 0: off) makes
+    every ``|r|`` below it unremarkable: p-value 1 (score 0) without the tail
+    query, which is most of the work of scoring a point; learning is
+    unchanged.  The default detector sets it (:mod:`sentinel.detect.registry`):
+    its decisions look at surprises of several decades only.
     """
 
     def __init__(
@@ -229,10 +236,13 @@ class TailCalibrator:
         prior_scale: float = 2.0,
         prior_power: float = 4.0,
         tail_power: float | None = None,
+        quiet: float = 0.0,
     ) -> None:
         tail = prior_power if tail_power is None else float(tail_power)
         if not tail > 0:
             raise ValueError(f"the calibrator's tail_power must be positive, got {tail_power}")
+        if not 0 <= quiet < np.inf:
+            raise ValueError(f"the calibrator's quiet must be a finite number >= 0, got {quiet}")
         self.prefix = prefix
         self.edges = np.concatenate([[0.0], np.geomspace(z_min, z_max, n_bins - 1)])
         self.n_bins = n_bins
@@ -242,6 +252,7 @@ class TailCalibrator:
         self.prior_scale = prior_scale
         self.prior_power = prior_power
         self.tail_power = tail
+        self.quiet = float(quiet)
         log2_edges = np.log2(np.maximum(self.edges, 1e-300))
         int_power = int(prior_power) if float(prior_power).is_integer() and 1 <= prior_power <= 8 else 0
         self.consts = Consts(
@@ -249,7 +260,7 @@ class TailCalibrator:
             int(stride), float(self.grow), float(1.0 / self.edges[1]), float(log2_edges[1]),
             float((n_bins - 2) / (log2_edges[-1] - log2_edges[1])), float(prior_weight), float(1.0 / prior_scale),
             float(prior_power), int_power, float(prior_power - tail),
-            float(1.0 / prior_tail(np.array(z_max), prior_scale, tail)),
+            float(1.0 / prior_tail(np.array(z_max), prior_scale, tail)), float(quiet),
         )
 
     # -- state ------------------------------------------------------------------

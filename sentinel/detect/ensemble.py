@@ -44,6 +44,10 @@ prior alone, 76.7 with both; before the novelty channel's rise and ceiling
 checks, prior weights 10 / 20 / 30 / 50 / 70 / 100 with the tail power gave
 71.7 / 72.7 / 72.7 / 73.5 / 73.2 / 73.1).
 
+``quiet`` (0, off, here; the default detector sets 3): a member statistic
+below it in absolute value is unremarkable, p-value 1 (member score 0)
+without the calibrator's tail query (:class:`~sentinel.detect.calibrate.TailCalibrator`).
+
 The sampling step is learned from the first batch unless given, since the
 seasonal slots depend on it.
 
@@ -97,6 +101,7 @@ class Ensemble(OnlineDetector):
         prior: tuple[float, float, float] = (50.0, 2.0, 4.0),
         tail_power: float = 0.5,
         drift: bool = True,
+        quiet: float = 0.0,
     ) -> None:
         super().__init__()
         unknown = [m for m in members if m not in MEMBERS]
@@ -115,8 +120,9 @@ class Ensemble(OnlineDetector):
         self.prior = tuple(prior)
         self.tail_power = tail_power
         self.drift = bool(drift)
+        self.quiet = quiet
         self._cal = TailCalibrator(prefix="cal", half_life=half_life, stride=stride, prior_weight=prior[0],
-                                   prior_scale=prior[1], prior_power=prior[2], tail_power=tail_power)
+                                   prior_scale=prior[1], prior_power=prior[2], tail_power=tail_power, quiet=quiet)
         self.base_: SeasonalBaseline | None = None if step is None else SeasonalBaseline(step, **self.baseline)
         self._cache: tuple | None = None
         self._peak_decay = 0.5 ** (1.0 / refractory) if refractory else 0.0
@@ -126,7 +132,7 @@ class Ensemble(OnlineDetector):
             "step": self.step, "members": self.members, "band": self.band, "half_life": self.half_life,
             "cal_floor": self.cal_floor, "stride": self.stride, "baseline": self.baseline,
             "refractory": self.refractory, "episode_floor": self.episode_floor, "prior": self.prior,
-            "tail_power": self.tail_power, "drift": self.drift,
+            "tail_power": self.tail_power, "drift": self.drift, "quiet": self.quiet,
         }
 
     # -- OnlineDetector hooks ---------------------------------------------------------
