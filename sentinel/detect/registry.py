@@ -19,7 +19,7 @@
   its members' statistics under :data:`QUIET` (in each member's units: residual
   scales, typical changes) are unremarkable, p-value 1, with no tail query:
   its decisions act on surprises of several decades, and that query is most
-  of the work of scoring a point (1.3-1.5x the samples per second;
+  of the work of scoring a point (1.2-1.6x the samples per second in same-run timings;
   NAB, the simulator and the shapes benchmark as before);
 - ``likelihood``: the same (kept as a name for configs that chose it);
 - ``guarded``: the guarded ensemble alone (the default until 2026-11-26): a
