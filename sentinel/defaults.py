@@ -30,7 +30,7 @@ policy an SRE would accept as a starting point:
   reach (and 1.6x its usual) for 15 minutes, with a report (:mod:`sentinel.alerting.scale`:
   jitter that triples for hours, which the detector's band learns within
   the hour).  Measured on the shapes benchmark: noise x2 / x3 / x5 for 2 h
-  alerted 0.06 / 0.17 / 0.67 without it, 0.28 / 0.78 / 0.98 with it, and
+  alerted 0.06 / 0.17 / 0.67 without it, 0.30 / 0.79 / 0.99 with it, and
   no clean series of any family alerted more;
 - ``absent_for`` on the task rate: a silent agent is an incident;
 - ``stuck`` on every anomaly watch: one value repeated far longer than the
