@@ -125,14 +125,14 @@ def pvalue_one(a: Arrays, c: Consts, i: int, j: int, r: float) -> float:
     """
     if r != r:
         return r
+    z = min(abs(r), 1e300)  # an infinite residual is the most extreme, not missing
+    if z < c.quiet:  # unremarkable: no tail query, nor the series' tail loaded (see the class doc)
+        return 1.0
     tail = a.tail[i, j]
     first = np.float64(tail[0])
     total = np.float64(np.float32(first + np.float64(tail[c.n_bins])))
     half = (0.5 * c.prior_weight) * a.inc[i, j]
     den = total + c.prior_weight * a.inc[i, j]
-    z = min(abs(r), 1e300)  # an infinite residual is the most extreme, not missing
-    if z < c.quiet:  # unremarkable: no tail query (see the class doc)
-        return 1.0
     if z == 0.0:  # the range member's usual 0: first bin, prior 1
         q = (first + half) / den
     else:
